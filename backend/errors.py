@@ -1,0 +1,194 @@
+"""One error shape for the whole API: ``{"code": str, "message": str, "fields": {name: [msg]}}``.
+
+Domain code raises ``DomainError`` subclasses with a stable ``code`` from its app's code enum
+(STYLE.md habit 5); the DRF exception handler below renders them, and every DRF/Django error,
+in that shape and marks the transaction for rollback. Tests assert codes, never English text.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorCode(StrEnum):
+    """Codes owned by the platform; domain apps add their own enums (plans.errors, …)."""
+
+    VALIDATION_ERROR = "validation_error"
+    PARSE_ERROR = "parse_error"
+    NOT_AUTHENTICATED = "not_authenticated"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    THROTTLED = "throttled"
+    CONFLICT = "conflict"
+    SERVER_ERROR = "server_error"
+
+
+class DomainError(Exception):
+    """A rule of the domain refused the request. Rendered as ``status`` with a stable code."""
+
+    status_code: int = status.HTTP_409_CONFLICT
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        fields: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = str(code)
+        self.message = message
+        self.fields = fields or {}
+        self.extra = extra or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class ConflictError(DomainError):
+    """The request is well-formed but the current state forbids it (409)."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+
+class InvalidInput(DomainError):
+    """A cross-entity rule rejected the input (400), with per-field messages."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+
+class NotFoundError(DomainError):
+    """Not found — also what another organisation's object looks like (promise 7)."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+
+    def __init__(self, message: str = "Not found.", **kwargs: Any) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, message, **kwargs)
+
+
+def error_body(
+    code: str, message: str, fields: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {"code": code, "message": message, "fields": fields or {}, **extra}
+
+
+def _normalise_fields(detail: Any) -> dict[str, Any]:
+    """DRF validation detail → ``{field: [messages]}`` (nested serializers keep their nesting)."""
+    if isinstance(detail, dict):
+        out: dict[str, Any] = {}
+        for key, value in detail.items():
+            if isinstance(value, dict):
+                out[str(key)] = _normalise_fields(value)
+            elif isinstance(value, list) and value and isinstance(value[0], dict):
+                out[str(key)] = [_normalise_fields(v) for v in value]
+            elif isinstance(value, list):
+                out[str(key)] = [str(v) for v in value]
+            else:
+                out[str(key)] = [str(value)]
+        return out
+    if isinstance(detail, list):
+        return {"non_field_errors": [str(v) for v in detail]}
+    return {"non_field_errors": [str(detail)]}
+
+
+_DRF_CODES: dict[type[exceptions.APIException], ErrorCode] = {
+    exceptions.ParseError: ErrorCode.PARSE_ERROR,
+    exceptions.NotAuthenticated: ErrorCode.NOT_AUTHENTICATED,
+    exceptions.AuthenticationFailed: ErrorCode.AUTHENTICATION_FAILED,
+    exceptions.PermissionDenied: ErrorCode.PERMISSION_DENIED,
+    exceptions.NotFound: ErrorCode.NOT_FOUND,
+    exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
+    exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.Throttled: ErrorCode.THROTTLED,
+}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF ``EXCEPTION_HANDLER``: every error in the one shape, transaction rolled back."""
+    headers: dict[str, str] = {}
+    if isinstance(exc, DomainError):
+        set_rollback()
+        body = error_body(exc.code, exc.message, exc.fields, **exc.extra)
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if not isinstance(exc, exceptions.APIException):
+        return None  # let Django's 500 handler (below) answer, after logging
+    set_rollback()
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+    if isinstance(exc, exceptions.ValidationError):
+        body = error_body(
+            ErrorCode.VALIDATION_ERROR, "Invalid input.", _normalise_fields(exc.detail)
+        )
+    else:
+        code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), None) or str(
+            getattr(exc, "default_code", ErrorCode.SERVER_ERROR)
+        )
+        body = error_body(code, str(exc.detail))
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+def _wants_html(request: HttpRequest) -> bool:
+    return request.path.startswith(("/dashboard/", "/admin/"))
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None):
+    if _wants_html(request):
+        from django.views.defaults import page_not_found
+
+        return page_not_found(request, exception)  # type: ignore[arg-type]
+    return JsonResponse(error_body(ErrorCode.NOT_FOUND, "Not found."), status=404)
+
+
+def handler500(request: HttpRequest):
+    if _wants_html(request):
+        from django.views.defaults import server_error
+
+        return server_error(request)
+    # Never leak internals; the traceback is in the log with the request id.
+    if transaction.get_connection().in_atomic_block:
+        transaction.set_rollback(True)
+    return JsonResponse(
+        error_body(ErrorCode.SERVER_ERROR, "Internal server error.",
+                   request_id=getattr(request, "request_id", "")),
+        status=500,
+    )  # fmt: skip
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None):
+    return JsonResponse(error_body(ErrorCode.VALIDATION_ERROR, "Bad request."), status=400)
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None):
+    if _wants_html(request):
+        from django.views.defaults import permission_denied
+
+        return permission_denied(request, exception)  # type: ignore[arg-type]
+    return JsonResponse(error_body(ErrorCode.PERMISSION_DENIED, "Forbidden."), status=403)

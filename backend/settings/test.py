@@ -1,0 +1,21 @@
+"""Tests: the real PostgreSQL and Redis (DATABASE_URL / REDIS_URL from ``make test``)."""
+
+from backend.settings.base import *  # noqa: F403
+from backend.settings.env import env_str
+
+DEBUG = False
+SECRET_KEY = "test-only-insecure-key"
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+SMS_BACKEND = env_str("SMS_BACKEND", "scheduling.channels.sms.LedgerSmsBackend")
+SMS_WEBHOOK_SECRET = "test-webhook-secret"
+CACHES["default"]["KEY_PREFIX"] = "clinic-test"  # noqa: F405
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"auth-token": "1000/min"}  # noqa: F405
+STORAGES["staticfiles"] = {  # noqa: F405
+    "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+}
+
+# WhiteNoise serves from the finders here; it only needs the (empty) collect directory to exist.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
