@@ -12,6 +12,9 @@ v1 = [
     path("", ApiRootView.as_view(), name="root"),
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/revoke/", TokenRevokeView.as_view(), name="token-revoke"),
+    path("", include("api.plans.urls")),
+    path("", include("api.scheduling.urls")),
+    path("", include("api.notifications.urls")),
 ]
 
 urlpatterns = [

@@ -1,4 +1,4 @@
-"""Clinics, resources, sessions on the calendar, and the reminder rows that follow them.
+"""Clinics, resources and sessions on the calendar, and calendar feeds.
 
 The database is the last word on double-booking (DESIGN.md promise 3): PostgreSQL exclusion
 constraints over ``tstzrange(starts_at, ends_at)`` forbid two active sessions of one patient, or
@@ -233,75 +233,6 @@ class SessionResource(models.Model):
 
     def __str__(self) -> str:
         return f"{self.resource_id} for session {self.session_id}"
-
-
-class ReminderStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENDING = "sending", "Sending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
-    SKIPPED = "skipped", "Skipped"
-
-
-class ReminderKind(models.TextChoices):
-    REMINDER = "reminder", "Reminder"
-    SAME_DAY = "same_day", "Same-day reminder"
-    WEEKLY_DIGEST = "weekly_digest", "Weekly schedule digest"
-    CHANGE_NOTICE = "change_notice", "Appointment changed"
-
-
-class Reminder(models.Model):
-    """[CommunicationRequest] A reminder is a row, not a broker timer (DESIGN.md promise 4).
-
-    ``key`` is unique: one row per (session or digest, channel, kind), so a duplicate beat or a
-    re-planned course can never create a second reminder for the same thing.
-    """
-
-    key = models.CharField(max_length=200, unique=True)
-    patient = models.ForeignKey("plans.Patient", on_delete=models.CASCADE, related_name="reminders")
-    session = models.ForeignKey(
-        Session, on_delete=models.CASCADE, null=True, blank=True, related_name="reminders"
-    )
-    session_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)  # digests
-    channel = models.CharField(max_length=10)
-    kind = models.CharField(max_length=20, choices=ReminderKind.choices)
-    due_at = models.DateTimeField()
-    status = models.CharField(
-        max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.PENDING
-    )
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    provider_id = models.CharField(max_length=120, blank=True)
-    subject = models.CharField(max_length=200, blank=True)
-    body = models.TextField(blank=True)
-    skip_reason = models.CharField(max_length=120, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["due_at", "id"]
-        indexes = [
-            models.Index(
-                fields=["due_at"], name="reminder_due_pending", condition=Q(status="pending")
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.key} [{self.status}]"
-
-
-class SmsOptOut(models.Model):
-    """A number that replied STOP (FCC 24-24: honour at once; DOMAIN.md §7.3). Deleted on START."""
-
-    phone = models.CharField(max_length=20, unique=True)
-    opted_out_at = models.DateTimeField()
-    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.phone} opted out"
 
 
 class CalendarFeed(models.Model):

@@ -1,0 +1,120 @@
+"""Who may see and change which patient's data — deny by default (DESIGN.md promise 7).
+
+Every interface (API, dashboard, feeds) scopes its reads through ``visible_*`` and fetches single
+objects through ``access_*``, which return the object or raise ``NotFoundError``: an object the
+user may not see — another organisation's, or a patient outside a clinician's care team — is
+indistinguishable from one that does not exist (404, never 403). A user who may *see* an object
+but not perform an action on it gets ``PermissionDenied`` (403).
+
+| role | sees | may write |
+|---|---|---|
+| admin | everything | everything |
+| coordinator | patients of their organisation | plans, components, evaluations, measures, flags |
+| clinician | their care-team patients | evaluations, measures, flags, check-in |
+| patient | only their own record | nothing |
+| anonymous / no role | nothing | nothing |
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+
+from backend.accounts.models import Role
+from backend.errors import NotFoundError
+from plans.models import CarePlan, Patient, PlanComponent
+
+
+class Action:
+    """Actions checked by ``require``; each maps to the roles allowed to do it."""
+
+    MANAGE_PATIENTS = "manage_patients"  # create/update patients, care teams
+    MANAGE_PLANS = "manage_plans"  # create/update plans and components, status changes
+    RECORD_CLINICAL = "record_clinical"  # evaluations, measures
+    HANDLE_FLAGS = "handle_flags"  # dismiss flags
+    SCHEDULE = "schedule"  # schedule, reschedule, cancel sessions
+    CHECK_IN = "check_in"  # check a session in, complete it
+    OVERRIDE_GATE = "override_gate"  # check in despite a blocking gap (prescriber only)
+
+
+_ALLOWED: dict[str, frozenset[str]] = {
+    Action.MANAGE_PATIENTS: frozenset({Role.COORDINATOR, Role.ADMIN}),
+    Action.MANAGE_PLANS: frozenset({Role.COORDINATOR, Role.ADMIN}),
+    Action.RECORD_CLINICAL: frozenset({Role.COORDINATOR, Role.CLINICIAN, Role.ADMIN}),
+    Action.HANDLE_FLAGS: frozenset({Role.COORDINATOR, Role.CLINICIAN, Role.ADMIN}),
+    Action.SCHEDULE: frozenset({Role.COORDINATOR, Role.ADMIN}),
+    Action.CHECK_IN: frozenset({Role.CLINICIAN, Role.COORDINATOR, Role.ADMIN}),
+    Action.OVERRIDE_GATE: frozenset({Role.CLINICIAN}),
+}
+
+
+def _active_user(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
+
+
+def can(user: Any, action: str) -> bool:
+    if not _active_user(user):
+        return False
+    if action == Action.OVERRIDE_GATE:
+        return bool(user.can_override_gate)
+    return user.role in _ALLOWED[action]
+
+
+def require(user: Any, action: str) -> None:
+    """Raise ``PermissionDenied`` unless the user's role allows ``action``."""
+    if not can(user, action):
+        raise PermissionDenied(f"your role may not {action.replace('_', ' ')}")
+
+
+def visible_patients(user: Any) -> QuerySet[Patient]:
+    """Patients the user may see. Deny by default: an unknown role sees nothing."""
+    qs = Patient.objects.all()
+    if not _active_user(user):
+        return qs.none()
+    if user.role == Role.ADMIN:
+        return qs
+    if user.role == Role.COORDINATOR:
+        return qs.filter(organization_id=user.organization_id)
+    if user.role == Role.CLINICIAN:
+        return qs.filter(
+            organization_id=user.organization_id, team_members__user_id=user.pk
+        ).distinct()
+    if user.role == Role.PATIENT:
+        return qs.filter(user_id=user.pk, organization_id=user.organization_id)
+    return qs.none()
+
+
+def visible_plans(user: Any) -> QuerySet[CarePlan]:
+    return CarePlan.objects.filter(patient__in=visible_patients(user).values("pk"))
+
+
+def visible_components(user: Any) -> QuerySet[PlanComponent]:
+    return PlanComponent.objects.filter(plan__patient__in=visible_patients(user).values("pk"))
+
+
+def _get_or_404(qs: QuerySet, pk: Any, label: str):
+    try:
+        return qs.get(pk=int(pk))
+    except (ValueError, TypeError, qs.model.DoesNotExist):
+        raise NotFoundError(f"{label} not found.") from None
+
+
+def access_patient(*, user: Any, patient_id: Any) -> Patient:
+    return _get_or_404(visible_patients(user), patient_id, "Patient")
+
+
+def access_plan(*, user: Any, plan_id: Any, for_update: bool = False) -> CarePlan:
+    """The plan if visible; with ``for_update`` the row is locked (call inside a transaction)."""
+    qs = visible_plans(user).select_related("patient", "clinic")
+    if for_update:
+        qs = qs.select_for_update(of=("self",))
+    return _get_or_404(qs, plan_id, "Plan")
+
+
+def access_component(*, user: Any, component_id: Any) -> PlanComponent:
+    qs = visible_components(user).select_related(
+        "plan", "plan__patient", "plan__clinic", "protocol", "indication"
+    )
+    return _get_or_404(qs, component_id, "Component")
