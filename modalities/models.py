@@ -7,13 +7,15 @@ version is immutable and a change means a new version (DESIGN.md §3 'Protocol')
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from modalities import vocab
 
 
-def _choices(enum: type) -> list[tuple[str, str]]:
+def _choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
     return [(m.value, m.value.replace("_", " ")) for m in enum]
 
 

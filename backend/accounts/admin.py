@@ -15,7 +15,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("username", "email", "role", "credential", "organization", "is_active")
     list_filter = ("role", "credential", "organization")
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         ("Role", {"fields": ("role", "credential", "organization")}),
     )
     add_fieldsets = (

@@ -117,6 +117,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+_RENDERERS = ["rest_framework.renderers.JSONRenderer"]
+if env_bool("API_BROWSABLE", False):
+    _RENDERERS.append("rest_framework.renderers.BrowsableAPIRenderer")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so that an anonymous API call gets 401 with WWW-Authenticate.
@@ -124,7 +128,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": _RENDERERS,
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
@@ -134,10 +138,6 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"auth-token": env_str("AUTH_TOKEN_THROTTLE", "10/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
-if env_bool("API_BROWSABLE", False):
-    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append(
-        "rest_framework.renderers.BrowsableAPIRenderer"
-    )
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Integrated treatment-plan coordination API",
