@@ -4,7 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEV := $(PY) -m backend.devservices
+# Run as a script, not `-m backend.devservices`: importing the `backend` package loads the Celery
+# app, which defaults DJANGO_SETTINGS_MODULE to development for every child process.
+DEV := $(PY) backend/devservices.py
 
 .PHONY: run test test-fast lint fmt typecheck bench setup browser clean stop-services
 
@@ -30,13 +32,14 @@ run: $(STAMP)
 	$(DEV) run
 
 test: $(STAMP) browser
-	$(DEV) exec -- $(PY) -m pytest -q $(PYTEST_ARGS)
+	$(DEV) exec -- $(PY) -m pytest -q --ds=backend.settings.test $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(DEV) exec -- $(PY) -m pytest -q -m "not e2e and not worker and not slow" $(PYTEST_ARGS)
+	$(DEV) exec -- $(PY) -m pytest -q --ds=backend.settings.test -m "not e2e and not worker and not slow" $(PYTEST_ARGS)
 
+## Benchmarks use their own database (clinic_bench) so they never touch the demo data.
 bench: $(STAMP)
-	$(DEV) exec -- $(PY) -m bench
+	DEV_DB_NAME=clinic_bench $(DEV) exec -- sh -c '$(PY) manage.py migrate -v0 && $(PY) -m bench $(BENCH)'
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,9 +12,11 @@ import socket
 import time
 
 from celery import Celery, bootsteps
+from celery.utils.log import get_logger
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.development")
+logger = get_logger(__name__)
 
 app = Celery("backend")
 app.config_from_object("django.conf:settings", namespace="CELERY")

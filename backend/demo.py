@@ -93,3 +93,26 @@ def seed_foundation() -> tuple[Organization, Clinic, dict[str, User]]:
             user.save(update_fields=["password"])
         users[demo.username] = user
     return org, clinic, users
+
+
+def seed_all() -> dict:
+    """Foundation (organisation, clinic, logins) then each area's scenario. Idempotent."""
+    from plans.demo import seed_scenario
+    from scheduling.demo import seed_sessions
+
+    org, clinic, users = seed_foundation()
+    scenario = seed_scenario(organization=org, clinic=clinic, users=users)
+    # Book the courses so the calendar, reminders and dashboard timeline have something to show
+    # (SPRAVATO stays unbooked: the demo clinic's REMS certification is missing on purpose).
+    booked = [
+        seed_sessions(plan=plan, by=users["coordinator"])
+        for plan in [scenario["plan"], *(p.plans.first() for p in scenario["others"])]
+        if plan is not None
+    ]
+    return {
+        "organization": org,
+        "clinic": clinic,
+        "users": users,
+        "plans": scenario,
+        "sessions": booked,
+    }

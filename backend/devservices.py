@@ -10,11 +10,15 @@ Used by ``make run`` and ``make test`` (DESIGN.md §5, docs/adr/0001-embedded-de
 
 Commands::
 
-    python -m backend.devservices exec -- pytest -q   # services up, run, stop what we started
-    python -m backend.devservices run                 # migrate, seed, serve web + worker + beat
-    python -m backend.devservices stop                # stop embedded servers left running
+    python backend/devservices.py exec -- pytest -q   # services up, run, stop what we started
+    python backend/devservices.py run                 # migrate, seed, serve web + worker + beat
+    python backend/devservices.py stop                # stop embedded servers left running
 
-Only the standard library and psycopg are imported, so this runs before Django is configured.
+Only the standard library and psycopg are imported, so this runs before Django is configured. Run
+it as a script: ``python -m backend.devservices`` would import the ``backend`` package, whose
+Celery app sets ``DJANGO_SETTINGS_MODULE`` in this process's environment — and so in every
+child's, where it would override pytest's test settings. ``Services.env`` drops it anyway
+unless the caller had set it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
+if __name__ == "__main__":
+    # Run as a script, sys.path[0] is backend/ itself; its modules (celery.py …) must not shadow
+    # the installed packages of the same name.
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "backend"]
+# The caller's own settings choice, captured before anything can import the Celery app.
+_CALLER_SETTINGS = os.environ.get("DJANGO_SETTINGS_MODULE") if __name__ == "__main__" else None
 DATA = ROOT / ".data"
 PG_DATA = DATA / "pg"
 PG_RUN = DATA / "pg-run"
@@ -239,7 +249,11 @@ class Services:
     started: list[str] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url}
+        env = {**os.environ, "DATABASE_URL": self.database_url, "REDIS_URL": self.redis_url}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        if _CALLER_SETTINGS:
+            env["DJANGO_SETTINGS_MODULE"] = _CALLER_SETTINGS
+        return env
 
     def stop_started(self) -> None:
         if "redis" in self.started:

@@ -1,11 +1,15 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
-from django.views.generic import RedirectView
+
+from dashboard import views
 
 app_name = "dashboard"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", RedirectView.as_view(url="/api/docs/"), name="worklist"),
+    path("login/", views.DashboardLoginView.as_view(), name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("keepalive/", views.keepalive, name="keepalive"),
+    path("", views.worklist, name="worklist"),
+    path("plans/<int:plan_id>/", views.plan_detail, name="plan"),
+    path("flags/<int:flag_id>/dismiss/", views.flag_dismiss, name="flag-dismiss"),
+    path("sessions/<int:session_id>/check-in/", views.session_check_in, name="session-check-in"),
 ]

@@ -24,7 +24,7 @@ from django.db.models import QuerySet
 
 from backend.accounts.models import Role
 from backend.errors import NotFoundError
-from plans.models import CarePlan, Patient, PlanComponent
+from plans.models import CarePlan, Evaluation, Flag, Measure, Patient, PlanComponent
 
 
 class Action:
@@ -118,3 +118,27 @@ def access_component(*, user: Any, component_id: Any) -> PlanComponent:
         "plan", "plan__patient", "plan__clinic", "protocol", "indication"
     )
     return _get_or_404(qs, component_id, "Component")
+
+
+def visible_evaluations(user: Any) -> QuerySet[Evaluation]:
+    return Evaluation.objects.filter(patient__in=visible_patients(user).values("pk"))
+
+
+def visible_measures(user: Any) -> QuerySet[Measure]:
+    return Measure.objects.filter(patient__in=visible_patients(user).values("pk"))
+
+
+def visible_flags(user: Any) -> QuerySet[Flag]:
+    return Flag.objects.filter(plan__patient__in=visible_patients(user).values("pk"))
+
+
+def access_evaluation(*, user: Any, evaluation_id: Any) -> Evaluation:
+    return _get_or_404(visible_evaluations(user), evaluation_id, "Evaluation")
+
+
+def access_measure(*, user: Any, measure_id: Any) -> Measure:
+    return _get_or_404(visible_measures(user), measure_id, "Measure")
+
+
+def access_flag(*, user: Any, flag_id: Any) -> Flag:
+    return _get_or_404(visible_flags(user).select_related("plan"), flag_id, "Flag")

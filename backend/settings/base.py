@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 from backend.settings.env import env_bool, env_int, env_list, env_str
 
@@ -149,7 +150,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        # Several models have a ``status`` with different code sets (issue 3 plans area).
+        "PlanStatusEnum": "api.plans.schema_enums.PLAN_STATUS",
+        "ComponentStatusEnum": "api.plans.schema_enums.COMPONENT_STATUS",
+        "RecordStatusEnum": "api.plans.schema_enums.RECORD_STATUS",
+        "FlagStatusEnum": "api.plans.schema_enums.FLAG_STATUS",
+        "RequirementStatusEnum": "api.plans.schema_enums.REQUIREMENT_STATUS",
+        # scheduling (issue 4): session/resource ``kind`` and session ``status`` code sets
+        "SessionKindEnum": "api.scheduling.schema_enums.SESSION_KIND",
+        "ResourceKindEnum": "api.scheduling.schema_enums.RESOURCE_KIND",
+        "EvaluationKindEnum": "api.scheduling.schema_enums.EVALUATION_KIND",
+    },
 }
 
 # Celery (backend/celery.py): JSON only, UTC, one task at a time per worker process.
@@ -169,7 +181,25 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ("default", "reminders", "flags")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}  # filled by the domain apps (see backend/celery.py)
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {  # reminder rows + flag scan (docs/adr/0002)
+    "dispatch-reminders": {
+        "task": "scheduling.dispatch_reminders",
+        "schedule": 60.0,
+        "options": {"queue": "reminders", "expires": 55},
+    },
+    "scan-flags": {
+        "task": "plans.scan_flags",
+        "schedule": 600.0,
+        "options": {"queue": "flags", "expires": 540},
+    },
+    "coordinator-digest": {
+        "task": "plans.send_coordinator_digests",
+        "schedule": crontab(hour=11, minute=0),  # 11:00 UTC = morning across US zones
+        "options": {"queue": "flags"},
+    },
+}
+REMINDER_CLAIM_TIMEOUT_SECONDS = env_int("REMINDER_CLAIM_TIMEOUT_SECONDS", 600)
+REMINDER_MAX_IN_FLIGHT = env_int("REMINDER_MAX_IN_FLIGHT", 1000)
 WORKER_HEARTBEAT_KEY = "clinic:worker-heartbeat"
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15)
 WORKER_HEARTBEAT_MAX_AGE = timedelta(seconds=env_int("WORKER_HEARTBEAT_MAX_AGE", 90))

@@ -1,7 +1,20 @@
 """Tests: the real PostgreSQL and Redis (DATABASE_URL / REDIS_URL from ``make test``)."""
 
+import os
+import re
+
 from backend.settings.base import *  # noqa: F403
 from backend.settings.env import env_str
+
+# Under pytest-xdist each worker process gets its own Redis database (pytest-django already
+# gives each its own PostgreSQL test database), so that one worker's cache.clear() or queued
+# tasks never reach another's. Subprocesses started by a test inherit the variable and agree.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER.startswith("gw"):
+    _index = int(_XDIST_WORKER[2:]) + 1
+    REDIS_URL = re.sub(r"/\d*$", "", REDIS_URL.rstrip("/")) + f"/{_index}"  # noqa: F405
+    CELERY_BROKER_URL = REDIS_URL
+    CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
 
 DEBUG = False
 SECRET_KEY = "test-only-insecure-key"

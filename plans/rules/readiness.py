@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from modalities.catalogue import IndicationSpec, ProtocolSpec, RequirementSpec
 from modalities.vocab import (
@@ -533,11 +533,11 @@ def combination_warnings(components: Sequence[ComponentFacts]) -> list[Combinati
 # ---------------------------------------------------------------------------------------------
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -610,7 +610,8 @@ def _validate_bp(data: Mapping[str, Any], errors: dict[str, str]) -> None:
         errors["systolic"] = "an integer mmHg, 50–300"
     if not _is_int(diastolic) or not 20 <= diastolic <= 200:
         errors["diastolic"] = "an integer mmHg, 20–200"
-    if "systolic" not in errors and "diastolic" not in errors and diastolic >= systolic:
+    valid = "systolic" not in errors and "diastolic" not in errors
+    if valid and _is_int(systolic) and _is_int(diastolic) and diastolic >= systolic:
         errors["diastolic"] = "must be lower than systolic"
 
 

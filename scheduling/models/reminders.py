@@ -54,6 +54,11 @@ class Reminder(models.Model):
     skip_reason = models.CharField(max_length=120, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # The session start this row announces (first session for a digest). A session moved after
+    # its reminder went out is detected by comparing it with the session's current start.
+    announced_starts_at = models.DateTimeField(null=True, blank=True)
+    # Set when sent: {session id: ISO start} of every session the message announced (digests).
+    announced = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -63,6 +68,10 @@ class Reminder(models.Model):
             models.Index(
                 fields=["due_at"], name="reminder_due_pending", condition=Q(status="pending")
             ),
+            models.Index(
+                fields=["claimed_at"], name="reminder_sending", condition=Q(status="sending")
+            ),
+            models.Index(fields=["patient", "channel", "status"], name="reminder_patient_sent"),
         ]
 
     def __str__(self) -> str:
@@ -78,3 +87,41 @@ class SmsOptOut(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phone} opted out"
+
+
+class OutboundMessage(models.Model):
+    """[Communication] The provider ledger: what a channel actually handed to the recipient.
+
+    Written by ``LedgerSmsBackend`` (tests/dev) on its own autocommit connection, the way an
+    external provider records a message whether or not our transaction later commits. Unique
+    ``idempotency_key`` (= the reminder key) is the provider-side idempotency that makes a retry
+    after a crash return the first message instead of sending a second (docs/adr/0002).
+    """
+
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    channel = models.CharField(max_length=10)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField()
+    provider_id = models.CharField(max_length=120)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.idempotency_key}"
+
+
+class InboundMessage(models.Model):
+    """An inbound SMS from the provider webhook; ``provider_id`` unique so a redelivered webhook
+    is handled once (one STOP confirmation, FCC 24-24)."""
+
+    provider_id = models.CharField(max_length=120, unique=True)
+    from_number = models.CharField(max_length=20)
+    body = models.TextField()
+    keyword = models.CharField(max_length=10, blank=True)
+    received_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"inbound {self.provider_id}"

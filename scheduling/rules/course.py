@@ -400,7 +400,8 @@ class _Builder:
         interval = timedelta(minutes=phase.interval_minutes or 0)
         last = self.last
         day = self.request.starts_on if last is None else last.local_start.date() + _ONE_DAY
-        placed, skipped, since = 0, [], day
+        placed, since = 0, day
+        skipped: list[date] = []
         while placed < count:
             if day > since + timedelta(days=self.horizon_days):
                 self.report_skipped(phase, skipped)

@@ -89,8 +89,17 @@ def test_database_and_redis_come_from_the_environment(settings):
     url = os.environ["DATABASE_URL"]
     assert db["ENGINE"] == "django.db.backends.postgresql"
     assert str(db["PORT"]) in url
-    assert os.environ["REDIS_URL"] == settings.REDIS_URL
-    assert os.environ["REDIS_URL"] == settings.CELERY_BROKER_URL
+    # the same server; under pytest-xdist each worker has its own database index on it
+    server = os.environ["REDIS_URL"].rsplit("/", 1)[0]
+    assert settings.REDIS_URL.rsplit("/", 1)[0] == server
+    assert settings.CELERY_BROKER_URL == settings.REDIS_URL
+    assert settings.CACHES["default"]["LOCATION"] == settings.REDIS_URL
+
+
+def test_each_xdist_worker_gets_its_own_redis_database(settings):
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        assert settings.REDIS_URL.endswith(f"/{int(worker[2:]) + 1}")
 
 
 def test_celery_configuration_is_safe(settings):
@@ -108,3 +117,18 @@ def test_celery_configuration_is_safe(settings):
     assert settings.USE_TZ is True
     assert settings.TIME_ZONE == "UTC"
     assert settings.DATABASES["default"]["ATOMIC_REQUESTS"] is False
+
+
+def test_the_suite_runs_on_the_test_settings(settings):
+    # a stray DJANGO_SETTINGS_MODULE in the environment once made `make test` run on the
+    # development profile (slow password hashing, console SMS); the profile must be the test one
+    assert settings.SETTINGS_MODULE == "backend.settings.test"
+    assert settings.PASSWORD_HASHERS == ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def test_devservices_children_do_not_inherit_a_settings_module(monkeypatch):
+    from backend import devservices
+
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "backend.settings.development")
+    services = devservices.Services("postgres://x@127.0.0.1/x", "redis://127.0.0.1:6379/0")
+    assert "DJANGO_SETTINGS_MODULE" not in services.env()

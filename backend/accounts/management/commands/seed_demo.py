@@ -13,7 +13,7 @@ class Command(BaseCommand):
     def handle(self, *args, force: bool = False, **options):
         if not settings.DEBUG and not force:
             raise CommandError("refusing to load demo data with DEBUG off (use --force)")
-        demo.seed_foundation()
+        demo.seed_all()
         self.stdout.write(self.style.SUCCESS("Demo data ready. Synthetic logins:"))
         for user in demo.DEMO_USERS:
             role = f"{user.role}/{user.credential}" if user.credential else user.role

@@ -1,0 +1,74 @@
+"""Query filters of the plans API (django-filter; documented in the OpenAPI schema)."""
+
+from __future__ import annotations
+
+import django_filters as filters
+
+from modalities import vocab
+from modalities.models import Protocol
+from plans.models import CarePlan, Evaluation, Flag, FlagStatus, Measure, PlanStatus, RecordStatus
+
+
+def _choices(enum) -> list[tuple[str, str]]:
+    return [(m.value, m.value) for m in enum]
+
+
+class ProtocolFilter(filters.FilterSet):
+    modality = filters.ChoiceFilter(choices=_choices(vocab.Modality))
+    code = filters.CharFilter()
+    indication = filters.CharFilter(field_name="indications__code", distinct=True,
+                                    help_text="indication code, e.g. trd")  # fmt: skip
+    category = filters.CharFilter(field_name="indications__category", distinct=True,
+                                  help_text="indication category: depression, pain, …")  # fmt: skip
+    label_status = filters.ChoiceFilter(field_name="indications__label_status", distinct=True,
+                                        choices=_choices(vocab.LabelStatus))  # fmt: skip
+    icd10 = filters.CharFilter(field_name="indications__icd10", lookup_expr="icontains",
+                               distinct=True)  # fmt: skip
+    is_active = filters.BooleanFilter()
+
+    class Meta:
+        model = Protocol
+        fields = ["modality", "code", "indication", "category", "label_status", "is_active"]
+
+
+class PlanFilter(filters.FilterSet):
+    patient = filters.NumberFilter(field_name="patient_id")
+    status = filters.CharFilter(help_text="one of: " + ", ".join(PlanStatus.values))
+
+    class Meta:
+        model = CarePlan
+        fields = ["patient", "status"]
+
+
+class EvaluationFilter(filters.FilterSet):
+    patient = filters.NumberFilter(field_name="patient_id")
+    plan = filters.NumberFilter(field_name="plan_id")
+    component = filters.NumberFilter(field_name="component_id")
+    kind = filters.ChoiceFilter(choices=_choices(vocab.EvaluationKind))
+    status = filters.CharFilter(help_text="one of: " + ", ".join(RecordStatus.values))
+
+    class Meta:
+        model = Evaluation
+        fields = ["patient", "plan", "component", "kind", "status"]
+
+
+class MeasureFilter(filters.FilterSet):
+    patient = filters.NumberFilter(field_name="patient_id")
+    plan = filters.NumberFilter(field_name="plan_id")
+    instrument = filters.ChoiceFilter(choices=_choices(vocab.Instrument))
+
+    class Meta:
+        model = Measure
+        fields = ["patient", "plan", "instrument"]
+
+
+class FlagFilter(filters.FilterSet):
+    patient = filters.NumberFilter(field_name="plan__patient_id")
+    plan = filters.NumberFilter(field_name="plan_id")
+    status = filters.CharFilter(help_text="one of: " + ", ".join(FlagStatus.values))
+    severity = filters.ChoiceFilter(choices=_choices(vocab.Severity))
+    code = filters.CharFilter()
+
+    class Meta:
+        model = Flag
+        fields = ["patient", "plan", "status", "severity", "code"]

@@ -1,0 +1,425 @@
+"""Input (shape only) and output serializers of the plans API. Rules live in plans.services."""
+
+from __future__ import annotations
+
+import re
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from modalities import vocab
+from modalities.models import Protocol, ProtocolIndication, RequirementSpec
+from plans.models import (
+    CarePlan,
+    CareTeamMember,
+    Channel,
+    ComponentStatus,
+    Evaluation,
+    Flag,
+    FlagStatus,
+    Measure,
+    Patient,
+    PlanComponent,
+    PlanStatus,
+    RecordStatus,
+)
+
+ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$", re.IGNORECASE)
+
+
+def _choices(enum) -> list[str]:
+    return [m.value for m in enum]
+
+
+def enum_field(enum, **kwargs) -> serializers.ChoiceField:
+    """A choice field documented as an *inline* enum: several models have a ``status`` (or
+    ``target``, ``instrument`` …) with different code sets, and named enum components would
+    collide in the OpenAPI schema (drf-spectacular warns, and the schema test fails on warnings).
+    """
+    values = [m.value if hasattr(m, "value") else m[0] for m in enum]
+    field_cls = extend_schema_field({"type": "string", "enum": values})(
+        type("InlineEnumField", (serializers.ChoiceField,), {})
+    )
+    return field_cls(choices=values, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Catalogue
+# ---------------------------------------------------------------------------------------------
+
+
+class IndicationOut(serializers.ModelSerializer):
+    label_status = enum_field(vocab.LabelStatus, read_only=True)
+
+    class Meta:
+        model = ProtocolIndication
+        fields = ["id", "code", "name", "icd10", "category", "label_status", "device", "coil",
+                  "min_age", "max_age", "adjunct", "source"]  # fmt: skip
+
+
+class RequirementSpecOut(serializers.ModelSerializer):
+    check = serializers.JSONField(source="checks")
+    evidence = enum_field(vocab.Evidence, read_only=True)
+    timing = enum_field(vocab.Timing, read_only=True)
+    severity = enum_field(vocab.Severity, read_only=True)
+
+    class Meta:
+        model = RequirementSpec
+        fields = ["key", "evidence", "code", "timing", "timing_value", "validity_days",
+                  "condition", "check", "severity", "reason", "source"]  # fmt: skip
+
+
+class ProtocolOut(serializers.ModelSerializer):
+    modality = enum_field(vocab.Modality, read_only=True)
+    target = enum_field(vocab.Target, read_only=True)
+    indications = IndicationOut(many=True, read_only=True)
+    requirements = RequirementSpecOut(many=True, read_only=True)
+    total_sessions = serializers.SerializerMethodField()
+    in_use = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Protocol
+        fields = ["id", "code", "version", "modality", "title", "description", "target",
+                  "parameters", "phases", "total_sessions", "session_minutes", "chair_minutes",
+                  "mapping_minutes", "session_cap", "resource_kinds", "measure_schedule",
+                  "preparation", "sources", "is_active", "in_use", "indications",
+                  "requirements"]  # fmt: skip
+
+    def get_total_sessions(self, obj: Protocol) -> int:
+        return sum(int(p.get("sessions", 0)) for p in obj.phases)
+
+    def get_in_use(self, obj: Protocol) -> bool:
+        return bool(getattr(obj, "component_count", 0))
+
+
+class ProtocolRef(serializers.ModelSerializer):
+    modality = enum_field(vocab.Modality, read_only=True)
+    target = enum_field(vocab.Target, read_only=True)
+
+    class Meta:
+        model = Protocol
+        fields = ["id", "code", "version", "modality", "title", "target"]
+
+
+class IndicationRef(serializers.ModelSerializer):
+    label_status = enum_field(vocab.LabelStatus, read_only=True)
+
+    class Meta:
+        model = ProtocolIndication
+        fields = ["id", "code", "name", "category", "label_status"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Patients
+# ---------------------------------------------------------------------------------------------
+
+
+class CareTeamMemberOut(serializers.ModelSerializer):
+    user = serializers.IntegerField(source="user_id")
+    name = serializers.SerializerMethodField()
+    credential = serializers.CharField(source="user.credential")
+
+    class Meta:
+        model = CareTeamMember
+        fields = ["user", "name", "credential", "role", "added_at"]
+
+    def get_name(self, obj: CareTeamMember) -> str:
+        return obj.user.get_full_name() or obj.user.username
+
+
+class PatientOut(serializers.ModelSerializer):
+    care_team = CareTeamMemberOut(many=True, source="team_members", read_only=True)
+    preferred_channel = enum_field(Channel, read_only=True)
+
+    class Meta:
+        model = Patient
+        fields = ["id", "organization", "mrn", "given_name", "family_name", "birth_date",
+                  "phone", "email", "timezone", "preferred_channel", "sms_consent_at", "user",
+                  "care_team", "created_at", "updated_at"]  # fmt: skip
+
+
+class PatientIn(serializers.Serializer):
+    organization = serializers.IntegerField(
+        required=False, help_text="Admins only: the organisation (others use their own)."
+    )
+    mrn = serializers.CharField(max_length=40)
+    given_name = serializers.CharField(max_length=100)
+    family_name = serializers.CharField(max_length=100)
+    birth_date = serializers.DateField()
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    timezone = serializers.CharField(max_length=64)
+    preferred_channel = enum_field(Channel, required=False)
+    sms_consent_at = serializers.DateTimeField(required=False, allow_null=True)
+    user = serializers.IntegerField(required=False, allow_null=True)
+    care_team = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+    def validate_birth_date(self, value):
+        if value > timezone.now().date():
+            raise serializers.ValidationError("must not be in the future")
+        return value
+
+
+class PatientPatchIn(PatientIn):
+    organization = None
+    care_team = None
+
+
+class CareTeamIn(serializers.Serializer):
+    user = serializers.IntegerField()
+    role = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans and components
+# ---------------------------------------------------------------------------------------------
+
+
+class ComponentIn(serializers.Serializer):
+    protocol = serializers.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
+    indication = serializers.PrimaryKeyRelatedField(queryset=ProtocolIndication.objects.all())
+    target = enum_field(vocab.Target, required=False)
+    laterality = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    rationale = serializers.CharField(required=False, allow_blank=True)
+    payer_type = enum_field(vocab.PayerType)
+    payer_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    prior_auth_number = serializers.CharField(max_length=60, required=False, allow_blank=True)
+    prior_auth_sessions = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    prior_auth_expires_on = serializers.DateField(required=False, allow_null=True)
+
+
+class ComponentPatchIn(ComponentIn):
+    protocol = serializers.PrimaryKeyRelatedField(queryset=Protocol.objects.all(), required=False)
+    indication = serializers.PrimaryKeyRelatedField(
+        queryset=ProtocolIndication.objects.all(), required=False
+    )
+    payer_type = enum_field(vocab.PayerType, required=False)
+
+
+class ComponentOut(serializers.ModelSerializer):
+    protocol = ProtocolRef(read_only=True)
+    indication = IndicationRef(read_only=True)
+    label_status = enum_field(vocab.LabelStatus, read_only=True)
+    target = enum_field(vocab.Target, read_only=True)
+    payer_type = enum_field(vocab.PayerType, read_only=True)
+    status = enum_field(ComponentStatus, read_only=True)
+
+    class Meta:
+        model = PlanComponent
+        fields = ["id", "plan", "protocol", "indication", "label_status", "target", "laterality",
+                  "rationale", "payer_type", "payer_name", "prior_auth_number",
+                  "prior_auth_sessions", "prior_auth_expires_on", "status", "position",
+                  "created_at", "updated_at"]  # fmt: skip
+
+
+def _validate_diagnoses(values: list[str]) -> list[str]:
+    bad = [v for v in values if not ICD10.match(v)]
+    if bad:
+        raise serializers.ValidationError(f"not ICD-10 codes: {', '.join(bad)}")
+    return [v.upper() for v in values]
+
+
+class PlanIn(serializers.Serializer):
+    patient = serializers.IntegerField()
+    clinic = serializers.IntegerField()
+    title = serializers.CharField(max_length=200)
+    diagnoses = serializers.ListField(child=serializers.CharField(max_length=10), required=False)
+    goals = serializers.CharField(required=False, allow_blank=True)
+    coordinator = serializers.IntegerField(required=False, allow_null=True)
+    components = ComponentIn(many=True, required=False)
+
+    def validate_diagnoses(self, value):
+        return _validate_diagnoses(value)
+
+
+class PlanPatchIn(serializers.Serializer):
+    clinic = serializers.IntegerField(required=False)
+    title = serializers.CharField(max_length=200, required=False)
+    diagnoses = serializers.ListField(child=serializers.CharField(max_length=10), required=False)
+    goals = serializers.CharField(required=False, allow_blank=True)
+    coordinator = serializers.IntegerField(required=False, allow_null=True)
+
+    def validate_diagnoses(self, value):
+        return _validate_diagnoses(value)
+
+
+class ReasonIn(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RequirementResultOut(serializers.Serializer):
+    key = serializers.CharField()
+    evidence = serializers.CharField()
+    code = serializers.CharField()
+    status = enum_field(vocab.RequirementStatus)
+    severity = serializers.CharField()
+    timing = serializers.CharField()
+    reason = serializers.CharField()
+    source = serializers.CharField()
+    applies_because = serializers.CharField()
+    detail = serializers.CharField()
+    satisfied_by = serializers.CharField(allow_null=True)
+    expires_on = serializers.DateField(allow_null=True)
+    blocks_start = serializers.BooleanField()
+
+
+class ComponentReadinessOut(serializers.Serializer):
+    component_id = serializers.IntegerField()
+    ready_to_start = serializers.BooleanField()
+    items = RequirementResultOut(many=True)
+
+
+class CombinationWarningOut(serializers.Serializer):
+    code = serializers.CharField()
+    component_ids = serializers.ListField(child=serializers.IntegerField())
+    severity = serializers.CharField()
+    reason = serializers.CharField()
+    source = serializers.CharField()
+
+
+class PlanReadinessOut(serializers.Serializer):
+    ready_to_start = serializers.BooleanField()
+    components = ComponentReadinessOut(many=True)
+    warnings = CombinationWarningOut(many=True)
+
+
+class FlagOut(serializers.ModelSerializer):
+    patient = serializers.IntegerField(source="plan.patient_id", read_only=True)
+    status = enum_field(FlagStatus, read_only=True)
+    severity = enum_field(vocab.Severity, read_only=True)
+
+    class Meta:
+        model = Flag
+        fields = ["id", "plan", "patient", "component", "session", "code", "requirement_key",
+                  "severity", "status", "message", "detail", "due_at", "opened_at",
+                  "updated_at", "resolved_at", "dismissed_at", "dismissed_by",
+                  "dismiss_reason"]  # fmt: skip
+
+
+class ChangeOut(serializers.Serializer):
+    change = serializers.FloatField(allow_null=True)
+    percent_change = serializers.FloatField(allow_null=True)
+    response = serializers.BooleanField(allow_null=True)
+    remission = serializers.BooleanField(allow_null=True)
+    meaningful = serializers.CharField(allow_null=True)
+
+
+class MeasureRef(serializers.ModelSerializer):
+    instrument = enum_field(vocab.Instrument, read_only=True)
+
+    class Meta:
+        model = Measure
+        fields = ["id", "instrument", "total", "band", "risk", "taken_at", "is_baseline"]
+
+
+class MeasureSummaryOut(serializers.Serializer):
+    instrument = serializers.CharField()
+    latest = MeasureRef()
+    baseline = MeasureRef(allow_null=True)
+    change = ChangeOut(allow_null=True)
+
+
+class PlanOut(serializers.ModelSerializer):
+    components = ComponentOut(many=True, read_only=True, source="components.all")
+    status = enum_field(PlanStatus, read_only=True)
+
+    class Meta:
+        model = CarePlan
+        fields = ["id", "patient", "organization", "clinic", "title", "status", "status_reason",
+                  "diagnoses", "goals", "coordinator", "created_at", "updated_at",
+                  "activated_at", "ended_at", "components"]  # fmt: skip
+
+
+class PlanDetailOut(PlanOut):
+    """Plan + components + readiness (per requirement) + open flags + latest measures."""
+
+    components = ComponentOut(many=True, read_only=True, source="detail.components")
+    readiness = PlanReadinessOut(read_only=True, source="detail.readiness")
+    ready_to_start = serializers.BooleanField(
+        read_only=True, source="detail.readiness.ready_to_start"
+    )
+    open_flags = FlagOut(many=True, read_only=True, source="detail.open_flags")
+    latest_measures = MeasureSummaryOut(many=True, read_only=True, source="detail.latest_measures")
+
+    class Meta(PlanOut.Meta):
+        fields = [*PlanOut.Meta.fields, "ready_to_start", "readiness", "open_flags",
+                  "latest_measures"]  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluations, measures, flags
+# ---------------------------------------------------------------------------------------------
+
+
+class EvaluationIn(serializers.Serializer):
+    patient = serializers.IntegerField()
+    plan = serializers.IntegerField(required=False, allow_null=True)
+    component = serializers.IntegerField(required=False, allow_null=True)
+    kind = enum_field(vocab.EvaluationKind)
+    performed_at = serializers.DateTimeField(required=False)
+    data = serializers.JSONField(required=False)
+    valid_until = serializers.DateField(required=False, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class EvaluationOut(serializers.ModelSerializer):
+    kind = enum_field(vocab.EvaluationKind, read_only=True)
+    status = enum_field(RecordStatus, read_only=True)
+
+    class Meta:
+        model = Evaluation
+        fields = ["id", "patient", "plan", "component", "kind", "status", "performed_at",
+                  "performed_by", "data", "valid_until", "note", "recorded_by", "recorded_at",
+                  "error_reason", "errored_at", "errored_by"]  # fmt: skip
+
+
+class MeasureIn(serializers.Serializer):
+    patient = serializers.IntegerField()
+    plan = serializers.IntegerField(required=False, allow_null=True)
+    component = serializers.IntegerField(required=False, allow_null=True)
+    instrument = enum_field(vocab.Instrument)
+    answers = serializers.JSONField()
+    taken_at = serializers.DateTimeField(required=False)
+    is_baseline = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class MeasureOut(serializers.ModelSerializer):
+    instrument = enum_field(vocab.Instrument, read_only=True)
+    status = enum_field(RecordStatus, read_only=True)
+    baseline = serializers.SerializerMethodField()
+    change = serializers.SerializerMethodField()
+    response = serializers.SerializerMethodField()
+    remission = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Measure
+        fields = ["id", "patient", "plan", "component", "instrument", "answers", "total", "band",
+                  "risk", "subscores", "safety_alert", "is_baseline", "taken_at", "status",
+                  "recorded_by", "recorded_at", "baseline", "change", "response",
+                  "remission"]  # fmt: skip
+
+    def _pair(self, obj: Measure):
+        from plans.selectors import measure_change
+
+        baselines = self.context.get("baselines", {})
+        baseline = baselines.get(obj.pk)
+        return baseline, measure_change(measure=obj, baseline=baseline)
+
+    @extend_schema_field(MeasureRef(allow_null=True))
+    def get_baseline(self, obj: Measure):
+        baseline, _ = self._pair(obj)
+        return MeasureRef(baseline).data if baseline is not None else None
+
+    @extend_schema_field(ChangeOut(allow_null=True))
+    def get_change(self, obj: Measure):
+        _, change = self._pair(obj)
+        return ChangeOut(change).data if change is not None else None
+
+    def get_response(self, obj: Measure) -> bool | None:
+        _, change = self._pair(obj)
+        return change.response if change is not None else None
+
+    def get_remission(self, obj: Measure) -> bool | None:
+        _, change = self._pair(obj)
+        return change.remission if change is not None else None

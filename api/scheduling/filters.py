@@ -1,0 +1,36 @@
+"""django-filter sets for the scheduling lists."""
+
+from __future__ import annotations
+
+import django_filters
+
+from scheduling.models import Resource, Session, SessionStatus
+
+
+class SessionFilter(django_filters.FilterSet):
+    start = django_filters.IsoDateTimeFilter(
+        field_name="ends_at", lookup_expr="gt", label="Sessions ending after (ISO 8601)"
+    )
+    end = django_filters.IsoDateTimeFilter(
+        field_name="starts_at", lookup_expr="lt", label="Sessions starting before (ISO 8601)"
+    )
+    clinic = django_filters.NumberFilter(field_name="clinic_id")
+    clinician = django_filters.NumberFilter(field_name="clinician_id")
+    patient = django_filters.NumberFilter(field_name="patient_id")
+    component = django_filters.NumberFilter(field_name="component_id")
+    plan = django_filters.NumberFilter(field_name="component__plan_id")
+    status = django_filters.MultipleChoiceFilter(choices=SessionStatus.choices)
+
+    class Meta:
+        model = Session
+        fields = ["start", "end", "clinic", "clinician", "patient", "component", "plan", "status"]
+
+
+class ResourceFilter(django_filters.FilterSet):
+    clinic = django_filters.NumberFilter(field_name="clinic_id")
+    kind = django_filters.CharFilter(field_name="kind")
+    is_active = django_filters.BooleanFilter(field_name="is_active")
+
+    class Meta:
+        model = Resource
+        fields = ["clinic", "kind", "is_active"]

@@ -1,0 +1,321 @@
+"""Input/output serializers of the scheduling API (shape only; rules live in the services)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rest_framework import serializers
+
+from modalities import vocab
+from modalities.models import _choices
+from scheduling.models import (
+    CalendarFeed,
+    Clinic,
+    ClinicClosure,
+    ClinicHours,
+    ClinicianHours,
+    Resource,
+    Session,
+    SessionResource,
+)
+
+
+class LocalDateTimeField(serializers.DateTimeField):
+    """Keeps a naive input naive (the view reads it in the clinic zone) and an offset as given."""
+
+    def enforce_timezone(self, value):
+        return value
+
+
+# ---------------------------------------------------------------------------------- clinics
+
+
+class ClinicHoursSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ClinicHours
+        fields = ["weekday", "opens", "closes"]
+        extra_kwargs = {"weekday": {"min_value": 0, "max_value": 6}}
+
+
+class ClinicClosureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ClinicClosure
+        fields = ["date", "reason"]
+
+
+class ClinicSerializer(serializers.ModelSerializer):
+    hours = ClinicHoursSerializer(many=True, required=False)
+    closures = ClinicClosureSerializer(many=True, read_only=True)
+    rems_certified = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Clinic
+        fields = [
+            "id",
+            "organization",
+            "name",
+            "timezone",
+            "phone",
+            "address",
+            "country",
+            "subdivision",
+            "rems_certification_id",
+            "rems_certified_until",
+            "rems_certified",
+            "reminder_offsets_minutes",
+            "same_day_reminder_minutes",
+            "hours",
+            "closures",
+        ]
+        read_only_fields = ["id", "organization"]
+        validators: list = []  # (organization, name) uniqueness: checked in the view
+
+    def get_rems_certified(self, obj: Clinic) -> bool:
+        from django.utils import timezone as djtz
+
+        return bool(
+            obj.rems_certification_id
+            and obj.rems_certified_until
+            and obj.rems_certified_until >= djtz.now().date()
+        )
+
+    def validate_timezone(self, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise serializers.ValidationError("an IANA time zone, e.g. America/New_York") from None
+        return value
+
+    def validate_phone(self, value: str) -> str:
+        import phonenumbers
+
+        try:
+            number = phonenumbers.parse(value, "US")
+        except phonenumbers.NumberParseException:
+            raise serializers.ValidationError("a phone number in E.164 form") from None
+        if not phonenumbers.is_possible_number(number):
+            raise serializers.ValidationError("a phone number in E.164 form")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class ClosureInputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    reason = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+
+class GenerateClosuresInputSerializer(serializers.Serializer):
+    year = serializers.IntegerField(min_value=2000, max_value=2100)
+
+
+class GenerateClosuresOutputSerializer(serializers.Serializer):
+    created = ClinicClosureSerializer(many=True)
+
+
+class ResourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Resource
+        fields = ["id", "clinic", "kind", "name", "coil_type", "is_active"]
+        read_only_fields = ["id"]
+        validators: list = []
+
+
+class ClinicianHoursSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ClinicianHours
+        fields = ["id", "clinician", "clinic", "weekday", "starts", "ends"]
+        read_only_fields = ["id"]
+        extra_kwargs = {"weekday": {"min_value": 0, "max_value": 6}}
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("starts") and attrs.get("ends") and attrs["starts"] >= attrs["ends"]:
+            raise serializers.ValidationError({"ends": ["must be after starts"]})
+        return attrs
+
+
+# ---------------------------------------------------------------------------------- sessions
+
+
+class BookingSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(source="resource.id")
+    name = serializers.CharField(source="resource.name")
+    kind = serializers.CharField(source="resource.kind")
+
+    class Meta:
+        model = SessionResource
+        fields = ["id", "name", "kind", "active"]
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    resources = BookingSerializer(source="bookings", many=True, read_only=True)
+    local_start = serializers.SerializerMethodField()
+    plan = serializers.IntegerField(source="component.plan_id", read_only=True)
+    modality = serializers.CharField(source="component.protocol.modality", read_only=True)
+
+    class Meta:
+        model = Session
+        fields = [
+            "id",
+            "plan",
+            "component",
+            "modality",
+            "patient",
+            "clinic",
+            "kind",
+            "sequence",
+            "phase",
+            "starts_at",
+            "ends_at",
+            "local_start",
+            "status",
+            "clinician",
+            "resources",
+            "completion",
+            "checked_in_at",
+            "override_reason",
+            "cancel_reason",
+            "replaces",
+        ]
+        read_only_fields = fields
+
+    def get_local_start(self, obj: Session) -> str:
+        return obj.starts_at.astimezone(ZoneInfo(obj.clinic.timezone)).isoformat()
+
+
+class BookSessionInputSerializer(serializers.Serializer):
+    component = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=_choices(vocab.SessionKind))
+    starts_at = LocalDateTimeField(
+        help_text="ISO 8601; without an offset it is read as the clinic's local time."
+    )
+    minutes = serializers.IntegerField(min_value=5, max_value=12 * 60, required=False)
+    resource_ids = serializers.ListField(
+        child=serializers.IntegerField(), required=False, allow_empty=False
+    )
+    clinician = serializers.IntegerField(required=False, allow_null=True)
+
+
+class RescheduleInputSerializer(serializers.Serializer):
+    starts_at = LocalDateTimeField(
+        help_text="ISO 8601; without an offset it is read as the clinic's local time."
+    )
+
+
+class CancelInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
+class NoShowInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class CheckInInputSerializer(serializers.Serializer):
+    override_reason = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True, default=""
+    )
+
+
+class CompleteInputSerializer(serializers.Serializer):
+    completion = serializers.DictField()
+
+
+class MakeUpSerializer(serializers.Serializer):
+    session = SessionSerializer(allow_null=True)
+    problem = serializers.DictField(allow_null=True)
+
+
+class MissedSessionOutputSerializer(serializers.Serializer):
+    session = SessionSerializer()
+    make_up = MakeUpSerializer()
+
+
+# ---------------------------------------------------------------------------------- course
+
+
+class ScheduleInputSerializer(serializers.Serializer):
+    starts_on = serializers.DateField()
+    preferred_start = serializers.TimeField(help_text="Local wall-clock time in the clinic zone.")
+    window_end = serializers.TimeField(required=False, allow_null=True, default=None)
+    clinician = serializers.IntegerField(required=False, allow_null=True, default=None)
+    commit = serializers.BooleanField(default=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("window_end") and attrs["window_end"] < attrs["preferred_start"]:
+            raise serializers.ValidationError(
+                {"window_end": ["must not be before preferred_start"]}
+            )
+        return attrs
+
+
+class ProposedSessionSerializer(serializers.Serializer):
+    sequence = serializers.IntegerField()
+    phase = serializers.CharField()
+    kind = serializers.CharField()
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    local_start = serializers.DateTimeField()
+    resources = serializers.ListField(child=serializers.DictField())
+    conflicts = serializers.ListField(child=serializers.CharField())
+
+
+class CourseScheduleSerializer(serializers.Serializer):
+    component_id = serializers.IntegerField()
+    committed = serializers.BooleanField()
+    already_booked = serializers.IntegerField()
+    sessions = ProposedSessionSerializer(many=True)
+    problems = serializers.ListField(child=serializers.DictField())
+    conflicts = serializers.ListField(child=serializers.DictField())
+    session_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+# ---------------------------------------------------------------------------------- availability
+
+
+class AvailabilityQuerySerializer(serializers.Serializer):
+    clinic = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=_choices(vocab.ResourceKind))
+    minutes = serializers.IntegerField(min_value=5, max_value=12 * 60)
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": ["must not be before start"]})
+        if (attrs["end"] - attrs["start"]).days > 31:
+            raise serializers.ValidationError({"end": ["at most 31 days after start"]})
+        return attrs
+
+
+class FreeSlotSerializer(serializers.Serializer):
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    resources = serializers.ListField(child=serializers.DictField())
+
+
+# ---------------------------------------------------------------------------------- feeds
+
+
+class FeedInputSerializer(serializers.Serializer):
+    patient = serializers.IntegerField(required=False, allow_null=True, default=None)
+    clinician = serializers.IntegerField(required=False, allow_null=True, default=None)
+
+    def validate(self, attrs: dict) -> dict:
+        if (attrs.get("patient") is None) == (attrs.get("clinician") is None):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["give patient or clinician, not both"]}
+            )
+        return attrs
+
+
+class FeedSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CalendarFeed
+        fields = ["id", "patient", "clinician", "created_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class FeedCreatedSerializer(FeedSerializer):
+    url = serializers.CharField(help_text="The secret feed URL; shown once, never again.")
+
+    class Meta(FeedSerializer.Meta):
+        fields = [*FeedSerializer.Meta.fields, "url"]
+        read_only_fields = fields

@@ -1,0 +1,1 @@
+"""Benchmarks (``python -m bench``): figures and ratios, never timed assertions."""

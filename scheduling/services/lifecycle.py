@@ -1,0 +1,546 @@
+"""A session's life after booking: move, cancel, no-show, check-in gate, complete, in error.
+
+Status machine (FHIR Appointment subset): booked → arrived → fulfilled; booked → cancelled |
+noshow; arrived → cancelled; any non-terminal or fulfilled → entered-in-error. Anything else is
+409 ``illegal_transition``. A cancelled or missed course session is re-flowed: exactly one
+make-up is appended by ``scheduling.rules.course.make_up_slot`` (cadence and cap respected,
+``replaces`` set) and the active course sessions are renumbered 1..N.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeGuard
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.audit.models import AuditAction
+from backend.audit.services import record_event
+from backend.errors import ConflictError, InvalidInput
+from modalities.vocab import Modality, SessionKind
+from plans.access import Action, require
+from scheduling.errors import SchedulingErrorCode
+from scheduling.models import Session, SessionResource, SessionStatus
+from scheduling.rules.course import make_up_slot
+from scheduling.services._common import (
+    ACTIVE,
+    COURSE_KINDS,
+    ResourcePool,
+    check_rems_site,
+    clinic_calendar,
+    course_request,
+    fits_hours,
+    guarded,
+    insert_sessions,
+    notify_sessions_changed,
+    renumber_course,
+)
+
+S = SessionStatus
+_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.BOOKED: frozenset({S.ARRIVED, S.CANCELLED, S.NOSHOW, S.ENTERED_IN_ERROR}),
+    S.ARRIVED: frozenset({S.FULFILLED, S.CANCELLED, S.ENTERED_IN_ERROR}),
+    S.FULFILLED: frozenset({S.ENTERED_IN_ERROR}),
+    S.CANCELLED: frozenset(),
+    S.NOSHOW: frozenset({S.ENTERED_IN_ERROR}),
+    S.ENTERED_IN_ERROR: frozenset(),
+}
+
+
+def _lock(session: Session) -> Session:
+    return (
+        Session.objects.select_for_update(of=("self",))
+        .select_related("component", "component__protocol", "component__plan", "clinic")
+        .get(pk=session.pk)
+    )
+
+
+def _transition(session: Session, target: str) -> None:
+    if target not in _TRANSITIONS[session.status]:
+        raise ConflictError(
+            SchedulingErrorCode.ILLEGAL_TRANSITION,
+            f"A {session.status} session cannot become {target}.",
+            extra={"status": session.status, "target": target},
+        )
+
+
+def _audit(by: Any, session: Session, action: str, **detail: Any) -> None:
+    record_event(
+        actor=by,
+        action=action,
+        object_type="scheduling.session",
+        object_id=session.pk,
+        patient_id=session.patient_id,
+        detail=detail,
+    )
+
+
+@dataclass
+class MakeUpResult:
+    session: Session | None
+    problem: dict[str, Any] | None
+
+
+def _append_make_up(*, missed: Session, now: datetime) -> MakeUpResult:
+    """One make-up for a missed/cancelled course session, then renumber (constant queries)."""
+    component = missed.component
+    clinic = missed.clinic
+    calendar = clinic_calendar(clinic)
+    active = list(
+        Session.objects.filter(
+            component_id=component.pk, kind__in=COURSE_KINDS, status__in=ACTIVE
+        ).order_by("starts_at")
+    )
+    if not active:
+        renumber_course(component_id=component.pk)
+        return MakeUpResult(None, {"code": "no_active_session", "message": "Nothing to append to."})
+    first = active[0]
+    # the missed session was the mapping one: the next session becomes the mapping session
+    if missed.kind == SessionKind.MAPPING and first.kind != SessionKind.MAPPING:
+        first.kind = SessionKind.MAPPING
+        first.save(update_fields=["kind", "updated_at"])
+    # the make-up keeps the missed session's local wall-clock time
+    request = course_request(
+        component=component,
+        starts_on=active[0].starts_at.astimezone(calendar.zone).date(),
+        preferred_start=missed.starts_at.astimezone(calendar.zone).time().replace(tzinfo=None),
+    )
+    outcome = make_up_slot(
+        existing_starts=[s.starts_at for s in active],
+        request=request,
+        calendar=calendar,
+        missed_sequence=missed.sequence or 0,
+        not_before=now,
+    )
+    if outcome.slot is None:
+        renumber_course(component_id=component.pk)
+        problem = outcome.problem
+        return MakeUpResult(
+            None,
+            {"code": str(problem.code), "message": problem.message, "detail": problem.detail}
+            if problem
+            else None,
+        )
+    slot = outcome.slot
+    check_rems_site(component=component, clinic=clinic, days=[slot.local_start.date()])
+    pool = ResourcePool(
+        clinic_id=clinic.pk,
+        kinds=component.protocol.resource_kinds,
+        start=slot.start,
+        end=slot.end,
+    )
+    held, missing = pool.take(slot.start, slot.end)
+    if missing:
+        renumber_course(component_id=component.pk)
+        return MakeUpResult(
+            None,
+            {
+                "code": SchedulingErrorCode.SLOT_CONFLICT.value,
+                "message": "No free resource for the make-up slot; book it by hand.",
+                "detail": {"starts_at": slot.start.isoformat(), "missing_kinds": missing},
+            },
+        )
+    make_up = Session(
+        component_id=component.pk,
+        patient_id=missed.patient_id,
+        clinic_id=clinic.pk,
+        kind=SessionKind.TREATMENT,
+        sequence=slot.sequence,
+        phase=slot.phase,
+        starts_at=slot.start,
+        ends_at=slot.end,
+        clinician_id=missed.clinician_id,
+        replaces=missed,
+    )
+    try:
+        (make_up,) = insert_sessions([make_up], [held])
+    except ConflictError:
+        renumber_course(component_id=component.pk)
+        return MakeUpResult(
+            None,
+            {
+                "code": SchedulingErrorCode.SLOT_CONFLICT.value,
+                "message": "The make-up slot is taken (the patient has another session then).",
+                "detail": {"starts_at": slot.start.isoformat()},
+            },
+        )
+    renumber_course(component_id=component.pk)
+    make_up.refresh_from_db(fields=["sequence"])
+    return MakeUpResult(make_up, None)
+
+
+def _deactivate(session: Session) -> None:
+    SessionResource.objects.filter(session_id=session.pk).update(active=False)
+
+
+def _miss(*, session: Session, status: str, by: Any, reason: str) -> MakeUpResult:
+    session = _lock(session)
+    _transition(session, status)
+    session.status = status
+    fields = ["status", "updated_at"]
+    if reason:
+        session.cancel_reason = reason
+        fields.append("cancel_reason")
+    session.save(update_fields=fields)
+    _deactivate(session)
+    result = MakeUpResult(None, None)
+    if session.kind in COURSE_KINDS:
+        result = _append_make_up(missed=session, now=timezone.now())
+    changed = "cancelled" if status == S.CANCELLED else "status"
+    notify_sessions_changed(session_ids=[session.pk], change=changed)
+    if result.session is not None:
+        notify_sessions_changed(session_ids=[result.session.pk], change="created")
+    _audit(
+        by,
+        session,
+        AuditAction.UPDATE,
+        status=status,
+        reason=reason,
+        make_up=result.session.pk if result.session else None,
+    )
+    return result
+
+
+@transaction.atomic
+def cancel_session(*, session: Session, reason: str, by: Any) -> MakeUpResult:
+    """Cancel (booked/arrived) with a reason; a course session gets one make-up appended."""
+    require(by, Action.SCHEDULE)
+    if not (reason or "").strip():
+        raise InvalidInput(
+            "validation_error", "A cancellation needs a reason.", fields={"reason": ["required"]}
+        )
+    return _miss(session=session, status=S.CANCELLED, by=by, reason=reason.strip())
+
+
+@transaction.atomic
+def mark_no_show(*, session: Session, by: Any, note: str = "") -> MakeUpResult:
+    """The patient did not come (booked → noshow); a course session gets one make-up."""
+    require(by, Action.CHECK_IN)
+    return _miss(session=session, status=S.NOSHOW, by=by, reason=note)
+
+
+@transaction.atomic
+def mark_entered_in_error(*, session: Session, reason: str, by: Any) -> Session:
+    """The booking should never have existed; it frees its time and leaves the count."""
+    require(by, Action.SCHEDULE)
+    if not (reason or "").strip():
+        raise InvalidInput(
+            "validation_error", "A reason is required.", fields={"reason": ["required"]}
+        )
+    session = _lock(session)
+    _transition(session, S.ENTERED_IN_ERROR)
+    session.status = S.ENTERED_IN_ERROR
+    session.cancel_reason = reason.strip()
+    session.save(update_fields=["status", "cancel_reason", "updated_at"])
+    _deactivate(session)
+    renumber_course(component_id=session.component_id)
+    notify_sessions_changed(session_ids=[session.pk], change="cancelled")
+    _audit(by, session, AuditAction.UPDATE, status=S.ENTERED_IN_ERROR, reason=reason)
+    return session
+
+
+@transaction.atomic
+def reschedule_session(*, session: Session, starts_at: datetime, by: Any) -> Session:
+    """Move a booked session to ``starts_at`` (aware), keeping its length and resources.
+
+    The bookings move in step (their denormalised range feeds the exclusion constraint); a held
+    resource that is busy at the new time is swapped for a free one of the same kind; the
+    new time must be in opening hours on an open day (409 ``outside_clinic_hours``); a double
+    booking is 409 ``slot_conflict``. The course is renumbered (the order may change).
+    """
+    require(by, Action.SCHEDULE)
+    if starts_at.tzinfo is None:
+        raise InvalidInput(
+            "validation_error", "starts_at needs a UTC offset.", fields={"starts_at": ["naive"]}
+        )
+    session = _lock(session)
+    if session.status != S.BOOKED:
+        raise ConflictError(
+            SchedulingErrorCode.ILLEGAL_TRANSITION,
+            f"Only a booked session can be moved (this one is {session.status}).",
+            extra={"status": session.status},
+        )
+    duration = session.ends_at - session.starts_at
+    ends_at = starts_at + duration
+    calendar = clinic_calendar(session.clinic)
+    if not fits_hours(calendar, starts_at, ends_at):
+        raise ConflictError(
+            SchedulingErrorCode.OUTSIDE_CLINIC_HOURS,
+            "The clinic is closed at that time.",
+            fields={"starts_at": ["outside the clinic's opening hours or on a closure day"]},
+        )
+    if session.kind in COURSE_KINDS:
+        check_rems_site(
+            component=session.component,
+            clinic=session.clinic,
+            days=[starts_at.astimezone(calendar.zone).date()],
+        )
+    previous = session.starts_at
+    bookings = list(
+        SessionResource.objects.filter(session_id=session.pk, active=True).select_related(
+            "resource"
+        )
+    )
+    swaps = _swap_busy_resources(session, bookings, starts_at, ends_at)
+
+    def move() -> None:
+        Session.objects.filter(pk=session.pk).update(
+            starts_at=starts_at, ends_at=ends_at, updated_at=timezone.now()
+        )
+        for booking in bookings:
+            booking.starts_at, booking.ends_at = starts_at, ends_at
+            booking.resource_id = swaps.get(booking.pk, booking.resource_id)
+        SessionResource.objects.bulk_update(bookings, ["starts_at", "ends_at", "resource"])
+
+    guarded(move)
+    session.starts_at, session.ends_at = starts_at, ends_at
+    if session.kind in COURSE_KINDS:
+        renumber_course(component_id=session.component_id)
+        session.refresh_from_db(fields=["sequence"])
+    notify_sessions_changed(session_ids=[session.pk], change="moved")
+    _audit(
+        by,
+        session,
+        AuditAction.UPDATE,
+        moved_from=previous.isoformat(),
+        moved_to=starts_at.isoformat(),
+    )
+    return session
+
+
+def _swap_busy_resources(
+    session: Session, bookings: list[SessionResource], start: datetime, end: datetime
+) -> dict[int, int]:
+    """{booking id: resource id} for held resources busy at the new time, swapped for a free
+    one of the same kind at the clinic; none free → 409 ``slot_conflict``."""
+    if not bookings:
+        return {}
+    pool = ResourcePool(
+        clinic_id=session.clinic_id,
+        kinds=[b.resource.kind for b in bookings],
+        start=start,
+        end=end,
+        exclude_session_ids=[session.pk],
+    )
+    swaps: dict[int, int] = {}
+    for booking in bookings:
+        if pool.is_free(booking.resource, start, end):
+            pool.busy[booking.resource_id].append((start, end))
+            continue
+        free = next(
+            (r for r in pool.by_kind.get(booking.resource.kind, []) if pool.is_free(r, start, end)),
+            None,
+        )
+        if free is None:
+            raise ConflictError(
+                SchedulingErrorCode.SLOT_CONFLICT,
+                f"No {booking.resource.kind.replace('_', ' ')} is free at that time.",
+                extra={"missing_kinds": [booking.resource.kind]},
+            )
+        pool.busy[free.pk].append((start, end))
+        swaps[booking.pk] = free.pk
+    return swaps
+
+
+# ---------------------------------------------------------------------------------- check-in gate
+
+_GATED_KINDS = {SessionKind.MAPPING, SessionKind.TREATMENT}
+# Motor threshold is measured AT the mapping session (DOMAIN.md §1.3), so it cannot gate it.
+_MEASURED_AT_MAPPING = {"motor_threshold"}
+
+
+def blocking_gaps(session: Session, *, today: Any = None) -> list[dict[str, Any]]:
+    """Blocking before-start requirements of the session's component that are missing/expired."""
+    if session.kind not in _GATED_KINDS:
+        return []
+    from modalities.vocab import Severity, Timing
+    from plans.selectors import get_component_readiness
+
+    readiness = get_component_readiness(component=session.component, today=today)
+    gaps = []
+    for item in readiness.items:
+        if not item.blocks_start or item.severity != Severity.BLOCKING:
+            continue
+        if item.timing not in (Timing.BEFORE_FIRST_SESSION, Timing.BEFORE_EVERY_SESSION):
+            continue
+        if session.kind == SessionKind.MAPPING and (
+            item.key in _MEASURED_AT_MAPPING or str(item.code) in _MEASURED_AT_MAPPING
+        ):
+            continue
+        gaps.append(
+            {
+                "key": item.key,
+                "status": str(item.status),
+                "reason": item.reason,
+                "detail": item.detail,
+            }
+        )
+    return gaps
+
+
+def _flag_override(session: Session, reason: str, gaps: list[dict[str, Any]]) -> None:
+    try:
+        from plans.flag_codes import FlagCode
+        from plans.services import open_or_escalate_flag
+    except ImportError:  # the plans flag service is optional here
+        return
+    open_or_escalate_flag(
+        plan=session.component.plan,
+        code=FlagCode.GATE_OVERRIDDEN,
+        severity="info",
+        message=f"Check-in gate overridden: {reason}",
+        requirement_key=str(session.pk),
+        component_id=session.component_id,
+        session_id=session.pk,
+        detail={"reason": reason, "missing": [g["key"] for g in gaps]},
+    )
+
+
+@transaction.atomic
+def check_in_session(*, session: Session, by: Any, override_reason: str = "") -> Session:
+    """booked → arrived, behind the readiness gate (DESIGN.md promise 2).
+
+    A mapping/treatment session whose component misses a blocking before-start requirement
+    (missing or expired; e.g. SPRAVATO REMS patient enrolment, DOMAIN.md §2.4 [REG]) is refused
+    with 409 ``readiness_gate_blocked`` listing the gaps — except ``motor_threshold`` at the
+    mapping session, where MT is measured (DOMAIN.md §1.3). A prescriber (``can_override_gate``)
+    may check in anyway with a non-empty reason: stored on the session, audited as ``override``
+    and flagged ``gate_overridden`` (info).
+    """
+    require(by, Action.CHECK_IN)
+    session = _lock(session)
+    _transition(session, S.ARRIVED)
+    override_reason = (override_reason or "").strip()
+    gaps = blocking_gaps(session)
+    if gaps and not override_reason:
+        raise ConflictError(
+            SchedulingErrorCode.READINESS_GATE_BLOCKED,
+            f"{len(gaps)} required step(s) missing before this session can start.",
+            extra={"missing": gaps},
+        )
+    overridden = bool(gaps)
+    if overridden:
+        require(by, Action.OVERRIDE_GATE)
+        session.override_reason = override_reason
+    session.status = S.ARRIVED
+    session.checked_in_at = timezone.now()
+    session.checked_in_by = by
+    session.save(
+        update_fields=[
+            "status",
+            "checked_in_at",
+            "checked_in_by",
+            "override_reason",
+            "updated_at",
+        ]
+    )
+    notify_sessions_changed(session_ids=[session.pk], change="status")
+    if overridden:
+        _audit(
+            by,
+            session,
+            AuditAction.OVERRIDE,
+            reason=override_reason,
+            missing=[g["key"] for g in gaps],
+        )
+        _flag_override(session, override_reason, gaps)
+    else:
+        _audit(by, session, AuditAction.UPDATE, status=S.ARRIVED)
+    return session
+
+
+# ---------------------------------------------------------------------------------- completion
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bp_errors(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return "an object {systolic, diastolic}"
+    s, d = value.get("systolic"), value.get("diastolic")
+    if not (_is_int(s) and 50 <= s <= 300 and _is_int(d) and 20 <= d <= 200 and d < s):
+        return "systolic 50–300 and diastolic 20–200 mmHg, diastolic below systolic"
+    return None
+
+
+def completion_errors(modality: str, kind: str, data: Any) -> dict[str, list[str]]:
+    """Field errors of kind-specific completion data; ``{}`` when valid.
+
+    SPRAVATO: dose_mg 56|84, monitoring_minutes ≥ 120, bp_before / bp_40min / bp_discharge,
+    transport_confirmed true (DOMAIN.md §2.3–2.4 [LABEL]/[REG]). TMS: percent_mt (1–150),
+    pulses (≥ 1) (DOMAIN.md §1.2–1.3). Ketamine: vitals {bp, heart_rate, spo2},
+    driver_confirmed true (DOMAIN.md §3). Other modalities/kinds: free-form object.
+    """
+    if not isinstance(data, dict):
+        return {"completion": ["must be an object"]}
+    errors: dict[str, list[str]] = {}
+    if kind not in COURSE_KINDS:
+        return errors
+    if modality == Modality.SPRAVATO:
+        if data.get("dose_mg") not in (56, 84):
+            errors["dose_mg"] = ["56 or 84"]
+        minutes = data.get("monitoring_minutes")
+        if not _is_int(minutes) or minutes < 120:
+            errors["monitoring_minutes"] = ["an integer ≥ 120 (REMS: at least 2 hours)"]
+        for key in ("bp_before", "bp_40min", "bp_discharge"):
+            problem = _bp_errors(data.get(key))
+            if problem:
+                errors[key] = [problem]
+        if data.get("transport_confirmed") is not True:
+            errors["transport_confirmed"] = ["must be true (no driving until the next day)"]
+    elif modality == Modality.TMS:
+        percent = data.get("percent_mt")
+        if not _is_int(percent) or not 1 <= percent <= 150:
+            errors["percent_mt"] = ["an integer % of motor threshold, 1–150"]
+        pulses = data.get("pulses")
+        if not _is_int(pulses) or pulses < 1:
+            errors["pulses"] = ["a positive integer"]
+    elif modality == Modality.KETAMINE:
+        vitals = data.get("vitals")
+        if not isinstance(vitals, dict) or _bp_errors(vitals.get("bp")):
+            errors["vitals"] = ["an object with bp {systolic, diastolic}, heart_rate, spo2"]
+        else:
+            hr, spo2 = vitals.get("heart_rate"), vitals.get("spo2")
+            if not (_is_int(hr) and 20 <= hr <= 250 and _is_int(spo2) and 50 <= spo2 <= 100):
+                errors["vitals"] = ["heart_rate 20–250 and spo2 50–100"]
+        if data.get("driver_confirmed") is not True:
+            errors["driver_confirmed"] = ["must be true (a responsible adult drives home)"]
+    return errors
+
+
+@transaction.atomic
+def complete_session(*, session: Session, completion: dict[str, Any], by: Any) -> Session:
+    """arrived → fulfilled with the kind-specific completion data (400 field errors)."""
+    require(by, Action.CHECK_IN)
+    session = _lock(session)
+    _transition(session, S.FULFILLED)
+    errors = completion_errors(session.component.protocol.modality, session.kind, completion)
+    if errors:
+        raise InvalidInput(
+            SchedulingErrorCode.COMPLETION_INVALID,
+            "The completion data is invalid.",
+            fields={"completion": errors},
+        )
+    session.status = S.FULFILLED
+    session.completion = completion
+    session.save(update_fields=["status", "completion", "updated_at"])
+    notify_sessions_changed(session_ids=[session.pk], change="status")
+    _audit(by, session, AuditAction.UPDATE, status=S.FULFILLED)
+    return session
+
+
+__all__ = [
+    "MakeUpResult",
+    "blocking_gaps",
+    "cancel_session",
+    "check_in_session",
+    "complete_session",
+    "completion_errors",
+    "mark_entered_in_error",
+    "mark_no_show",
+    "reschedule_session",
+]

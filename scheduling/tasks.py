@@ -1,0 +1,41 @@
+"""Reminder tasks (DESIGN.md §4 promises 4–6). Thin and idempotent: ids in, one service call.
+
+Beat only rings the doorbell: ``dispatch_reminders`` (every minute) claims due rows; each
+``send_reminder`` sends one claimed row. Retries are rows with a capped ``due_at`` backoff, never
+a long Celery countdown (docs/adr/0002-reminder-delivery.md).
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="scheduling.sync_session_reminders", ignore_result=True)
+def sync_session_reminders(*, session_ids: list[int], change: str = "status") -> dict:
+    from plans.tasks import scan_plan_flags
+    from scheduling.models import Session
+    from scheduling.reminders import sync_reminders_for_sessions
+
+    result = sync_reminders_for_sessions(session_ids=session_ids)
+    # A session change can open or close a time-based flag (no-show streak, authorised count,
+    # a booked session within 72 h): re-check those plans too (issue 5).
+    plan_ids = sorted(
+        set(Session.objects.filter(pk__in=session_ids).values_list("component__plan_id", flat=True))
+    )
+    if plan_ids:
+        scan_plan_flags.apply_async(kwargs={"plan_ids": plan_ids}, queue="flags")
+    return {"change": change, **result.__dict__}
+
+
+@shared_task(name="scheduling.dispatch_reminders", ignore_result=True)
+def dispatch_reminders() -> int:
+    from scheduling.reminders import dispatch_due_reminders
+
+    return len(dispatch_due_reminders())
+
+
+@shared_task(name="scheduling.send_reminder", ignore_result=True)
+def send_reminder(*, reminder_id: int) -> str:
+    from scheduling.reminders import send_reminder as send
+
+    return send(reminder_id=reminder_id)

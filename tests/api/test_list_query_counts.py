@@ -1,0 +1,47 @@
+"""List endpoints keep a constant number of queries (STYLE.md habit 12)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from plans import services
+
+pytestmark = pytest.mark.django_db
+
+# Every list below: 1 token → user · 2 COUNT for pagination · 3 the page · 4 the read's audit
+# event; plus what the rows need, in bulk: plans → 5 their components (+ protocol, indication);
+# measures → 5 the baselines of the page's measures; patients → 5 care-team members (+ user);
+# evaluations and flags (plan joined) → nothing more.
+EXPECTED = {"plans": 5, "measures": 5, "patients": 5, "evaluations": 4, "flags": 4}
+
+
+def _grow(world, n: int) -> None:
+    coordinator, patient = world["users"]["coordinator"], world["patient"]
+    for _ in range(n):
+        plan = services.create_plan(
+            patient=patient, clinic=world["clinic"], by=coordinator, title="More",
+            components=[{"protocol": world["plan"].components.first().protocol,
+                         "indication": world["plan"].components.first().indication,
+                         "payer_type": "self_pay"}],
+        )  # fmt: skip
+        services.record_evaluation(patient=patient, by=coordinator, plan=plan,
+                                   kind="transport_plan", performed_at=timezone.now())  # fmt: skip
+        services.record_measure(patient=patient, by=coordinator, plan=plan, instrument="gad7",
+                                answers={f"q{i}": 2 for i in range(1, 8)},
+                                taken_at=timezone.now())  # fmt: skip
+
+
+@pytest.mark.parametrize("endpoint", sorted(EXPECTED))
+def test_list_query_count_is_constant(client_for, demo_world, endpoint):
+    client = client_for(demo_world["users"]["coordinator"])
+    counts = []
+    for extra in (1, 6):  # an empty page skips the page query: start from one row
+        _grow(demo_world, extra)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"/api/v1/{endpoint}/")
+        assert response.status_code == 200
+        counts.append(len(ctx))
+    assert counts == [EXPECTED[endpoint]] * 2, counts

@@ -1,0 +1,114 @@
+"""Plans services: flags (idempotent, concurrent, never lowered), readiness sync, selectors'
+constant query count, the demo seed's idempotence."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from backend.errors import InvalidInput
+from modalities.models import Protocol
+from plans import services
+from plans.demo import seed_scenario
+from plans.flag_codes import FlagCode
+from plans.models import CarePlan, Flag, FlagStatus, Patient
+from plans.selectors import get_component_readiness, get_plan_readiness
+
+pytestmark = pytest.mark.django_db
+
+
+def test_open_or_escalate_is_idempotent_and_only_raises_severity(demo_world):
+    plan = demo_world["plan"]
+    kwargs = {"plan": plan, "code": FlagCode.NO_SHOW_STREAK, "requirement_key": "x"}
+    first, created = services.open_or_escalate_flag(severity="warning", message="a", **kwargs)
+    assert created
+    same, created = services.open_or_escalate_flag(severity="critical", message="b", **kwargs)
+    assert not created
+    assert same.pk == first.pk
+    assert same.severity == "critical"
+    lower, _ = services.open_or_escalate_flag(severity="info", message="c", **kwargs)
+    lower.refresh_from_db()
+    assert lower.severity == "critical"  # never lowered
+    assert Flag.objects.filter(status="open", code=FlagCode.NO_SHOW_STREAK).count() == 1
+
+
+def test_readiness_sync_resolves_closed_gaps_and_expires(demo_world):
+    plan = demo_world["plan"]
+    coordinator = demo_world["users"]["coordinator"]
+    key_of = {c.protocol.code: c.pk for c in plan.components.select_related("protocol")}
+    spr = key_of["spravato_trd"]
+    gap = {"plan": plan, "code": FlagCode.REQUIREMENT_MISSING,
+           "requirement_key": f"{spr}:transport_plan"}  # fmt: skip
+    assert Flag.objects.filter(**gap, status="open").exists()
+    services.record_evaluation(
+        patient=plan.patient, by=coordinator, plan=plan, component=plan.components.get(pk=spr),
+        kind="transport_plan", performed_at=timezone.now(),
+    )  # fmt: skip
+    assert not Flag.objects.filter(**gap, status="open").exists()
+    assert Flag.objects.filter(**gap, status="resolved").exists()
+    # an old safety screen is *expired* (validity 30 days), not missing
+    tms = plan.components.get(protocol__code="tms_hf_lm1_fibromyalgia")
+    services.record_evaluation(
+        patient=plan.patient, by=coordinator, component=tms, kind="tms_safety_screen",
+        performed_at=timezone.now() - timezone.timedelta(days=45),
+        data={"answers": {f"q{i}": False for i in range(1, 16)}, "decision": "cleared",
+              "physician": "Dr. Example"},
+    )  # fmt: skip
+    expired = Flag.objects.get(
+        plan=plan, status="open", requirement_key=f"{tms.pk}:tms_safety_screen"
+    )
+    assert expired.code == FlagCode.REQUIREMENT_EXPIRED
+    assert expired.severity == "blocking"
+
+
+def test_readiness_selectors_use_a_constant_number_of_queries(
+    demo_world, django_assert_num_queries
+):
+    plan = CarePlan.objects.select_related("clinic").get(pk=demo_world["plan"].pk)
+    # components (+ protocol, indication) · indications · requirement specs · evaluations ·
+    # measures; the clinic is already joined
+    with django_assert_num_queries(5):
+        readiness = get_plan_readiness(plan=plan)
+    assert len(readiness.components) == 3
+    component = plan.components.first()
+    # the same five, with plan and clinic joined to the component
+    with django_assert_num_queries(5):
+        get_component_readiness(component=component)
+
+
+def test_failing_component_leaves_no_plan(demo_world):
+    spr = Protocol.objects.get(code="spravato_trd", version=1)
+    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd", version=1)
+    before = CarePlan.objects.count()
+    with pytest.raises(InvalidInput) as err:
+        services.create_plan(
+            patient=demo_world["patient"], clinic=demo_world["clinic"],
+            by=demo_world["users"]["coordinator"], title="x",
+            components=[
+                {"protocol": spr, "indication": spr.indications.first(),
+                 "payer_type": "commercial"},
+                {"protocol": spr, "indication": tms.indications.first(),
+                 "payer_type": "commercial"},
+            ],
+        )  # fmt: skip
+    assert err.value.code == "indication_not_in_protocol"
+    assert CarePlan.objects.count() == before
+
+
+def test_demo_seed_is_idempotent(demo_world):
+    counts = (Patient.objects.count(), CarePlan.objects.count(), Flag.objects.count())
+    seed_scenario(organization=demo_world["organization"], clinic=demo_world["clinic"],
+                  users=demo_world["users"])  # fmt: skip
+    assert (Patient.objects.count(), CarePlan.objects.count(), Flag.objects.count()) == counts
+    patient = demo_world["patient"]
+    assert patient.user == demo_world["users"]["patient"]
+    team = set(patient.team_members.values_list("user_id", flat=True))
+    assert team == {demo_world["users"]["psychiatrist"].pk, demo_world["users"]["technician"].pk}
+    tms = demo_world["plan"].components.get(protocol__code="tms_hf_lm1_fibromyalgia")
+    assert (tms.label_status, tms.payer_type) == ("off_label", "self_pay")
+    open_codes = set(
+        Flag.objects.filter(plan=demo_world["plan"], status=FlagStatus.OPEN).values_list(
+            "code", flat=True
+        )
+    )
+    assert open_codes == {FlagCode.REQUIREMENT_MISSING, FlagCode.COMBINATION_REVIEW}
