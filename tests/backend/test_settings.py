@@ -96,10 +96,20 @@ def test_database_and_redis_come_from_the_environment(settings):
     assert settings.CACHES["default"]["LOCATION"] == settings.REDIS_URL
 
 
-def test_each_xdist_worker_gets_its_own_redis_database(settings):
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:
-        assert settings.REDIS_URL.endswith(f"/{int(worker[2:]) + 1}")
+def test_each_xdist_worker_gets_its_own_redis_database():
+    # given the test profile loaded in an xdist worker process "gw1"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "backend.settings.test",
+           "PYTEST_XDIST_WORKER": "gw1", "REDIS_URL": "redis://127.0.0.1:6379/0"}  # fmt: skip
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.REDIS_URL, s.CELERY_BROKER_URL, s.CACHES['default']['LOCATION'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    # then Redis, broker and cache all use that worker's own database
+    assert result.stdout.split() == ["redis://127.0.0.1:6379/2"] * 3, result.stderr
 
 
 def test_celery_configuration_is_safe(settings):
