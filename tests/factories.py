@@ -96,3 +96,39 @@ def rems_certified(clinic: Clinic, until: date = date(2030, 12, 31)) -> Clinic:
     clinic.rems_certified_until = until
     clinic.save(update_fields=["rems_certification_id", "rems_certified_until"])
     return clinic
+
+
+def latest_protocol(code: str):
+    """The stored catalogue protocol ``code`` (latest version)."""
+    from modalities.models import Protocol
+
+    return Protocol.objects.filter(code=code).order_by("-version").first()
+
+
+def make_active_component(*, patient, clinic, code: str, coordinator=None, **extra):
+    """An active plan with one active component of protocol ``code`` (first indication,
+    commercial payer unless ``extra`` says otherwise) — a leaf for scheduling and worker tests
+    that need a course without walking the plan services."""
+    from plans.models import CarePlan, PlanComponent
+
+    proto = latest_protocol(code)
+    plan = CarePlan.objects.create(
+        patient=patient,
+        organization_id=patient.organization_id,
+        clinic=clinic,
+        title=f"Plan {code}",
+        diagnoses=["F33.2"],
+        status="active",
+        coordinator=coordinator,
+    )
+    indication = proto.indications.first()
+    fields = {"payer_type": "commercial", **extra}
+    return PlanComponent.objects.create(
+        plan=plan,
+        protocol=proto,
+        indication=indication,
+        label_status=indication.label_status,
+        target=proto.target,
+        status="active",
+        **fields,
+    )

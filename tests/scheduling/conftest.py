@@ -6,14 +6,11 @@ from datetime import date, time
 
 import pytest
 
-from modalities.models import Protocol
-from plans.models import CarePlan, CareTeamMember, Patient, PlanComponent
+from plans.models import CareTeamMember, Patient, PlanComponent
 from scheduling.models import ClinicClosure, Resource
 from tests import factories
 
-
-def protocol(code: str) -> Protocol:
-    return Protocol.objects.filter(code=code).order_by("-version").first()
+protocol = factories.latest_protocol
 
 
 def make_patient(organization, *, mrn: str = "MRN-1", clinician=None, user=None) -> Patient:
@@ -36,26 +33,12 @@ def make_patient(organization, *, mrn: str = "MRN-1", clinician=None, user=None)
 def make_component(
     *, patient: Patient, clinic, code: str, prior_auth_sessions: int | None = None
 ) -> PlanComponent:
-    proto = protocol(code)
-    plan = CarePlan.objects.create(
+    return factories.make_active_component(
         patient=patient,
-        organization_id=patient.organization_id,
         clinic=clinic,
-        title=f"Plan {code}",
-        diagnoses=["F33.2"],
-        status="active",
-    )
-    indication = proto.indications.first()
-    return PlanComponent.objects.create(
-        plan=plan,
-        protocol=proto,
-        indication=indication,
-        label_status=indication.label_status,
-        target=proto.target,
-        payer_type="commercial",
+        code=code,
         prior_auth_number="PA-1" if prior_auth_sessions else "",
         prior_auth_sessions=prior_auth_sessions,
-        status="active",
     )
 
 

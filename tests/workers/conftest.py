@@ -9,7 +9,7 @@ import pytest
 
 from modalities.models import Protocol
 from modalities.services import sync_catalogue
-from plans.models import CarePlan, Patient, PlanComponent
+from plans.models import Patient, PlanComponent
 from scheduling.models import Session
 from tests import factories
 
@@ -22,8 +22,7 @@ def catalogue(db):
     return Protocol.objects
 
 
-def protocol(code: str) -> Protocol:
-    return Protocol.objects.filter(code=code).order_by("-version").first()
+protocol = factories.latest_protocol
 
 
 def make_patient(
@@ -53,26 +52,8 @@ def make_patient(
 def make_component(
     *, patient: Patient, clinic, code: str, coordinator=None, **extra
 ) -> PlanComponent:
-    proto = protocol(code)
-    plan = CarePlan.objects.create(
-        patient=patient,
-        organization_id=patient.organization_id,
-        clinic=clinic,
-        title=f"Plan {code}",
-        diagnoses=["F33.2"],
-        status="active",
-        coordinator=coordinator,
-    )
-    indication = proto.indications.first()
-    return PlanComponent.objects.create(
-        plan=plan,
-        protocol=proto,
-        indication=indication,
-        label_status=indication.label_status,
-        target=proto.target,
-        payer_type="commercial",
-        status="active",
-        **extra,
+    return factories.make_active_component(
+        patient=patient, clinic=clinic, code=code, coordinator=coordinator, **extra
     )
 
 
