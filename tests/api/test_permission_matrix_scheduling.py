@@ -20,19 +20,11 @@ from scheduling.models import ClinicClosure, ClinicianHours, Resource, Session
 from scheduling.services import book_session
 from scheduling.services.feeds import create_feed
 from tests import factories
+from tests.api.matrix import PERSONAS
 from tests.scheduling.conftest import make_component, make_patient
 
 NY = ZoneInfo("America/New_York")
-ACTORS = (
-    "anonymous",
-    "patient_self",
-    "patient_other",
-    "clinician_team",
-    "clinician_off_team",
-    "coordinator",
-    "coordinator_other_org",
-    "admin",
-)
+ACTORS = PERSONAS  # the harness's personas, in its order
 
 
 @dataclass

@@ -83,24 +83,7 @@ SAFETY_SCREEN = {
     "decision": "cleared",
     "physician": "Dr. Example",
 }
-TRIALS = {
-    "trials": [
-        {
-            "drug": "sertraline",
-            "drug_class": "SSRI",
-            "max_dose_mg": 200,
-            "weeks": 8,
-            "outcome": "inadequate_response",
-        },
-        {
-            "drug": "bupropion",
-            "drug_class": "NDRI",
-            "max_dose_mg": 450,
-            "weeks": 8,
-            "outcome": "inadequate_response",
-        },
-    ]
-}
+TRIALS = factories.TWO_FAILED_TRIALS
 
 
 def test_seed_scenario_readiness_lists_every_missing_step_and_each_record_removes_it(

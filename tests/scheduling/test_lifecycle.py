@@ -136,24 +136,7 @@ def _record_spravato_prerequisites(patient, component, by, *, rems=True):
         "spravato_contraindication_screen": {},
         "transport_plan": {},
         "prior_authorization": {},
-        "antidepressant_trials": {
-            "trials": [
-                {
-                    "drug": "sertraline",
-                    "drug_class": "SSRI",
-                    "max_dose_mg": 200,
-                    "weeks": 8,
-                    "outcome": "inadequate_response",
-                },
-                {
-                    "drug": "bupropion",
-                    "drug_class": "NDRI",
-                    "max_dose_mg": 450,
-                    "weeks": 8,
-                    "outcome": "inadequate_response",
-                },
-            ]
-        },
+        "antidepressant_trials": factories.TWO_FAILED_TRIALS,
     }
     if rems:
         kinds["rems_enrollment"] = {"enrolled_on": now.date().isoformat()}
