@@ -31,7 +31,7 @@ from rest_framework.views import APIView, set_rollback
 from api.fhir import capability, codes, mapping, queries
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
-from backend.errors import DomainError, NotFoundError
+from backend.errors import DomainError, NotFoundError, api_exception_handler
 
 logger = logging.getLogger(__name__)
 
@@ -370,9 +370,23 @@ def plan_export_bundle(*, user: Any, plan_id: Any, base: str) -> tuple[Any, dict
 
 
 class PlanFhirExportView(FhirView):
-    """``GET /api/v1/plans/{id}/fhir/``: the plan as a FHIR ``collection`` Bundle (a download)."""
+    """``GET /api/v1/plans/{id}/fhir/``: the plan as a FHIR ``collection`` Bundle (a download).
+
+    An /api/v1/ route: its errors keep the API's ``{"code", "message", "fields"}`` shape."""
 
     schema = AutoSchema()
+    renderer_classes = [FhirJSONRenderer, JSONRenderer]
+
+    def get_exception_handler(self):
+        return api_exception_handler
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        if response.status_code >= 400:
+            request.accepted_renderer, request.accepted_media_type = (
+                JSONRenderer(),
+                "application/json",
+            )
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(responses={(200, FHIR_JSON): OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
