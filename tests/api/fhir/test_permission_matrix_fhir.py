@@ -113,26 +113,26 @@ CASES: list[FhirCase] = [
             LIST,
             hides_target=_no_target,
             shows_target=_has_target,
-        )  # fmt: skip
+        )
         for t in SEARCH_PARAMS
     ],
     FhirCase(
         "unknown type", "get", lambda w: f"{R4}/Medication/1", refused("404"), patient_data=False
-    ),  # fmt: skip
+    ),
     FhirCase(
         "unknown interaction",
         "get",
         lambda w: f"{R4}/Patient/{w.patient.pk}/_history",
         refused("404"),
         patient_data=False,
-    ),  # fmt: skip
+    ),
     FhirCase(
         "write refused",
         "post",
         lambda w: f"{R4}/CarePlan/{w.plan.pk}",
         refused("405"),
         patient_data=False,
-    ),  # fmt: skip
+    ),
     FhirCase("plan export", "get", lambda w: f"/api/v1/plans/{w.plan.pk}/fhir/", READ),
 ]
 
