@@ -231,7 +231,10 @@ def _paging(request: Request) -> tuple[int, int, int]:
 def _instant(raw: str, prefix: str) -> dt.datetime:
     """A FHIR date/dateTime search value → an aware datetime (a bare date means its start in
     UTC; ``le``/``gt`` on a bare date take the whole day)."""
-    day = parse_date(raw) if len(raw) == 10 else None
+    try:
+        day = parse_date(raw) if len(raw) == 10 else None
+    except ValueError:  # well-formed but impossible, e.g. 2027-13-45
+        raise InvalidSearch(f"'date' value {raw!r} is not a valid date.") from None
     if day is not None:
         start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
         return start + dt.timedelta(days=1) - dt.timedelta(microseconds=1) if prefix in (
