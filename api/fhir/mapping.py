@@ -233,9 +233,9 @@ def care_plan(
 # --- Appointment --------------------------------------------------------------------------------
 
 
-def appointment(session: Any, *, plan_id: int) -> dict[str, Any]:
+def appointment(session: Any, *, plan_id: int, protocol_title: str) -> dict[str, Any]:
     """[Appointment] status 1:1; start/end in UTC, the clinic's zone as ``tz-code`` and in the
-    comment. ``session.clinic``, ``session.clinician``, ``session.component.protocol`` loaded."""
+    comment. ``session.clinic`` and ``session.clinician`` must be loaded."""
     clinic = session.clinic
     tz_ext = {"extension": [{"url": codes.TZ_CODE, "valueCode": clinic.timezone}]}
     zone = _zone(clinic.timezone)
@@ -254,7 +254,7 @@ def appointment(session: Any, *, plan_id: int) -> dict[str, Any]:
             "id": str(session.pk),
             "status": codes.status("appointment", session.status),
             "cancelationReason": {"text": session.cancel_reason} if session.cancel_reason else None,
-            "description": f"{session.component.protocol.title}: {kind}{seq}",
+            "description": f"{protocol_title}: {kind}{seq}",
             "start": instant(session.starts_at),
             "_start": tz_ext,
             "end": instant(session.ends_at),

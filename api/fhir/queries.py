@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from api.fhir import codes, mapping
@@ -22,7 +22,7 @@ from backend.errors import NotFoundError
 from plans import access
 from plans.models import CarePlan, Evaluation, Flag, FlagStatus, Measure, PlanComponent
 from scheduling.models import Session
-from scheduling.selectors import access_session, visible_sessions
+from scheduling.selectors import visible_sessions
 
 # --- row loaders (constant query counts) ---------------------------------------------------------
 
@@ -31,10 +31,18 @@ def _components(qs: QuerySet[PlanComponent]) -> list[PlanComponent]:
     return list(qs.select_related("protocol", "indication").order_by("plan_id", "position", "id"))
 
 
-def _sessions(qs: QuerySet[Session]) -> list[Session]:
-    return list(
-        qs.select_related("clinic", "clinician", "component__protocol").order_by("starts_at", "id")
+def _session_qs(qs: QuerySet[Session]) -> QuerySet[Session]:
+    """Sessions with clinic and clinician, and their plan id and protocol title as plain columns
+    (joining the protocol row would decode its JSON columns once per session)."""
+    return (
+        qs.select_related("clinic", "clinician")
+        .annotate(plan_pk=F("component__plan_id"), protocol_title=F("component__protocol__title"))
+        .order_by("starts_at", "id")
     )
+
+
+def _sessions(qs: QuerySet[Session]) -> list[Session]:
+    return list(_session_qs(qs))
 
 
 def _by_component(sessions: Sequence[Session]) -> dict[int, list[Session]]:
@@ -61,8 +69,11 @@ def _plans(qs: QuerySet[CarePlan]) -> QuerySet[CarePlan]:
     return qs.select_related("clinic", "coordinator")
 
 
-def _appointments(sessions: Sequence[Session]) -> list[dict[str, Any]]:
-    return [mapping.appointment(s, plan_id=s.component.plan_id) for s in sessions]
+def _appointment(session: Any) -> dict[str, Any]:
+    """For a session from ``_sessions`` (annotated with ``plan_pk`` and ``protocol_title``)."""
+    return mapping.appointment(
+        session, plan_id=session.plan_pk, protocol_title=session.protocol_title
+    )
 
 
 def _measure_resources(measures: Sequence[Measure]) -> list[dict[str, Any]]:
@@ -121,10 +132,10 @@ def _read_care_plan(user: Any, pk: str) -> Found:
 
 
 def _read_appointment(user: Any, pk: str) -> Found:
-    session = access_session(user=user, session_id=pk)
-    return Found(
-        mapping.appointment(session, plan_id=session.component.plan_id), session.patient_id
-    )
+    session = _session_qs(visible_sessions(user)).filter(pk=_int(pk)).first()
+    if session is None:
+        raise NotFoundError("Appointment not found.")
+    return Found(_appointment(session), session.patient_id)
 
 
 def _measure(user: Any, pk: str) -> Measure:
@@ -218,9 +229,8 @@ def search_appointments(
     lookups = {"ge": "gte", "le": "lte", "gt": "gt", "lt": "lt", "eq": "exact"}
     for prefix, value in dates:
         qs = qs.filter(**{f"starts_at__{lookups[prefix]}": value})
-    qs = qs.select_related("clinic", "clinician", "component__protocol").order_by("starts_at", "id")
-    rows, total = _page(qs, offset=offset, count=count)
-    return Page(_appointments(rows), total)
+    rows, total = _page(_session_qs(qs), offset=offset, count=count)
+    return Page([_appointment(s) for s in rows], total)
 
 
 def search_observations(
@@ -333,14 +343,12 @@ def _assemble(
     evaluations: Sequence[Evaluation],
 ) -> list[dict[str, Any]]:
     by_plan: dict[int, list[PlanComponent]] = defaultdict(list)
-    plan_of_component: dict[int, int] = {}
     for c in components:
         by_plan[c.plan_id].append(c)
-        plan_of_component[c.pk] = c.plan_id
     by_component = _by_component(sessions)
     out: list[dict[str, Any]] = [mapping.patient(patient)]
     out += [mapping.care_plan(p, by_plan[p.pk], by_component) for p in plans]
-    out += [mapping.appointment(s, plan_id=plan_of_component[s.component_id]) for s in sessions]
+    out += [_appointment(s) for s in sessions]
     out += _measure_resources(measures)
     out += [mapping.flag(f, patient_id=patient.pk) for f in flags]
     out += _consents(evaluations, _today())
