@@ -111,6 +111,7 @@ class FhirView(APIView):
 
     renderer_classes = [FhirJSONRenderer]
     schema = None  # FHIR has its own contract (metadata); not part of the OpenAPI schema
+    metadata_class = None  # OPTIONS → 405 OperationOutcome, not DRF's own metadata document
 
     def perform_content_negotiation(self, request, force=False):
         renderer = FhirJSONRenderer()
