@@ -495,7 +495,7 @@ def bundle(
             "link": links,
             "entry": entry,
         }
-    ) | ({"total": 0} if total == 0 else {})
+    )
 
 
 def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> dict[str, Any]:

@@ -168,7 +168,7 @@ class EverythingView(FhirView):
     """``GET Patient/{id}/$everything``: a searchset Bundle of everything about the patient."""
 
     def get(self, request: Request, pk: str) -> Response:
-        _reject_unknown(request, allowed=())
+        _reject_unknown(request, allowed=(), result_params=("_format",))  # one Bundle, no paging
         patient_id, resources = queries.everything(user=request.user, patient_id=pk)
         _audit(request, object_type="fhir.Patient.$everything", object_id=patient_id,
                patient_id=patient_id)  # fmt: skip
@@ -195,8 +195,10 @@ SEARCH_PARAMS: dict[str, tuple[str, ...]] = {
 _DATE_PREFIX = re.compile(r"^(eq|ge|le|gt|lt)?(.+)$")
 
 
-def _reject_unknown(request: Request, *, allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(request.query_params) - set(allowed) - set(_RESULT_PARAMS))
+def _reject_unknown(
+    request: Request, *, allowed: tuple[str, ...], result_params: tuple[str, ...] = _RESULT_PARAMS
+) -> None:
+    unknown = sorted(set(request.query_params) - set(allowed) - set(result_params))
     if unknown:
         raise InvalidSearch(
             f"Unsupported search parameter(s): {', '.join(unknown)}.", issue="not-supported"

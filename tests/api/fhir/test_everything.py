@@ -194,6 +194,7 @@ def test_care_plan_search_for_another_organisations_patient_is_empty(org_world, 
         ("Patient?name=x", 400, "not-supported"),  # Patient: read only
         ("Medication?patient=1", 404, "not-found"),
         ("Patient/1/$everything?_since=2020-01-01", 400, "not-supported"),
+        ("Patient/1/$everything?_count=5", 400, "not-supported"),  # one Bundle, no paging
         ("Observation/not-a-number", 404, "not-found"),
     ],
 )
