@@ -146,3 +146,18 @@ def test_every_code_table_carries_its_source():
         assert spec["source"], uri
     for code, spec in codes._load("loinc")["codes"].items():
         assert spec["source"], code
+
+
+def test_the_seed_scenario_exports_valid_fhir(demo_world, client_for):
+    # the `make run` demo patient: off-label TMS (self-pay) + SPRAVATO (prior auth) + follow-up
+    client = client_for(demo_world["users"]["coordinator"])
+    body = client.get(f"/fhir/R4/Patient/{demo_world['patient'].pk}/$everything").json()
+    validate(body)
+    tables = codes.tables()
+    for path, coding in codings(body):
+        assert coding["code"] in tables[coding["system"]], path
+    (care_plan,) = [r for r in resources_in(body) if r["resourceType"] == "CarePlan"]
+    assert [c["code"]["coding"][0]["code"] for c in care_plan["contained"]] == ["M79.7", "F33.2"]
+    assert len(care_plan["activity"]) == 3
+    coverages = [r for r in resources_in(body) if r["resourceType"] == "Coverage"]
+    assert [c["identifier"][0]["value"] for c in coverages if "identifier" in c] == ["PA-DEMO-1001"]
