@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from api.fhir.views import attachment, plan_export_bundle
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event, record_object
 from backend.errors import DomainError
@@ -129,8 +130,6 @@ def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
 def plan_fhir_export(request: HttpRequest, plan_id: int) -> HttpResponse:
     """Download the plan as a FHIR R4 ``collection`` Bundle (the same export as
     ``GET /api/v1/plans/{id}/fhir/``), audited like the plan page."""
-    from api.fhir.views import attachment, plan_export_bundle
-
     base = request.build_absolute_uri("/fhir/R4").rstrip("/")
     plan, bundle = plan_export_bundle(user=request.user, plan_id=plan_id, base=base)
     record_object(actor=request.user, action=AuditAction.READ, obj=plan,
