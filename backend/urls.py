@@ -8,6 +8,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("fhir/R4/", include("api.fhir.urls")),
     path("dashboard/", include("dashboard.urls")),
 ]
 

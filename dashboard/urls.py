@@ -10,6 +10,7 @@ urlpatterns = [
     path("keepalive/", views.keepalive, name="keepalive"),
     path("", views.worklist, name="worklist"),
     path("plans/<int:plan_id>/", views.plan_detail, name="plan"),
+    path("plans/<int:plan_id>/fhir/", views.plan_fhir_export, name="plan-fhir"),
     path("flags/<int:flag_id>/dismiss/", views.flag_dismiss, name="flag-dismiss"),
     path("sessions/<int:session_id>/check-in/", views.session_check_in, name="session-check-in"),
 ]

@@ -7,6 +7,7 @@ service each (dismiss a flag, check a session in). Every page that shows patient
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from api.fhir.views import attachment, plan_export_bundle
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event, record_object
 from backend.errors import DomainError
@@ -121,6 +123,18 @@ def _pop_gate_refusal(request: HttpRequest, page: queries.PlanPage) -> dict[str,
 @staff_required
 def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
     return _render_plan(request, plan_id)
+
+
+@require_GET
+@staff_required
+def plan_fhir_export(request: HttpRequest, plan_id: int) -> HttpResponse:
+    """Download the plan as a FHIR R4 ``collection`` Bundle (the same export as
+    ``GET /api/v1/plans/{id}/fhir/``), audited like the plan page."""
+    base = request.build_absolute_uri("/fhir/R4").rstrip("/")
+    plan, bundle = plan_export_bundle(user=request.user, plan_id=plan_id, base=base)
+    record_object(actor=request.user, action=AuditAction.READ, obj=plan,
+                  patient_id=plan.patient_id, detail={"export": "fhir"})  # fmt: skip
+    return attachment(json.dumps(bundle).encode(), f"plan-{plan.pk}-fhir.json")
 
 
 @require_POST

@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from api.fhir.views import PlanFhirExportView
 from api.plans import views as v
 
 urlpatterns: list = [
@@ -23,6 +24,7 @@ urlpatterns: list = [
     path("plans/<int:pk>/complete/", v.PlanCompleteView.as_view(), name="plan-complete"),
     path("plans/<int:pk>/revoke/", v.PlanRevokeView.as_view(), name="plan-revoke"),
     path("plans/<int:pk>/readiness/", v.PlanReadinessView.as_view(), name="plan-readiness"),
+    path("plans/<int:pk>/fhir/", PlanFhirExportView.as_view(), name="plan-fhir"),
     path(
         "plans/<int:pk>/components/", v.PlanComponentCreateView.as_view(), name="component-create"
     ),

@@ -140,6 +140,11 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# FHIR facade (api/fhir): base of the canonical URLs and identifier systems the service mints
+# (PlanDefinition canonicals of protocols, MRN and prior-authorisation identifier systems). Set it
+# to a URL the organisation controls; it must stay stable, since receivers match identifiers on it.
+FHIR_CANONICAL_BASE = env_str("FHIR_CANONICAL_BASE", "https://fhir.clinic.example.com")
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Integrated treatment-plan coordination API",
     "DESCRIPTION": "Plans, evaluation steps, readiness, scheduling and reminders for "

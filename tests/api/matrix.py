@@ -324,6 +324,7 @@ CASES: list[Case] = [
     Case("plan revoke", "post", lambda w: f"{V1}/plans/{w.plan.pk}/revoke/", MANAGE,
          lambda w: {"reason": "duplicate plan"}),
     Case("plan readiness", "get", lambda w: f"{V1}/plans/{w.plan.pk}/readiness/", READ),
+    Case("plan FHIR export", "get", lambda w: f"{V1}/plans/{w.plan.pk}/fhir/", READ),
     Case("component create", "post", lambda w: f"{V1}/plans/{w.plan.pk}/components/", MANAGE,
          _component_payload),
     Case("component", "get", lambda w: f"{V1}/components/{w.component.pk}/", READ),
