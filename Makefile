@@ -28,13 +28,7 @@ lock-upgrade:
 
 ## Browser for the end-to-end tests: Debian's chromium (never a downloaded build).
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-	    echo "[make] browser: installing Debian chromium for the browser tests"; \
-	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
-	     (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)); \
-	  else echo "[make] browser: chromium not installed, browser tests will be skipped"; fi; \
-	fi
+	@$(BOOT) browser
 
 run: setup
 	@$(DEV) run

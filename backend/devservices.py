@@ -25,6 +25,7 @@ Commands::
     python backend/devservices.py exec [--test] -- CMD    # services up, run CMD, stop them
     python backend/devservices.py run                     # migrate, seed, web + worker + beat
     python backend/devservices.py stop                    # stop embedded servers left running
+    python backend/devservices.py browser                 # Debian chromium for the e2e tests
 
 Only the standard library is imported at module level (psycopg lazily), so ``setup`` runs on
 the system Python before the virtualenv exists. Run it as a script: ``python -m
@@ -71,7 +72,7 @@ EMBEDDED_PG_PORT = int(os.environ.get("EMBEDDED_PG_PORT", "54329"))
 EMBEDDED_REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "63799"))
 RUN_DB_NAME = os.environ.get("DEV_DB_NAME", "clinic")
 TEST_DB_NAME = f"{RUN_DB_NAME}_test"
-RUN_REDIS_DB = 0
+RUN_REDIS_DB = int(os.environ.get("DEV_REDIS_DB", "0"))
 TEST_REDIS_DB = 8  # xdist workers use 9, 10, … (backend/settings/test.py)
 # Where the embedded PostgreSQL keeps its files when it must run as another user (as root):
 # a directory that user can reach whatever the checkout's parents allow (docs/adr/0001).
@@ -526,6 +527,10 @@ def resolve(*, purpose: str = "run") -> Services:
     db_name, redis_db = (
         (RUN_DB_NAME, RUN_REDIS_DB) if purpose == "run" else (TEST_DB_NAME, TEST_REDIS_DB)
     )
+    if RUN_REDIS_DB == TEST_REDIS_DB:
+        raise DevServicesError(
+            f"DEV_REDIS_DB={RUN_REDIS_DB} is the database make test uses; choose another (0-7)"
+        )
     started: list[str] = []
     services = Services("", "", started)
     try:
@@ -731,6 +736,27 @@ def cmd_lock(upgrade: bool) -> int:
 # --------------------------------------------------------------------------- commands
 
 
+def cmd_browser() -> int:
+    """Debian's chromium for the browser tests (never a downloaded build); skipped, with a
+    line, where it cannot be installed."""
+    with step("browser for the e2e tests") as s:
+        if Path("/usr/bin/chromium").exists():
+            s.result = "Debian chromium present"
+        elif os.geteuid() == 0 and shutil.which("apt-get"):
+            logfile = DATA / "logs" / "apt-chromium.log"
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            install = ["apt-get", "install", "-y", "-q", "chromium"]
+            try:
+                _run_logged(install, logfile, env=env)
+            except DevServicesError:
+                _run_logged(["apt-get", "update", "-q"], DATA / "logs" / "apt-update.log", env=env)
+                _run_logged(install, logfile, env=env)
+            s.result = "Debian chromium installed"
+        else:
+            s.result = "chromium not installed (needs root and apt-get): browser tests skip"
+    return 0
+
+
 def cmd_exec(argv: list[str], *, purpose: str) -> int:
     services = resolve(purpose=purpose)
     derived_db = not os.environ.get("DATABASE_URL")
@@ -803,15 +829,16 @@ def _summary(port: int, logins: list[str], services: Services, elapsed: float | 
         rule,
         f" Clinic plans is running{ready}",
         f"   API          {base}/api/v1/",
-        f"   API docs     {base}/api/docs/        (OpenAPI schema: {base}/api/schema/)",
+        f"   API docs     {base}/api/docs/        (OpenAPI schema: /api/schema/)",
         f"   Dashboard    {base}/dashboard/",
         f"   Admin        {base}/admin/           (log in as admin)",
         f"   Health       {base}/healthz          readiness: {base}/readyz",
         " Synthetic demo logins (username, password, role):",
         *[f"   {line.strip()}" for line in logins],
-        f" API token: curl -X POST {base}/api/v1/auth/token/ -H 'Content-Type: application/json'"
-        ' -d \'{"username": "coordinator", "password": "demo-coordinator-2026"}\'',
-        f" Database {_redact(services.database_url)}   Redis {services.redis_url}",
+        f" API token: curl -X POST {base}/api/v1/auth/token/ -H 'Content-Type: application/json'",
+        '     -d \'{"username": "coordinator", "password": "demo-coordinator-2026"}\'',
+        f" Database {_redact(services.database_url)}",
+        f" Redis    {services.redis_url}",
         " Logs of web, worker and beat follow below. Ctrl-C stops everything.",
         rule,
     ]
@@ -912,6 +939,8 @@ def main(argv: list[str]) -> int:
     try:
         if command == "setup":
             return cmd_setup()
+        if command == "browser":
+            return cmd_browser()
         if command == "lock":
             return cmd_lock(upgrade="--upgrade" in rest)
         if command == "exec":
