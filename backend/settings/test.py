@@ -10,7 +10,7 @@ from backend.settings.env import env_str
 # Under pytest-xdist each worker process gets its own Redis database (pytest-django already
 # gives each its own PostgreSQL test database), so that one worker's cache.clear() or queued
 # tasks never reach another's: worker gwN uses the database after REDIS_URL's own, + N (make
-# test gives 8, so 9, 10, …; never make run's 0). Subprocesses started by a test inherit the
+# test gives 12, so 13, 14, 15; never make run's 0). Subprocesses started by a test inherit the
 # variable and agree.
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _XDIST_WORKER.startswith("gw"):

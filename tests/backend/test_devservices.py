@@ -77,7 +77,7 @@ def test_explicit_urls_are_used_and_nothing_is_started(monkeypatch):
 
 
 def test_run_and_test_never_share_database_names():
-    # make run: clinic + Redis 0; make test: clinic_test (pytest: test_clinic_test) + Redis 8
+    # make run: clinic + Redis 0; make test: clinic_test (pytest: test_clinic_test) + Redis 12
     assert devservices.RUN_DB_NAME != devservices.TEST_DB_NAME
     assert f"test_{devservices.TEST_DB_NAME}" != devservices.RUN_DB_NAME
     assert devservices.RUN_REDIS_DB != devservices.TEST_REDIS_DB
@@ -402,7 +402,7 @@ def test_make_test_beside_make_run_leaves_its_data_queues_and_heartbeat(tmp_path
         # then the suite passed on its own databases …
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "database clinic_test" in result.stderr
-        assert "database 8" in result.stderr
+        assert "database 12" in result.stderr
         # … and the run's queue, heartbeat, cache and data are as they were
         assert run_redis.lrange("default", 0, -1) == [b'{"task": "scheduling.dispatch_reminders"}']
         assert run_redis.get("clinic:worker-heartbeat:celery@run") == b"1.0"
