@@ -60,4 +60,5 @@ stop-services:
 	@$(DEV) stop
 
 clean:
+	@$(BOOT) clean
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -25,6 +25,7 @@ Commands::
     python backend/devservices.py exec [--test] -- CMD    # services up, run CMD, stop them
     python backend/devservices.py run                     # migrate, seed, web + worker + beat
     python backend/devservices.py stop                    # stop embedded servers left running
+    python backend/devservices.py clean                   # … and remove their files outside .data
     python backend/devservices.py browser                 # Debian chromium for the e2e tests
 
 Only the standard library is imported at module level (psycopg lazily), so ``setup`` runs on
@@ -773,10 +774,13 @@ def cmd_exec(argv: list[str], *, purpose: str) -> int:
 
 
 def _terminate(children: list[subprocess.Popen], grace: float = 15.0) -> None:
+    """SIGTERM to each child's main process only — the Celery worker then finishes its tasks
+    (warm shutdown) and gunicorn its requests; a signal to the whole group would kill their
+    pool processes mid-task (WorkerLostError). Whatever is left after ``grace`` is killed."""
     for child in children:
         if child.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGTERM)
+                os.kill(child.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     for child in children:
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -785,6 +789,8 @@ def _terminate(children: list[subprocess.Popen], grace: float = 15.0) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)  # stragglers of an exited main process
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -951,9 +957,13 @@ def main(argv: list[str]) -> int:
             return cmd_exec(rest, purpose=purpose)
         if command == "run":
             return cmd_run()
-        if command == "stop":
+        if command in ("stop", "clean"):
             stop_embedded_redis()
-            stop_embedded_postgres()
+            with contextlib.suppress(DevServicesError):  # not installed: nothing can run
+                stop_embedded_postgres()
+            if command == "clean" and os.geteuid() == 0 and runtime_home().is_dir():
+                shutil.rmtree(runtime_home())
+                log(f"removed {runtime_home()}")
             return 0
         if command == "env":
             services = resolve(purpose="test" if "--test" in rest else "run")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -227,7 +229,7 @@ def test_setup_refuses_a_stale_lock_with_one_line(tmp_path):
     shutil.copy(SCRIPT, checkout / "backend" / "devservices.py")
     shutil.copy(ROOT / "requirements-dev.txt", checkout / "requirements-dev.txt")
     pyproject = (ROOT / "pyproject.toml").read_text()
-    changed = pyproject.replace('"PyYAML>=6.0,<7",', '"PyYAML>=6.0,<7",\n    "fhir.resources>=8",')
+    changed = pyproject.replace("dependencies = [", 'dependencies = [\n    "fhir.resources>=8",', 1)
     assert changed != pyproject
     (checkout / "pyproject.toml").write_text(changed)
     (checkout / ".venv" / "bin").mkdir(parents=True)
@@ -418,3 +420,49 @@ def test_make_test_beside_make_run_leaves_its_data_queues_and_heartbeat(tmp_path
     finally:
         _stop_all(env)
         shutil.rmtree(_runtime_home(data), ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_make_run_serves_healthz_with_a_one_screen_summary_and_no_warnings(tmp_path):
+    # given nothing configured: embedded servers, a free web port
+    data = tmp_path / ".data"
+    port = _free_port()
+    env = _child_env(data, _free_port(), _free_port(), PORT=str(port))
+    env.pop("XDG_RUNTIME_DIR", None)  # as in a root shell or a container
+    run = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "run"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        # when it has printed its summary
+        lines: list[str] = []
+        for line in run.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("─") and sum(x.startswith("─") for x in lines) == 2:
+                break
+        status = devservices._http_status(f"http://127.0.0.1:{port}/healthz")
+        # and is stopped like Ctrl-C
+        os.killpg(run.pid, signal.SIGINT)
+        rest, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        _stop_all(env)
+        shutil.rmtree(_runtime_home(data), ignore_errors=True)
+    output = "".join(lines) + rest
+    # then /healthz answered, the summary lists every URL and the demo logins, each setup step
+    # had its own timed line, nothing warned, and everything stopped with exit 0
+    assert status == 200
+    assert run.returncode == 0, output[-3000:]
+    rules = [i for i, line in enumerate(lines) if line.startswith("─")]
+    summary = "".join(lines[rules[0] : rules[1] + 1])
+    for path in ("/api/v1/", "/api/docs/", "/api/schema/", "/dashboard/", "/admin/", "/healthz",
+                 "/readyz"):  # fmt: skip
+        assert path in summary, path
+    assert "demo-coordinator-2026" in summary
+    for label in ("PostgreSQL", "Redis", "migrations", "demo data", "web: GET"):
+        assert re.search(rf"\[make\] {label}.*\(\d+\.\d s\)", output), label
+    assert len(summary.splitlines()) <= 24  # one screen
+    for noise in ("Warning", "XDG_RUNTIME_DIR", "superuser", "Traceback"):
+        assert noise not in output, noise
+    assert "PostgreSQL: stop embedded server: done" in output
