@@ -827,6 +827,23 @@ def _wait_for(url: str, children: list[subprocess.Popen], timeout: float) -> boo
     return False
 
 
+# backend/settings/base.py WORKER_HEARTBEAT_KEY; read here before Django is configured.
+WORKER_HEARTBEAT_KEY = "clinic:worker-heartbeat"
+
+
+def _wait_for_heartbeat(redis_url: str, children: list[subprocess.Popen], timeout: float) -> bool:
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and all(child.poll() is None for child in children):
+        with contextlib.suppress(redis.RedisError):
+            if next(client.scan_iter(f"{WORKER_HEARTBEAT_KEY}:*", count=1000), None):
+                return True
+        time.sleep(0.25)
+    return False
+
+
 def _summary(port: int, logins: list[str], services: Services, elapsed: float | None) -> str:
     base = f"http://127.0.0.1:{port}"
     ready = f" — ready {elapsed:.0f} s after `make run` started" if elapsed is not None else ""
@@ -916,9 +933,12 @@ def cmd_run() -> int:
                     "the web server did not answer /healthz within 60 s; its output is above"
                 )
             s.result = "200 OK"
-        with step("worker: heartbeat (GET /readyz)") as s:
-            ready = _wait_for(f"http://127.0.0.1:{port}/readyz", children, 60)
-            s.result = "200 OK" if ready else "not ready yet (see /readyz)"
+        with step("worker: heartbeat, then GET /readyz") as s:
+            # Watched in Redis, not by polling /readyz: each 503 before the worker is up would
+            # log an ERROR line that means nothing to a newcomer.
+            _wait_for_heartbeat(services.redis_url, children, 60)
+            status = _http_status(f"http://127.0.0.1:{port}/readyz")
+            s.result = "200 OK" if status == 200 else f"{status} (not ready yet, see /readyz)"
         t0 = os.environ.get("MAKE_RUN_T0")
         elapsed = time.time() - float(t0) if t0 else None
         print(_summary(port, logins, services, elapsed), file=sys.stderr, flush=True)

@@ -463,6 +463,12 @@ def test_make_run_serves_healthz_with_a_one_screen_summary_and_no_warnings(tmp_p
     for label in ("PostgreSQL", "Redis", "migrations", "demo data", "web: GET"):
         assert re.search(rf"\[make\] {label}.*\(\d+\.\d s\)", output), label
     assert len(summary.splitlines()) <= 24  # one screen
-    for noise in ("Warning", "XDG_RUNTIME_DIR", "superuser", "Traceback"):
+    assert "worker: heartbeat, then GET /readyz: 200 OK" in output
+    for noise in ("Warning", "WARNING", "ERROR", "XDG_RUNTIME_DIR", "superuser", "Traceback"):
         assert noise not in output, noise
     assert "PostgreSQL: stop embedded server: done" in output
+
+
+def test_make_run_watches_the_heartbeat_key_the_worker_writes(settings):
+    # devservices runs before Django is configured, so it keeps its own copy of the key
+    assert devservices.WORKER_HEARTBEAT_KEY == settings.WORKER_HEARTBEAT_KEY
