@@ -758,12 +758,51 @@ def cmd_browser() -> int:
     return 0
 
 
+def call_with_progress(argv: list[str], *, env: dict[str, str], label: str) -> int:
+    """Run ``argv`` with its output passed through as it comes, plus a line whenever it has been
+    silent for 10 s (pytest prints nothing while it creates the test database, and nothing
+    during one long test). Ctrl-C reaches the child from the terminal; we keep reading until it
+    has finished, so that what follows (dropping test databases, stopping servers) still runs."""
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    started = last = time.monotonic()
+    at_line_start = True
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def tick() -> None:
+        nonlocal last, at_line_start
+        while not done.wait(1.0):
+            with lock:
+                if time.monotonic() - last < PROGRESS_EVERY:
+                    continue
+                prefix = "" if at_line_start else "\n"
+                sys.stdout.buffer.flush()
+                print(f"{prefix}[make] {label}: still running ({time.monotonic() - started:.0f} s)",
+                      file=sys.stderr, flush=True)  # fmt: skip
+                at_line_start, last = True, time.monotonic()
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=tick, daemon=True).start()
+    try:
+        while chunk := os.read(proc.stdout.fileno(), 65536):
+            with lock:
+                sys.stdout.buffer.write(chunk)
+                sys.stdout.buffer.flush()
+                at_line_start, last = chunk.endswith(b"\n"), time.monotonic()
+        return proc.wait()
+    finally:
+        done.set()
+        signal.signal(signal.SIGINT, previous)
+
+
 def cmd_exec(argv: list[str], *, purpose: str) -> int:
     services = resolve(purpose=purpose)
     derived_db = not os.environ.get("DATABASE_URL")
     code = 1
     try:
-        code = subprocess.call(argv, env=services.env())
+        label = "tests" if purpose == "test" else Path(argv[0]).name if argv else "command"
+        code = call_with_progress(argv, env=services.env(), label=label)
     finally:
         if purpose == "test":
             with step("test databases: drop") as s:

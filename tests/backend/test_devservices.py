@@ -182,6 +182,22 @@ def test_a_long_step_says_it_is_still_running(monkeypatch, capsys):
     assert lines[-1].startswith("[make] install: done (")
 
 
+def test_a_silent_command_gets_a_progress_line_and_its_output_passes_through(monkeypatch, capfd):
+    # given a command that prints half a line, then nothing for a while (pytest creating the
+    # test database), then the rest
+    monkeypatch.setattr(devservices, "PROGRESS_EVERY", 1.0)
+    code = "import time; print('..', end='', flush=True); time.sleep(2.6); print('ok')"
+    argv = [sys.executable, "-c", code]
+    # when it runs
+    exit_code = devservices.call_with_progress(argv, env=dict(os.environ), label="tests")
+    # then its output came through and the silence was broken by progress lines of their own
+    out, err = capfd.readouterr()
+    assert exit_code == 0
+    assert out == "..ok\n"
+    assert err.count("[make] tests: still running") >= 1
+    assert err.startswith("\n[make] tests: still running")  # not glued to the dots
+
+
 # --------------------------------------------------------------------------- lock
 
 
