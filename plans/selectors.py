@@ -10,6 +10,7 @@ of queries, whatever the number of components, evaluations or measures:
 3. the protocols' requirement specs (prefetch)
 4. the patient's evaluations (not entered-in-error)
 5. the patient's measures (not entered-in-error)
+6. the components' active course sessions (where each course stands: ``CourseFacts``)
 (+1 for the clinic when ``plan.clinic`` is not already loaded)
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -37,9 +38,11 @@ from plans.models import (
     RecordStatus,
 )
 from plans.rules.readiness import (
+    NOT_STARTED,
     ClinicFacts,
     ComponentFacts,
     ComponentReadiness,
+    CourseFacts,
     EvaluationFact,
     MeasureFact,
     PlanReadiness,
@@ -66,6 +69,53 @@ def _number(value: Decimal | float | int | None) -> float | int | None:
         return None
     value = Decimal(value)
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+_COURSE_KINDS = ("mapping", "treatment")  # scheduling SessionKind values that count in a course
+_ACTIVE_SESSIONS = ("booked", "arrived", "fulfilled")
+_TAKEN_SESSIONS = ("arrived", "fulfilled")
+
+
+def course_session_rows(component_ids: Iterable[Any]) -> dict[Any, list[tuple]]:
+    """(sequence, starts_at, status) of each component's active course sessions (one query)."""
+    from scheduling.models import Session  # scheduling depends on plans, not the reverse
+
+    rows: dict[Any, list[tuple]] = {}
+    for component_id, sequence, starts_at, status in (
+        Session.objects.filter(
+            component_id__in=list(component_ids),
+            kind__in=_COURSE_KINDS,
+            status__in=_ACTIVE_SESSIONS,
+            sequence__isnull=False,
+        )
+        .order_by("starts_at", "id")
+        .values_list("component_id", "sequence", "starts_at", "status")
+    ):
+        rows.setdefault(component_id, []).append((sequence, starts_at, status))
+    return rows
+
+
+def course_facts(
+    rows: Sequence[tuple], *, zone: dt.tzinfo, at_sequence: int | None = None
+) -> CourseFacts:
+    """Where a course stands from its active sessions: the session judged is ``at_sequence``
+    (the one being checked in) or the one after the last taken (arrived/fulfilled) session."""
+    if not rows:
+        return NOT_STARTED if at_sequence is None else CourseFacts(at_sequence=at_sequence)
+    dates = {seq: start.astimezone(zone).date() for seq, start, _ in rows}
+    taken = [(seq, start) for seq, start, status in rows if status in _TAKEN_SESSIONS]
+    started_on = min(start for _, start in taken).astimezone(zone).date() if taken else None
+    if at_sequence is None:
+        done = [seq for seq, start, status in rows if status == "fulfilled"]
+        at_sequence = (max(done) + 1) if done else 1
+    return CourseFacts(at_sequence=at_sequence, started_on=started_on, session_dates=dates)
+
+
+def _zone(clinic: Any) -> dt.tzinfo:
+    try:
+        return ZoneInfo(clinic.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
 
 
 def component_facts(component: PlanComponent) -> ComponentFacts:
@@ -140,11 +190,28 @@ def readiness_from(
     evaluations: Sequence[Evaluation],
     measures: Sequence[Measure],
     today: dt.date | None = None,
+    sessions: dict[Any, list[tuple]] | None = None,
+    at_sequence: dict[Any, int] | None = None,
 ) -> PlanReadiness:
-    """Readiness from already-loaded rows (no query except ``plan.clinic`` if not loaded)."""
+    """Readiness from already-loaded rows (no query except ``plan.clinic`` if not loaded).
+
+    ``sessions``: ``course_session_rows`` of the components (none = no course started);
+    ``at_sequence``: component id → the session being judged (default: the next one)."""
     clinic = plan.clinic
+    zone = _zone(clinic)
+    sessions = sessions or {}
+    at_sequence = at_sequence or {}
+    facts = [
+        replace(
+            component_facts(c),
+            course=course_facts(
+                sessions.get(c.pk, []), zone=zone, at_sequence=at_sequence.get(c.pk)
+            ),
+        )
+        for c in components
+    ]
     return evaluate_plan(
-        components=[component_facts(c) for c in components],
+        components=facts,
         evaluations=evaluation_facts(evaluations),
         measures=measure_facts(measures),
         clinic=ClinicFacts(rems_certified_until=clinic.rems_certified_until),
@@ -153,7 +220,8 @@ def readiness_from(
 
 
 def get_plan_readiness(*, plan: CarePlan, today: dt.date | None = None) -> PlanReadiness:
-    """Readiness of every component of ``plan`` and its combination warnings (5–6 queries)."""
+    """Readiness of every component of ``plan`` at its next session, and its combination
+    warnings (6–7 queries)."""
     components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
     return readiness_from(
         plan=plan,
@@ -161,13 +229,15 @@ def get_plan_readiness(*, plan: CarePlan, today: dt.date | None = None) -> PlanR
         evaluations=_patient_evaluations(plan.patient_id),
         measures=_patient_measures(plan.patient_id),
         today=today,
+        sessions=course_session_rows(c.pk for c in components),
     )
 
 
 def get_component_readiness(
-    *, component: PlanComponent, today: dt.date | None = None
+    *, component: PlanComponent, today: dt.date | None = None, at_sequence: int | None = None
 ) -> ComponentReadiness:
-    """Readiness of one component (what the check-in gate asks). Constant query count."""
+    """Readiness of one component at course session ``at_sequence`` (default: the next one) —
+    what the check-in gate asks. Constant query count."""
     loaded = components_with_protocols(
         PlanComponent.objects.filter(pk=component.pk)
     ).select_related("plan", "plan__clinic")
@@ -179,6 +249,8 @@ def get_component_readiness(
         evaluations=_patient_evaluations(plan.patient_id),
         measures=_patient_measures(plan.patient_id),
         today=today,
+        sessions=course_session_rows([row.pk]),
+        at_sequence={row.pk: at_sequence} if at_sequence else None,
     )
     return readiness.component(row.pk)
 
@@ -283,6 +355,7 @@ def get_plan_detail(*, plan: CarePlan, today: dt.date | None = None) -> PlanDeta
         evaluations=evaluations,
         measures=measures,
         today=today,
+        sessions=course_session_rows(c.pk for c in components),
     )
     return PlanDetail(
         plan=plan,

@@ -113,6 +113,9 @@ def _append_make_up(*, missed: Session, now: datetime) -> MakeUpResult:
         calendar=calendar,
         missed_sequence=missed.sequence or 0,
         not_before=now,
+        existing_phases=[s.phase for s in active],
+        missed_start=missed.starts_at,
+        missed_phase=missed.phase,
     )
     if outcome.slot is None:
         renumber_course(component_id=component.pk)
@@ -352,18 +355,24 @@ _MEASURED_AT_MAPPING = {"motor_threshold"}
 
 
 def blocking_gaps(session: Session, *, today: Any = None) -> list[dict[str, Any]]:
-    """Blocking before-start requirements of the session's component that are missing/expired."""
+    """Blocking requirements of the session's component that are missing/expired *at this
+    session* (``plans.rules.readiness``: a before-first-session step is judged at session 1 and
+    never re-checked; a valid-during-course step on the session's day; repeat and
+    after-medication-change steps at their due points)."""
     if session.kind not in _GATED_KINDS:
         return []
-    from modalities.vocab import Severity, Timing
+    from modalities.vocab import Severity
+    from plans.rules.readiness import GATED_TIMINGS
     from plans.selectors import get_component_readiness
 
-    readiness = get_component_readiness(component=session.component, today=today)
+    readiness = get_component_readiness(
+        component=session.component, today=today, at_sequence=session.sequence or None
+    )
     gaps = []
     for item in readiness.items:
         if not item.blocks_start or item.severity != Severity.BLOCKING:
             continue
-        if item.timing not in (Timing.BEFORE_FIRST_SESSION, Timing.BEFORE_EVERY_SESSION):
+        if item.timing not in GATED_TIMINGS:
             continue
         if session.kind == SessionKind.MAPPING and (
             item.key in _MEASURED_AT_MAPPING or str(item.code) in _MEASURED_AT_MAPPING
@@ -372,6 +381,7 @@ def blocking_gaps(session: Session, *, today: Any = None) -> list[dict[str, Any]
         gaps.append(
             {
                 "key": item.key,
+                "code": str(item.code),
                 "status": str(item.status),
                 "reason": item.reason,
                 "detail": item.detail,
