@@ -32,6 +32,7 @@ class FlagCode(StrEnum):
     SESSIONS_BEYOND_AUTHORIZATION = "sessions_beyond_authorization"
     FOLLOW_UP_OVERDUE = "follow_up_overdue"
     NO_SHOW_STREAK = "no_show_streak"
+    REQUIREMENT_EXPIRING = "requirement_expiring"
     REMINDER_FAILED = "reminder_failed"
     # check-in gate (scheduling.services)
     GATE_OVERRIDDEN = "gate_overridden"

@@ -340,7 +340,8 @@ def plans_for_detail(qs: QuerySet[CarePlan]) -> QuerySet[CarePlan]:
 def get_plan_detail(*, plan: CarePlan, today: dt.date | None = None) -> PlanDetail:
     """Everything the plan detail shows, in a constant number of queries (7 with a loaded plan):
     components + protocol indications + protocol requirements (3), evaluations (1), measures (1),
-    open flags (1), patient/clinic/coordinator when not already joined on ``plan`` (0–3)."""
+    the components' course sessions (1), open flags (1), patient/clinic/coordinator when not
+    already joined on ``plan`` (0–3)."""
     components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
     evaluations = _patient_evaluations(plan.patient_id)
     measures = _patient_measures(plan.patient_id)

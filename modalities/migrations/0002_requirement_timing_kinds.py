@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('modalities', '0001_initial'),
+        ("modalities", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='requirementspec',
-            name='timing',
-            field=models.CharField(choices=[('before_first_session', 'before first session'), ('valid_during_course', 'valid during course'), ('before_every_session', 'before every session'), ('after_medication_change', 'after medication change'), ('within_days_after_each_session', 'within days after each session'), ('every_n_sessions', 'every n sessions'), ('end_of_phase', 'end of phase')], max_length=40),
+            model_name="requirementspec",
+            name="timing",
+            field=models.CharField(
+                choices=[
+                    ("before_first_session", "before first session"),
+                    ("valid_during_course", "valid during course"),
+                    ("before_every_session", "before every session"),
+                    ("after_medication_change", "after medication change"),
+                    ("within_days_after_each_session", "within days after each session"),
+                    ("every_n_sessions", "every n sessions"),
+                    ("end_of_phase", "end of phase"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

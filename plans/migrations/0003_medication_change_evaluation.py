@@ -4,15 +4,40 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('plans', '0002_initial'),
+        ("plans", "0002_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='evaluation',
-            name='kind',
-            field=models.CharField(choices=[('psychiatric_evaluation', 'psychiatric evaluation'), ('tms_safety_screen', 'tms safety screen'), ('motor_threshold', 'motor threshold'), ('target_rationale', 'target rationale'), ('mri_neuronavigation', 'mri neuronavigation'), ('symptom_provocation_plan', 'symptom provocation plan'), ('rems_enrollment', 'rems enrollment'), ('spravato_contraindication_screen', 'spravato contraindication screen'), ('baseline_bp', 'baseline bp'), ('medical_clearance', 'medical clearance'), ('substance_psychosis_screen', 'substance psychosis screen'), ('pdmp_check', 'pdmp check'), ('antidepressant_trials', 'antidepressant trials'), ('baseline_qeeg', 'baseline qeeg'), ('informed_consent', 'informed consent'), ('off_label_consent', 'off label consent'), ('financial_acknowledgment', 'financial acknowledgment'), ('prior_authorization', 'prior authorization'), ('transport_plan', 'transport plan'), ('rems_monitoring_form', 'rems monitoring form'), ('combination_review', 'combination review'), ('medication_change', 'medication change')], max_length=40),
+            model_name="evaluation",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("psychiatric_evaluation", "psychiatric evaluation"),
+                    ("tms_safety_screen", "tms safety screen"),
+                    ("motor_threshold", "motor threshold"),
+                    ("target_rationale", "target rationale"),
+                    ("mri_neuronavigation", "mri neuronavigation"),
+                    ("symptom_provocation_plan", "symptom provocation plan"),
+                    ("rems_enrollment", "rems enrollment"),
+                    ("spravato_contraindication_screen", "spravato contraindication screen"),
+                    ("baseline_bp", "baseline bp"),
+                    ("medical_clearance", "medical clearance"),
+                    ("substance_psychosis_screen", "substance psychosis screen"),
+                    ("pdmp_check", "pdmp check"),
+                    ("antidepressant_trials", "antidepressant trials"),
+                    ("baseline_qeeg", "baseline qeeg"),
+                    ("informed_consent", "informed consent"),
+                    ("off_label_consent", "off label consent"),
+                    ("financial_acknowledgment", "financial acknowledgment"),
+                    ("prior_authorization", "prior authorization"),
+                    ("transport_plan", "transport plan"),
+                    ("rems_monitoring_form", "rems monitoring form"),
+                    ("combination_review", "combination review"),
+                    ("medication_change", "medication change"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

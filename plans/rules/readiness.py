@@ -549,9 +549,7 @@ def _evaluate_requirement(
     candidates = _candidates(req, component, evaluations, measures, today, since)
     passing = [c for c in candidates if c.failure is None]
     valid = [
-        c
-        for c in passing
-        if c.expires_on is None or c.expires_on >= max(judged_on, c.at.date())
+        c for c in passing if c.expires_on is None or c.expires_on >= max(judged_on, c.at.date())
     ]
     if valid:
         best = max(valid, key=lambda c: c.at)

@@ -591,7 +591,9 @@ def make_up_slot(
         if on_last_day < (phase.sessions_per_day or 1):
             first_day = last_day
             # the intersession interval runs from the end of the last session
-            earliest = max(earliest, last + longest + timedelta(minutes=phase.interval_minutes or 0))
+            earliest = max(
+                earliest, last + longest + timedelta(minutes=phase.interval_minutes or 0)
+            )
     if not_before is not None:
         first_day = max(first_day, _local_date(not_before, zone))
 
