@@ -23,11 +23,12 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Value, When
 from django.utils import timezone
 
 from modalities.services import indication_spec_from_model, protocol_spec_from_model
 from modalities.vocab import EvaluationKind, Instrument, LabelStatus, PayerType
+from plans.flag_codes import SAFETY_CODES, SEVERITY_ORDER
 from plans.models import (
     CarePlan,
     Evaluation,
@@ -50,6 +51,47 @@ from plans.rules.readiness import (
     evaluate_plan,
 )
 from plans.rules.scoring import Change, ScoringError, compare_to_baseline
+
+# ---------------------------------------------------------------------------------------------
+# Flag order: safety first everywhere (issue 15)
+# ---------------------------------------------------------------------------------------------
+
+
+def order_flags_by_priority(qs: QuerySet[Flag]) -> QuerySet[Flag]:
+    """Safety-critical codes first (``plans.flag_codes.SAFETY_CODES``: suicide risk outranks
+    any paperwork gap, even a blocking one), then most severe, soonest due (none last), oldest.
+    The one order of the API flag list, the worklist and the plan page."""
+    return qs.annotate(
+        safety_rank=Case(
+            When(code__in=[str(c) for c in SAFETY_CODES], then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ),
+        severity_rank=Case(
+            *(When(severity=name, then=Value(rank)) for name, rank in SEVERITY_ORDER.items()),
+            default=Value(-1),
+            output_field=IntegerField(),
+        ),
+    ).order_by(
+        "safety_rank",
+        F("severity_rank").desc(),
+        F("due_at").asc(nulls_last=True),
+        "opened_at",
+        "id",
+    )
+
+
+def flag_priority_key(flag: Flag) -> tuple:
+    """``order_flags_by_priority`` for flags already loaded."""
+    due = flag.due_at.timestamp() if flag.due_at else float("inf")
+    return (
+        0 if flag.code in SAFETY_CODES else 1,
+        -SEVERITY_ORDER.get(flag.severity, -1),
+        due,
+        flag.opened_at,
+        flag.pk,
+    )
+
 
 # ---------------------------------------------------------------------------------------------
 # Readiness
@@ -346,7 +388,7 @@ def get_plan_detail(*, plan: CarePlan, today: dt.date | None = None) -> PlanDeta
     evaluations = _patient_evaluations(plan.patient_id)
     measures = _patient_measures(plan.patient_id)
     open_flags = list(
-        Flag.objects.filter(plan_id=plan.pk, status=FlagStatus.OPEN).order_by("-opened_at", "-id")
+        order_flags_by_priority(Flag.objects.filter(plan_id=plan.pk, status=FlagStatus.OPEN))
     )
     for flag in open_flags:
         flag.plan = plan  # serializers read flag.plan.patient_id: no query per flag

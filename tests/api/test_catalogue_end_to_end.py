@@ -14,6 +14,7 @@ current time), so the whole catalogue runs in well under a minute on a quiet mac
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -263,7 +264,7 @@ def test_saint_books_fifty_sessions_over_five_days_with_fifty_minute_gaps(world,
     assert sorted(days) == [f"2027-01-0{d}" for d in range(4, 9)]
     assert {len(v) for v in days.values()} == {10}
     for day in days.values():
-        for a, b in zip(day, day[1:], strict=False):
+        for a, b in itertools.pairwise(day):
             gap = dt.datetime.fromisoformat(b["starts_at"]) - dt.datetime.fromisoformat(
                 a["ends_at"]
             )
