@@ -661,7 +661,8 @@ def _in_phase_make_up(
     active = [start.astimezone(UTC) for start in existing_starts]
     busy_days = {_local_date(start, zone) for start in active}
     fitter = _Fitter(request, calendar)
-    day = _local_date(earliest, zone)
+    # never on the missed session's own day (the patient did not come, or the visit was off)
+    day = max(_local_date(earliest, zone), _local_date(missed_start, zone) + _ONE_DAY)
     while day <= _local_date(window_end, zone):
         start = None if day in busy_days else fitter.fit(day, duration, earliest)
         if (

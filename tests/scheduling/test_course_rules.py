@@ -609,3 +609,66 @@ def test_property_irregular_hours_and_windows_are_respected(course, day_hours, w
     # And a shortfall is always explained
     if len(plan.slots) < sum(phase.sessions for phase in request.phases):
         assert plan.problems
+
+
+# ---------------------------------------------------------------------------------- make-ups in phase
+
+
+def test_missed_spravato_induction_dose_is_made_up_inside_the_induction_weeks():
+    # Given a full SPRAVATO TRD course (induction twice weekly weeks 1–4, then weekly, then
+    # fortnightly — DOMAIN.md §2.3) and dose 4 missed
+    calendar = us_clinic()
+    request = spravato_request()
+    plan = generate_course(request, calendar)
+    assert len(plan.slots) == 18
+    missed = plan.slots[3]
+    active = [s for s in plan.slots if s is not missed]
+    induction = [s for s in plan.slots if s.phase == "induction"]
+
+    # When the make-up is asked for the morning after the missed dose
+    result = make_up_slot(
+        existing_starts=[s.start for s in active],
+        existing_phases=[s.phase for s in active],
+        request=request,
+        calendar=calendar,
+        missed_sequence=missed.sequence,
+        missed_start=missed.start,
+        missed_phase=missed.phase,
+        not_before=missed.start + timedelta(hours=20),
+    )
+
+    # Then it is an induction dose before the first weekly dose, not months later after the
+    # last fortnightly one, and at least 48 h from every other dose
+    slot = result.slot
+    assert slot is not None
+    assert slot.phase == "induction"
+    first_weekly = next(s for s in plan.slots if s.phase == "maintenance-weekly")
+    assert missed.start < slot.start < first_weekly.start
+    assert slot.start < induction[-1].start + timedelta(days=7)
+    assert all(abs(slot.start - s.start) >= timedelta(hours=48) for s in active)
+
+
+def test_missed_last_phase_session_is_still_appended_after_the_course():
+    # Given the same course with the last fortnightly dose missed
+    calendar = us_clinic()
+    request = spravato_request()
+    plan = generate_course(request, calendar)
+    missed = plan.slots[-1]
+    active = plan.slots[:-1]
+
+    # When the make-up is asked for
+    result = make_up_slot(
+        existing_starts=[s.start for s in active],
+        existing_phases=[s.phase for s in active],
+        request=request,
+        calendar=calendar,
+        missed_sequence=missed.sequence,
+        missed_start=missed.start,
+        missed_phase=missed.phase,
+        not_before=missed.start,
+    )
+
+    # Then it follows the fortnightly cadence after the last active dose
+    assert result.slot is not None
+    assert result.slot.phase == "maintenance-fortnightly"
+    assert result.slot.start - active[-1].start >= timedelta(days=14)
