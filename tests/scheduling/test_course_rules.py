@@ -611,7 +611,7 @@ def test_property_irregular_hours_and_windows_are_respected(course, day_hours, w
         assert plan.problems
 
 
-# ---------------------------------------------------------------------------------- make-ups in phase
+# ------------------------------------------------------------------------- make-ups in phase
 
 
 def test_missed_spravato_induction_dose_is_made_up_inside_the_induction_weeks():
