@@ -169,6 +169,8 @@ def flag_text(flag) -> str:
         detail = (flag.detail or {}).get("detail") or ""
         step = step_label(key)
         return f"{label}: {step}" + (f" — {humanize(detail)}" if detail else "")
+    if flag.code.startswith("safety_") and flag.message:  # the message names the item itself
+        return f"Safety: {humanize(flag.message)}"
     return f"{label}: {humanize(flag.message)}" if flag.message else label
 
 
