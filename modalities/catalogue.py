@@ -606,6 +606,12 @@ def parse_catalogue_text(text: str, file: str = "<string>") -> list[ProtocolSpec
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CatalogueError(file, None, "<yaml>", f"invalid YAML: {exc}") from None
+    return parse_catalogue_document(doc, file)
+
+
+def parse_catalogue_document(doc: Any, file: str = "<document>") -> list[ProtocolSpec]:
+    """Validate one already-loaded catalogue document (YAML anchors resolved). Raises
+    CatalogueError. Used by ``parse_catalogue_text`` and by the catalogue mutation check."""
     ctx = _Ctx(file)
     ctx.keys(doc, "", {"protocols"}, _TOP_LEVEL_KEYS - {"protocols"})
     return [

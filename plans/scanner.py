@@ -80,7 +80,7 @@ REQUIREMENT_CODES = (FlagCode.REQUIREMENT_MISSING, FlagCode.REQUIREMENT_EXPIRED)
 SCANNED_PLAN_STATUSES = (PlanStatus.ACTIVE, PlanStatus.ON_HOLD)
 
 # Rules and where they come from (DOMAIN.md). UNSOURCED ones are settings.
-PMF_DAYS = 7  # §2.4 PMF: submit within 7 days of each session [REG-form]
+PMF_DAYS = 7  # §2.4 PMF within 7 days [REG-form]; the catalogue's timing_value is the rule
 PMF_LOOKBACK_DAYS = 90
 INDUCTION_DAYS = 28  # §2.3/§5.3: evaluate benefit at the end of the 4-week induction [LABEL]
 INDUCTION_REVIEW_WINDOW_DAYS = 7  # a review from day 21 on counts as the end-of-induction review
@@ -180,10 +180,30 @@ def _sessions(session_q: Q):
     return Session.objects.filter(session_q)
 
 
-def _pmf_overdue(session_q: Q, now: dt.datetime) -> list[dict]:
-    """Fulfilled SPRAVATO sessions ≥7 days old with no Patient Monitoring Form (DOMAIN.md §2.4):
-    a PMF names the session (``data.session_id``) or falls between it and the next dose."""
+def pmf_windows() -> dict[int, dt.timedelta]:
+    """protocol id → how long after a session its PMF may wait, from the catalogue requirement
+    (``rems_monitoring_form``, timing ``within_days_after_each_session``; one query)."""
+    from modalities.models import RequirementSpec
+    from modalities.services import _requirement_spec
+    from plans.rules.readiness import post_session_window
+
+    out = {}
+    for row in RequirementSpec.objects.filter(code=EvaluationKind.REMS_MONITORING_FORM):
+        window = post_session_window(_requirement_spec(row))
+        if window is not None:
+            out[row.protocol_id] = window
+    return out
+
+
+def _pmf_overdue(session_q: Q, now: dt.datetime, windows: dict[int, dt.timedelta]) -> list[dict]:
+    """Fulfilled SPRAVATO sessions older than their protocol's PMF window (7 days, DOMAIN.md
+    §2.4) with no Patient Monitoring Form: a PMF names the session (``data.session_id``) or
+    falls between it and the next dose."""
     from scheduling.models import Session
+
+    overdue = Q(pk__in=[])
+    for protocol_id, window in windows.items():
+        overdue |= Q(component__protocol_id=protocol_id, starts_at__lte=now - window)
 
     next_start = Subquery(
         Session.objects.filter(
@@ -208,9 +228,9 @@ def _pmf_overdue(session_q: Q, now: dt.datetime) -> list[dict]:
     return list(
         _sessions(session_q)
         .filter(
+            overdue,
             status="fulfilled",
             component__protocol__modality="spravato",
-            starts_at__lte=now - dt.timedelta(days=PMF_DAYS),
             starts_at__gte=now - dt.timedelta(days=PMF_LOOKBACK_DAYS),
         )
         .annotate(
@@ -222,7 +242,7 @@ def _pmf_overdue(session_q: Q, now: dt.datetime) -> list[dict]:
         )
         .exclude(Exists(named))
         .exclude(Exists(unnamed))
-        .values("id", "component_id", "component__plan_id", "starts_at")
+        .values("id", "component_id", "component__plan_id", "component__protocol_id", "starts_at")
     )
 
 
@@ -546,12 +566,14 @@ def detect_gaps(
                      detail={"cadence_days": cadence.days, "source": "DOMAIN.md §5.3 UNSOURCED"})
             )  # fmt: skip
 
-    for row in _pmf_overdue(session_q, now):
+    pmf = pmf_windows()
+    for row in _pmf_overdue(session_q, now, pmf):
         gaps.append(
             _Gap(row["component__plan_id"], FlagCode.REMS_MONITORING_FORM_OVERDUE, str(row["id"]),
                  "warning", "SPRAVATO REMS Patient Monitoring Form not filed within 7 days.",
                  component_id=row["component_id"], session_id=row["id"],
-                 due_at=row["starts_at"] + dt.timedelta(days=PMF_DAYS),
+                 due_at=row["starts_at"] + pmf.get(row["component__protocol_id"],
+                                                   dt.timedelta(days=PMF_DAYS)),
                  detail={"source": "DOMAIN.md §2.4 PMF [REG-form]"})
         )  # fmt: skip
     for pid in _no_show_streaks(session_q, now):

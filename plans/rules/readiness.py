@@ -623,6 +623,15 @@ def evaluate_plan(
     )
 
 
+def post_session_window(req: RequirementSpec) -> dt.timedelta | None:
+    """How long after each session a ``within_days_after_each_session`` step may wait (the
+    SPRAVATO REMS Patient Monitoring Form: 7 days, DOMAIN.md §2.4); ``None`` for other timings.
+    The flag scanner reads it per protocol."""
+    if req.timing != Timing.WITHIN_DAYS_AFTER_EACH_SESSION or req.timing_value is None:
+        return None
+    return dt.timedelta(days=req.timing_value)
+
+
 # ---------------------------------------------------------------------------------------------
 # Expiry forecast (the scanner warns before an expiry blocks a booked session)
 # ---------------------------------------------------------------------------------------------
