@@ -202,7 +202,7 @@ def _missing_steps(exc: DomainError) -> list[dict[str, str]]:
         if isinstance(item, dict):
             steps.append(
                 {
-                    "code": str(item.get("code") or item.get("key") or ""),
+                    "code": str(item.get("key") or item.get("code") or ""),
                     "status": str(item.get("status", "missing")),
                     "reason": str(item.get("reason") or item.get("detail") or ""),
                 }

@@ -148,6 +148,10 @@ CHECK_KEYS: dict[str, tuple[EvaluationKind, type]] = {
     "min_failed_trials": (EvaluationKind.ANTIDEPRESSANT_TRIALS, int),
     # minimum weeks for a trial to count as adequate (payer adequacy, DOMAIN.md §1.6/§2.5)
     "min_trial_weeks": (EvaluationKind.ANTIDEPRESSANT_TRIALS, int),
+    # at least N distinct drug classes among the failed trials (DOMAIN.md §1.6/§2.5)
+    "min_drug_classes": (EvaluationKind.ANTIDEPRESSANT_TRIALS, int),
+    # safety-screen boolean fields that fail the screen whatever its decision (DOMAIN.md §1.4)
+    "hard_contraindications": (EvaluationKind.TMS_SAFETY_SCREEN, list),
     # safety-screen data['decision'] must be one of these
     "decision_in": (EvaluationKind.TMS_SAFETY_SCREEN, list),
     # financial-acknowledgment data['form'] must be one of these
@@ -225,7 +229,11 @@ class RequirementSpec:
 
     @property
     def applies_before_start(self) -> bool:
-        return self.timing in (Timing.BEFORE_FIRST_SESSION, Timing.BEFORE_EVERY_SESSION)
+        return self.timing in (
+            Timing.BEFORE_FIRST_SESSION,
+            Timing.VALID_DURING_COURSE,
+            Timing.BEFORE_EVERY_SESSION,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -598,6 +606,12 @@ def parse_catalogue_text(text: str, file: str = "<string>") -> list[ProtocolSpec
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CatalogueError(file, None, "<yaml>", f"invalid YAML: {exc}") from None
+    return parse_catalogue_document(doc, file)
+
+
+def parse_catalogue_document(doc: Any, file: str = "<document>") -> list[ProtocolSpec]:
+    """Validate one already-loaded catalogue document (YAML anchors resolved). Raises
+    CatalogueError. Used by ``parse_catalogue_text`` and by the catalogue mutation check."""
     ctx = _Ctx(file)
     ctx.keys(doc, "", {"protocols"}, _TOP_LEVEL_KEYS - {"protocols"})
     return [

@@ -10,6 +10,7 @@ of queries, whatever the number of components, evaluations or measures:
 3. the protocols' requirement specs (prefetch)
 4. the patient's evaluations (not entered-in-error)
 5. the patient's measures (not entered-in-error)
+6. the components' active course sessions (where each course stands: ``CourseFacts``)
 (+1 for the clinic when ``plan.clinic`` is not already loaded)
 """
 
@@ -17,16 +18,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Value, When
 from django.utils import timezone
 
 from modalities.services import indication_spec_from_model, protocol_spec_from_model
 from modalities.vocab import EvaluationKind, Instrument, LabelStatus, PayerType
+from plans.flag_codes import SAFETY_CODES, SEVERITY_ORDER
 from plans.models import (
     CarePlan,
     Evaluation,
@@ -37,9 +39,11 @@ from plans.models import (
     RecordStatus,
 )
 from plans.rules.readiness import (
+    NOT_STARTED,
     ClinicFacts,
     ComponentFacts,
     ComponentReadiness,
+    CourseFacts,
     EvaluationFact,
     MeasureFact,
     PlanReadiness,
@@ -47,6 +51,47 @@ from plans.rules.readiness import (
     evaluate_plan,
 )
 from plans.rules.scoring import Change, ScoringError, compare_to_baseline
+
+# ---------------------------------------------------------------------------------------------
+# Flag order: safety first everywhere (issue 15)
+# ---------------------------------------------------------------------------------------------
+
+
+def order_flags_by_priority(qs: QuerySet[Flag]) -> QuerySet[Flag]:
+    """Safety-critical codes first (``plans.flag_codes.SAFETY_CODES``: suicide risk outranks
+    any paperwork gap, even a blocking one), then most severe, soonest due (none last), oldest.
+    The one order of the API flag list, the worklist and the plan page."""
+    return qs.annotate(
+        safety_rank=Case(
+            When(code__in=[str(c) for c in SAFETY_CODES], then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ),
+        severity_rank=Case(
+            *(When(severity=name, then=Value(rank)) for name, rank in SEVERITY_ORDER.items()),
+            default=Value(-1),
+            output_field=IntegerField(),
+        ),
+    ).order_by(
+        "safety_rank",
+        F("severity_rank").desc(),
+        F("due_at").asc(nulls_last=True),
+        "opened_at",
+        "id",
+    )
+
+
+def flag_priority_key(flag: Flag) -> tuple:
+    """``order_flags_by_priority`` for flags already loaded."""
+    due = flag.due_at.timestamp() if flag.due_at else float("inf")
+    return (
+        0 if flag.code in SAFETY_CODES else 1,
+        -SEVERITY_ORDER.get(flag.severity, -1),
+        due,
+        flag.opened_at,
+        flag.pk,
+    )
+
 
 # ---------------------------------------------------------------------------------------------
 # Readiness
@@ -66,6 +111,53 @@ def _number(value: Decimal | float | int | None) -> float | int | None:
         return None
     value = Decimal(value)
     return int(value) if value == value.to_integral_value() else float(value)
+
+
+_COURSE_KINDS = ("mapping", "treatment")  # scheduling SessionKind values that count in a course
+_ACTIVE_SESSIONS = ("booked", "arrived", "fulfilled")
+_TAKEN_SESSIONS = ("arrived", "fulfilled")
+
+
+def course_session_rows(component_ids: Iterable[Any]) -> dict[Any, list[tuple]]:
+    """(sequence, starts_at, status) of each component's active course sessions (one query)."""
+    from scheduling.models import Session  # scheduling depends on plans, not the reverse
+
+    rows: dict[Any, list[tuple]] = {}
+    for component_id, sequence, starts_at, status in (
+        Session.objects.filter(
+            component_id__in=list(component_ids),
+            kind__in=_COURSE_KINDS,
+            status__in=_ACTIVE_SESSIONS,
+            sequence__isnull=False,
+        )
+        .order_by("starts_at", "id")
+        .values_list("component_id", "sequence", "starts_at", "status")
+    ):
+        rows.setdefault(component_id, []).append((sequence, starts_at, status))
+    return rows
+
+
+def course_facts(
+    rows: Sequence[tuple], *, zone: dt.tzinfo, at_sequence: int | None = None
+) -> CourseFacts:
+    """Where a course stands from its active sessions: the session judged is ``at_sequence``
+    (the one being checked in) or the one after the last taken (arrived/fulfilled) session."""
+    if not rows:
+        return NOT_STARTED if at_sequence is None else CourseFacts(at_sequence=at_sequence)
+    dates = {seq: start.astimezone(zone).date() for seq, start, _ in rows}
+    taken = [(seq, start) for seq, start, status in rows if status in _TAKEN_SESSIONS]
+    started_on = min(start for _, start in taken).astimezone(zone).date() if taken else None
+    if at_sequence is None:
+        done = [seq for seq, start, status in rows if status == "fulfilled"]
+        at_sequence = (max(done) + 1) if done else 1
+    return CourseFacts(at_sequence=at_sequence, started_on=started_on, session_dates=dates)
+
+
+def _zone(clinic: Any) -> dt.tzinfo:
+    try:
+        return ZoneInfo(clinic.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
 
 
 def component_facts(component: PlanComponent) -> ComponentFacts:
@@ -140,11 +232,28 @@ def readiness_from(
     evaluations: Sequence[Evaluation],
     measures: Sequence[Measure],
     today: dt.date | None = None,
+    sessions: dict[Any, list[tuple]] | None = None,
+    at_sequence: dict[Any, int] | None = None,
 ) -> PlanReadiness:
-    """Readiness from already-loaded rows (no query except ``plan.clinic`` if not loaded)."""
+    """Readiness from already-loaded rows (no query except ``plan.clinic`` if not loaded).
+
+    ``sessions``: ``course_session_rows`` of the components (none = no course started);
+    ``at_sequence``: component id → the session being judged (default: the next one)."""
     clinic = plan.clinic
+    zone = _zone(clinic)
+    sessions = sessions or {}
+    at_sequence = at_sequence or {}
+    facts = [
+        replace(
+            component_facts(c),
+            course=course_facts(
+                sessions.get(c.pk, []), zone=zone, at_sequence=at_sequence.get(c.pk)
+            ),
+        )
+        for c in components
+    ]
     return evaluate_plan(
-        components=[component_facts(c) for c in components],
+        components=facts,
         evaluations=evaluation_facts(evaluations),
         measures=measure_facts(measures),
         clinic=ClinicFacts(rems_certified_until=clinic.rems_certified_until),
@@ -153,7 +262,8 @@ def readiness_from(
 
 
 def get_plan_readiness(*, plan: CarePlan, today: dt.date | None = None) -> PlanReadiness:
-    """Readiness of every component of ``plan`` and its combination warnings (5–6 queries)."""
+    """Readiness of every component of ``plan`` at its next session, and its combination
+    warnings (6–7 queries)."""
     components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
     return readiness_from(
         plan=plan,
@@ -161,13 +271,15 @@ def get_plan_readiness(*, plan: CarePlan, today: dt.date | None = None) -> PlanR
         evaluations=_patient_evaluations(plan.patient_id),
         measures=_patient_measures(plan.patient_id),
         today=today,
+        sessions=course_session_rows(c.pk for c in components),
     )
 
 
 def get_component_readiness(
-    *, component: PlanComponent, today: dt.date | None = None
+    *, component: PlanComponent, today: dt.date | None = None, at_sequence: int | None = None
 ) -> ComponentReadiness:
-    """Readiness of one component (what the check-in gate asks). Constant query count."""
+    """Readiness of one component at course session ``at_sequence`` (default: the next one) —
+    what the check-in gate asks. Constant query count."""
     loaded = components_with_protocols(
         PlanComponent.objects.filter(pk=component.pk)
     ).select_related("plan", "plan__clinic")
@@ -179,6 +291,8 @@ def get_component_readiness(
         evaluations=_patient_evaluations(plan.patient_id),
         measures=_patient_measures(plan.patient_id),
         today=today,
+        sessions=course_session_rows([row.pk]),
+        at_sequence={row.pk: at_sequence} if at_sequence else None,
     )
     return readiness.component(row.pk)
 
@@ -268,12 +382,13 @@ def plans_for_detail(qs: QuerySet[CarePlan]) -> QuerySet[CarePlan]:
 def get_plan_detail(*, plan: CarePlan, today: dt.date | None = None) -> PlanDetail:
     """Everything the plan detail shows, in a constant number of queries (7 with a loaded plan):
     components + protocol indications + protocol requirements (3), evaluations (1), measures (1),
-    open flags (1), patient/clinic/coordinator when not already joined on ``plan`` (0–3)."""
+    the components' course sessions (1), open flags (1), patient/clinic/coordinator when not
+    already joined on ``plan`` (0–3)."""
     components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
     evaluations = _patient_evaluations(plan.patient_id)
     measures = _patient_measures(plan.patient_id)
     open_flags = list(
-        Flag.objects.filter(plan_id=plan.pk, status=FlagStatus.OPEN).order_by("-opened_at", "-id")
+        order_flags_by_priority(Flag.objects.filter(plan_id=plan.pk, status=FlagStatus.OPEN))
     )
     for flag in open_flags:
         flag.plan = plan  # serializers read flag.plan.patient_id: no query per flag
@@ -283,6 +398,7 @@ def get_plan_detail(*, plan: CarePlan, today: dt.date | None = None) -> PlanDeta
         evaluations=evaluations,
         measures=measures,
         today=today,
+        sessions=course_session_rows(c.pk for c in components),
     )
     return PlanDetail(
         plan=plan,

@@ -40,6 +40,7 @@ from plans.selectors import (
     components_with_protocols,
     get_plan_detail,
     get_plan_readiness,
+    order_flags_by_priority,
     plans_for_detail,
 )
 from scheduling.models import Clinic
@@ -557,7 +558,10 @@ class FlagListView(AuditedListMixin, generics.ListAPIView):
     audit_object_type = "plans.flag"
 
     def get_queryset(self):
-        return access.visible_flags(self.request.user).select_related("plan")
+        # safety-critical flags first, then by severity (issue 15)
+        return order_flags_by_priority(
+            access.visible_flags(self.request.user).select_related("plan")
+        )
 
 
 class FlagDetailView(APIView):

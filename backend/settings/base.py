@@ -208,6 +208,8 @@ REMINDER_MAX_IN_FLIGHT = env_int("REMINDER_MAX_IN_FLIGHT", 1000)
 WORKER_HEARTBEAT_KEY = "clinic:worker-heartbeat"
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15)
 WORKER_HEARTBEAT_MAX_AGE = timedelta(seconds=env_int("WORKER_HEARTBEAT_MAX_AGE", 90))
+# issue 15: how long before a booked session the scanner warns of an expiring required step
+REQUIREMENT_EXPIRY_WARNING_DAYS = env_int("REQUIREMENT_EXPIRY_WARNING_DAYS", 7)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

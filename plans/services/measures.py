@@ -104,13 +104,17 @@ def record_measure(
             )
         )
         for target in targets:
-            open_or_escalate_flag(
+            flag, created = open_or_escalate_flag(
                 plan=target,
                 code=code,
                 severity=Severity.CRITICAL,
                 message=message,
                 detail={"measure_id": measure.pk, "source": source},
             )
+            if created:  # the prescribers hear of it at once (after commit), issue 15
+                from plans.tasks import request_safety_notification
+
+                request_safety_notification(flag_id=flag.pk)
     audit_write(by=by, action=AuditAction.CREATE, obj=measure, patient_id=patient.pk,
                 detail={"instrument": str(result.instrument)})  # fmt: skip
     for plan_id in sync_patient_plans(patient_id=patient.pk):

@@ -485,10 +485,11 @@ def test_plan_detail_query_count_does_not_grow(client_for, demo_world, django_as
     #  3 the read's audit event (insert)      4 plan + patient + clinic + coordinator (one join)
     #  5 components + protocol + indication   6 the protocols' indications (prefetch)
     #  7 the protocols' requirement specs     8 the patient's evaluations (all, one query)
-    #  9 the patient's measures               10 the plan's open flags
-    # Readiness, latest measures and their baselines are computed in Python from 5–9.
+    #  9 the patient's measures               10 the components' course sessions
+    # 11 the plan's open flags
+    # Readiness, latest measures and their baselines are computed in Python from 5–10.
     for plan_id in (big, small):
-        with django_assert_num_queries(10):
+        with django_assert_num_queries(11):
             body = _ok(client.get(f"{API}/plans/{plan_id}/"))
     assert len(body["components"]) == 1
     assert "readiness" in body
