@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard import reports, views
 
 app_name = "dashboard"
 
@@ -12,4 +12,10 @@ urlpatterns = [
     path("plans/<int:plan_id>/", views.plan_detail, name="plan"),
     path("flags/<int:flag_id>/dismiss/", views.flag_dismiss, name="flag-dismiss"),
     path("sessions/<int:session_id>/check-in/", views.session_check_in, name="session-check-in"),
+    path("reports/", reports.reports_page, name="reports"),
+    path(
+        "components/<int:component_id>/reauthorization-packet/",
+        reports.reauthorization_packet,
+        name="reauthorization-packet",
+    ),
 ]

@@ -122,8 +122,9 @@ def make_active_component(*, patient, clinic, code: str, coordinator=None, **ext
         coordinator=coordinator,
     )
     indication = proto.indications.first()
+    legacy = {k: extra.pop(k) for k in list(extra) if k.startswith("prior_auth_")}
     fields = {"payer_type": "commercial", **extra}
-    return PlanComponent.objects.create(
+    component = PlanComponent.objects.create(
         plan=plan,
         protocol=proto,
         indication=indication,
@@ -132,6 +133,18 @@ def make_active_component(*, patient, clinic, code: str, coordinator=None, **ext
         status="active",
         **fields,
     )
+    if legacy.get("prior_auth_number") or legacy.get("prior_auth_sessions"):
+        # the old component fields are an approved authorisation record now (issue 11)
+        from plans.models import PriorAuthorization
+
+        PriorAuthorization.objects.create(
+            component=component,
+            number=legacy.get("prior_auth_number") or "PA-1",
+            authorized_units=legacy.get("prior_auth_sessions"),
+            ends_on=legacy.get("prior_auth_expires_on"),
+            status="approved",
+        )
+    return component
 
 
 # Evaluation data: two adequate (8-week) antidepressant trials without response — what payers

@@ -299,6 +299,7 @@ class ComponentScheduleView(APIView):
             clinician=clinician,
             by=request.user,
             commit=v["commit"],
+            authorization_override_reason=v["authorization_override_reason"],
         )
         if not result.committed:
             _audit_read(
@@ -363,6 +364,7 @@ class SessionListView(generics.ListAPIView):
             resources=resources,
             clinician=clinician,
             by=request.user,
+            authorization_override_reason=v["authorization_override_reason"],
         )
         session = selectors.list_sessions(user=request.user).get(pk=session.pk)
         return Response(s.SessionSerializer(session).data, status=status.HTTP_201_CREATED)

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "modalities",
     "plans",
     "scheduling",
+    "billing",
     "api",
     "dashboard",
 ]

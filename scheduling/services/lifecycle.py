@@ -478,6 +478,14 @@ def completion_errors(modality: str, kind: str, data: Any) -> dict[str, list[str
     if not isinstance(data, dict):
         return {"completion": ["must be an object"]}
     errors: dict[str, list[str]] = {}
+    # Billing facts any session may carry (billing/codes.yaml, issue 11): the E/M level of a
+    # follow-up, the infusion time of an IV infusion.
+    if "em_code" in data and data["em_code"] not in ("99212", "99213", "99214", "99215"):
+        errors["em_code"] = ["one of 99212, 99213, 99214, 99215"]
+    if "infusion_minutes" in data and (
+        not _is_int(data["infusion_minutes"]) or not 1 <= data["infusion_minutes"] <= 24 * 60
+    ):
+        errors["infusion_minutes"] = ["an integer number of minutes, 1–1440"]
     if kind not in COURSE_KINDS:
         return errors
     if modality == Modality.SPRAVATO:

@@ -66,13 +66,13 @@ def test_readiness_selectors_use_a_constant_number_of_queries(
 ):
     plan = CarePlan.objects.select_related("clinic").get(pk=demo_world["plan"].pk)
     # components (+ protocol, indication) · indications · requirement specs · evaluations ·
-    # measures; the clinic is already joined
-    with django_assert_num_queries(5):
+    # measures · prior authorisations (issue 11); the clinic is already joined
+    with django_assert_num_queries(6):
         readiness = get_plan_readiness(plan=plan)
     assert len(readiness.components) == 3
     component = plan.components.first()
-    # the same five, with plan and clinic joined to the component
-    with django_assert_num_queries(5):
+    # the same six, with plan and clinic joined to the component
+    with django_assert_num_queries(6):
         get_component_readiness(component=component)
 
 
