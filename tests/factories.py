@@ -157,3 +157,20 @@ TWO_FAILED_TRIALS = {
          "outcome": "inadequate_response"},
     ]
 }  # fmt: skip
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    """A synthetic patient (example.com email, +1-555-01xx phone) — a leaf for report tests."""
+
+    class Meta:
+        model = "plans.Patient"
+        skip_postgeneration_save = True
+
+    organization = factory.SubFactory(OrganizationFactory)
+    mrn = factory.Sequence(lambda n: f"P{n:05d}")
+    given_name = "Sam"
+    family_name = factory.Sequence(lambda n: f"Example{n}")
+    birth_date = date(1980, 5, 17)
+    phone = "+15555550123"
+    email = factory.LazyAttribute(lambda o: f"{o.mrn.lower()}@example.com")
+    timezone = "America/New_York"
