@@ -77,14 +77,21 @@ def build_cohort(*, organization, coordinator, clinic, size: int, seed: int = 11
     components = PlanComponent.objects.bulk_create(components)
     sessions, measures = [], []
     for d, component, plan in zip(draws, components, plans, strict=True):
+        mapping = bool(component.protocol.mapping_minutes)
         for k in range(d["n"]):
             at = START + timedelta(days=k)
-            sessions.append(Session(component=component, patient_id=plan.patient_id,
-                                    clinic=clinic, kind="mapping" if k == 0 and component.protocol.mapping_minutes
-                else "treatment",
-                                    starts_at=at, ends_at=at + timedelta(minutes=40),
-                                    status="fulfilled", completion={"percent_mt": 120,
-                                                                    "pulses": 3000}))  # fmt: skip
+            sessions.append(
+                Session(
+                    component=component,
+                    patient_id=plan.patient_id,
+                    clinic=clinic,
+                    kind="mapping" if k == 0 and mapping else "treatment",
+                    starts_at=at,
+                    ends_at=at + timedelta(minutes=40),
+                    status="fulfilled",
+                    completion={"percent_mt": 120, "pulses": 3000},
+                )
+            )
         # a booked, unfulfilled session never counts as started
         at = START + timedelta(days=200)
         sessions.append(
