@@ -57,31 +57,38 @@ def effective_cap(component: Any, *, authorization_override: bool = False) -> in
 
 
 def authorization_problems(
-    *, component: Any, days: Sequence[date], override_reason: str
+    *,
+    component: Any,
+    days: Sequence[date],
+    override_reason: str,
+    held: Sequence[tuple[date, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """Would booking course sessions on ``days`` (clinic-local) go past the component's approved
-    prior authorisation — beyond its units or outside its dates (issue 11)? One query when the
-    component has an approved authorisation, none otherwise. Without an override reason any
-    problem is a 409 ``authorization_exceeded``; with one, the problems are returned so the
-    caller records them in its audit event."""
+    prior authorisation — beyond its units or outside its dates (issue 11)? ``held``: the
+    (local date, status) of the course sessions already holding time when the caller has them;
+    otherwise one query when the component has an approved authorisation. Without an override
+    reason any problem is a 409 ``authorization_exceeded``; with one, the problems are returned
+    so the caller records them in its audit event."""
     from plans.authorizations import course_session_days, window_of
     from plans.rules.authorization import booking_problem, governing
 
     windows = [window_of(a) for a in component._approved_authorizations()]
     if not windows or not days:
         return []
-    held: dict[Any, int] = defaultdict(int)
-    for day, _status in course_session_days([component.pk]).get(component.pk, []):
+    if held is None:
+        held = course_session_days([component.pk]).get(component.pk, [])
+    per_window: dict[Any, int] = defaultdict(int)
+    for day, _status in held:
         window = governing(windows, day)
         if window is not None:
-            held[window.id] += 1
+            per_window[window.id] += 1
     problems = []
     for day in days:
-        problem = booking_problem(windows, day=day, held_in_window=held)
+        problem = booking_problem(windows, day=day, held_in_window=per_window)
         if problem is None:
             window = governing(windows, day)
             if window is not None:
-                held[window.id] += 1
+                per_window[window.id] += 1
             continue
         problems.append({"reason": problem.reason, "message": problem.message, **problem.detail})
     if problems and not override_reason.strip():

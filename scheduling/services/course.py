@@ -19,6 +19,7 @@ from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import ConflictError, InvalidInput
 from plans.access import Action, require
+from plans.authorizations import course_session_days
 from plans.models import ComponentStatus, PlanComponent
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import ClinicianHours, Resource, Session
@@ -131,9 +132,10 @@ def schedule_course(
     plan, protocol = component.plan, component.protocol
     clinic, patient = plan.clinic, plan.patient
     calendar = clinic_calendar(clinic)
-    already = Session.objects.filter(
-        component_id=component.pk, kind__in=COURSE_KINDS, status__in=ACTIVE
-    ).count()
+    # the course sessions already holding time, with their clinic dates (one query): how many
+    # count as done, and what the prior authorisation has already used
+    held = course_session_days([component.pk]).get(component.pk, [])
+    already = len(held)
     request = course_request(
         component=component,
         starts_on=starts_on,
@@ -159,6 +161,7 @@ def schedule_course(
             component=component,
             days=[s.local_start.date() for s in slots],
             override_reason=override,
+            held=held,
         )
     except ConflictError as exc:
         if commit:
