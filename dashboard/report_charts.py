@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from html import escape
 
 WIDTH = 720
-ROW_HEIGHT = 44
-MARGIN_LEFT = 260
-MARGIN_RIGHT = 70
+ROW_HEIGHT = 60
+MARGIN_LEFT = 12
+MARGIN_RIGHT = 110
 MARGIN_TOP = 34
 AXIS_HEIGHT = 30
+LABEL_CHARS = 95  # ≈ the chart width at 12 px; the table below has the full names
 # WCAG AA contrast (≥ 3:1 for graphics) on white, as in dashboard/charts.py
 RESPONSE_COLOUR = "#1f4e9c"
 REMISSION_COLOUR = "#2f6b3a"
@@ -66,15 +67,18 @@ def render_rates_chart(rows: Sequence[RateRow], *, title: str = "PHQ-9 outcomes"
     ]
     for i, r in enumerate(rows):
         y = MARGIN_TOP + i * ROW_HEIGHT
-        out.append(
-            f'<text x="{MARGIN_LEFT - 8}" y="{y + 22}" text-anchor="end" font-size="12">'
-            f"{escape(r.label)} (n={r.evaluable})</text>"
+        label = f"{r.label} (n={r.evaluable})"
+        room = LABEL_CHARS - len(f" (n={r.evaluable})")
+        short = label if len(label) <= LABEL_CHARS else f"{r.label[: room - 1]}… (n={r.evaluable})"
+        out.append(  # the label on its own line (protocol names are long); full text in <title>
+            f'<text x="{MARGIN_LEFT}" y="{y + 12}" font-size="12" font-weight="bold">'
+            f"<title>{escape(label)}</title>{escape(short)}</text>"
         )
         for j, (value, n, colour, name) in enumerate(
             ((r.response, r.responders, RESPONSE_COLOUR, "response"),
              (r.remission, r.remitters, REMISSION_COLOUR, "remission"))
         ):  # fmt: skip
-            bar_y = y + 4 + j * 17
+            bar_y = y + 20 + j * 17
             w = 0 if value is None else round(plot_w * value, 1)
             out.append(
                 f'<rect class="bar bar-{name}" x="{MARGIN_LEFT}" y="{bar_y}" width="{w}" '
