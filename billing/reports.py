@@ -294,7 +294,7 @@ def outcome_report(*, user: Any, filters: ReportFilters) -> list[OutcomeGroup]:
         annotations[f"{inst}_last"] = _measure(inst, ("-taken_at", "-id"), "total")
     rows = (
         qs.annotate(**annotations)
-        .filter(n_fulfilled__gt=0)
+        .filter(n_fulfilled__gt=0)  # type: ignore[misc]  # an annotation the plugin cannot see
         .values(
             "protocol_id",
             "protocol__code",
@@ -406,7 +406,7 @@ def authorization_worklist(
     )
     out = []
     for r in rows.iterator(chunk_size=CHUNK):
-        category = _category(r, today=today, warning_days=days)
+        category = _category(dict(r), today=today, warning_days=days)
         if category is None and not include_ok:
             continue
         out.append(

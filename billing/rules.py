@@ -107,6 +107,8 @@ def session_billing(
     cat = catalogue or load()
     completion = completion or {}
     rule = cat.rule_for(protocol_code=protocol_code, modality=modality, kind=kind)
+    picked: list[tuple[str, int]]
+    problems: list[str]
     if rule is None:
         picked, problems = [], ["no_billing_rule"]
     else:

@@ -134,8 +134,8 @@ def schedule_course(
     calendar = clinic_calendar(clinic)
     # the course sessions already holding time, with their clinic dates (one query): how many
     # count as done, and what the prior authorisation has already used
-    held = course_session_days([component.pk]).get(component.pk, [])
-    already = len(held)
+    held_days = course_session_days([component.pk]).get(component.pk, [])
+    already = len(held_days)
     request = course_request(
         component=component,
         starts_on=starts_on,
@@ -161,7 +161,7 @@ def schedule_course(
             component=component,
             days=[s.local_start.date() for s in slots],
             override_reason=override,
-            held=held,
+            held=held_days,
         )
     except ConflictError as exc:
         if commit:
