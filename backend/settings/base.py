@@ -165,6 +165,9 @@ SPECTACULAR_SETTINGS = {
         "SessionKindEnum": "api.scheduling.schema_enums.SESSION_KIND",
         "ResourceKindEnum": "api.scheduling.schema_enums.RESOURCE_KIND",
         "EvaluationKindEnum": "api.scheduling.schema_enums.EVALUATION_KIND",
+        # billing (issue 11): prior-authorisation status, evidence kind
+        "AuthorizationStatusEnum": "api.billing.schema_enums.AUTHORIZATION_STATUS",
+        "EvidenceKindEnum": "api.billing.schema_enums.EVIDENCE_KIND",
     },
 }
 
