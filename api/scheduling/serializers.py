@@ -202,6 +202,10 @@ class RescheduleInputSerializer(serializers.Serializer):
     starts_at = LocalDateTimeField(
         help_text="ISO 8601; without an offset it is read as the clinic's local time."
     )
+    authorization_override_reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="",
+        help_text="Move past the prior authorisation's dates anyway; audited.",
+    )  # fmt: skip
 
 
 class CancelInputSerializer(serializers.Serializer):

@@ -419,7 +419,10 @@ class SessionRescheduleView(_SessionAction):
     def post(self, request: Request, pk: int) -> Response:
         session, v = self._load(request, pk)
         moved = reschedule_session(
-            session=session, starts_at=_aware(v["starts_at"], session.clinic), by=request.user
+            session=session,
+            starts_at=_aware(v["starts_at"], session.clinic),
+            by=request.user,
+            authorization_override_reason=v["authorization_override_reason"],
         )
         return Response(_render(request, moved))
 

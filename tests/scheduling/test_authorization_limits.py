@@ -244,3 +244,60 @@ def factories_login(user):
     client = Client()
     client.force_login(user)
     return client
+
+
+def test_moving_a_session_past_the_end_date_needs_an_override(catalogue, us_clinic, coordinator):
+    from scheduling.services import reschedule_session
+
+    # given a course booked inside an authorisation ending 30 Nov 2026
+    component = make_component(
+        patient=make_patient(us_clinic.organization), clinic=us_clinic, code="tms_10hz_ldlpfc_mdd"
+    )
+    create_authorization(component=component, by=coordinator, status="approved", number="PA-M",
+                         authorized_units=10, starts_on=date(2026, 10, 1),
+                         ends_on=date(2026, 11, 30))  # fmt: skip
+    schedule_course(component=component, starts_on=date(2026, 10, 5), preferred_start=TEN_AM,
+                    by=coordinator, commit=True)  # fmt: skip
+    last = Session.objects.filter(component=component).order_by("-starts_at").first()
+    # a move inside the window is fine (the session does not count against itself)
+    inside = datetime.combine(date(2026, 11, 2), time(10), tzinfo=NY)
+    assert reschedule_session(session=last, starts_at=inside, by=coordinator).starts_at == inside
+    # when it is moved into December
+    december = datetime.combine(date(2026, 12, 1), time(10), tzinfo=NY)
+    with pytest.raises(ConflictError) as exc:
+        reschedule_session(session=last, starts_at=december, by=coordinator)
+    # then it is refused with the stable code; with a reason it moves, audited
+    assert exc.value.code == SchedulingErrorCode.AUTHORIZATION_EXCEEDED
+    reschedule_session(session=last, starts_at=december, by=coordinator,
+                       authorization_override_reason="extension requested")  # fmt: skip
+    event = AuditEvent.objects.filter(object_type="scheduling.session").latest("id")
+    assert event.detail["authorization_override"]["reason"] == "extension requested"
+
+
+def test_make_up_never_lands_past_the_authorisation(catalogue, us_clinic, coordinator):
+    from scheduling.services import cancel_session
+
+    # given a 10-session course whose authorisation ends on the day of the last session
+    component = make_component(
+        patient=make_patient(us_clinic.organization), clinic=us_clinic, code="tms_10hz_ldlpfc_mdd"
+    )
+    auth = create_authorization(component=component, by=coordinator, status="approved",
+                                number="PA-U", authorized_units=10,
+                                starts_on=date(2026, 10, 1), ends_on=date(2027, 1, 31))  # fmt: skip
+    schedule_course(component=component, starts_on=date(2026, 10, 5), preferred_start=TEN_AM,
+                    by=coordinator, commit=True)  # fmt: skip
+    sessions = list(Session.objects.filter(component=component).order_by("starts_at"))
+    update_authorization(authorization=auth, by=coordinator,
+                         ends_on=sessions[-1].starts_at.astimezone(NY).date())  # fmt: skip
+    # when a session is cancelled (its make-up would go after the last one)
+    with time_machine_at(datetime(2026, 10, 1, 9, tzinfo=NY)):
+        result = cancel_session(session=sessions[2], reason="patient ill", by=coordinator)
+    # then no make-up is booked and the reason is the authorisation
+    assert result.session is None
+    assert result.problem["code"] == "authorization_exceeded"
+
+
+def time_machine_at(moment):
+    import time_machine
+
+    return time_machine.travel(moment, tick=False)
