@@ -142,3 +142,19 @@ def access_measure(*, user: Any, measure_id: Any) -> Measure:
 
 def access_flag(*, user: Any, flag_id: Any) -> Flag:
     return _get_or_404(visible_flags(user).select_related("plan"), flag_id, "Flag")
+
+
+def visible_authorizations(user: Any) -> QuerySet:
+    from plans.models import PriorAuthorization
+
+    return PriorAuthorization.objects.filter(
+        component__plan__patient__in=visible_patients(user).values("pk")
+    )
+
+
+def access_authorization(*, user: Any, authorization_id: Any):
+    """A prior authorisation of a visible patient's component, else 404 (issue 11)."""
+    qs = visible_authorizations(user).select_related(
+        "component__plan__patient", "component__plan__clinic", "component__protocol"
+    )
+    return _get_or_404(qs, authorization_id, "Authorization")

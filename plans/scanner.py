@@ -72,6 +72,7 @@ SCANNER_CODES = (
     FlagCode.WEEKLY_PHQ9_OVERDUE,
     FlagCode.PRIOR_AUTH_EXPIRING,
     FlagCode.SESSIONS_BEYOND_AUTHORIZATION,
+    FlagCode.PRIOR_AUTH_UNITS_LOW,
     FlagCode.FOLLOW_UP_OVERDUE,
     FlagCode.NO_SHOW_STREAK,
     FlagCode.REQUIREMENT_EXPIRING,
@@ -145,8 +146,6 @@ def _components(plan_q: Q) -> list[Any]:
             "plan__patient_id",
             "protocol_id",
             "protocol__modality",
-            "prior_auth_sessions",
-            "prior_auth_expires_on",
             "plan__clinic__timezone",
         )
     )
@@ -289,15 +288,9 @@ def _no_show_streaks(session_q: Q, now: dt.datetime) -> set[int]:
 
 def component_facts_prior_auth(component: PlanComponent):
     """The coverage fact exactly as ``plans.selectors.component_facts`` builds it."""
-    from plans.rules.readiness import PriorAuthFact
+    from plans.selectors import prior_auth_fact
 
-    if not component.prior_auth_number:
-        return None
-    return PriorAuthFact(
-        number=component.prior_auth_number,
-        sessions=component.prior_auth_sessions,
-        expires_on=component.prior_auth_expires_on,
-    )
+    return prior_auth_fact(component)
 
 
 def expiry_warning_days() -> int:
@@ -479,7 +472,6 @@ def detect_gaps(
     stats = _session_stats(session_q, now)
     evals, phq9 = _latest_by_patient(patient_ids)
     gaps: list[_Gap] = []
-    today = now.date()
 
     by_plan: dict[int, list[dict]] = defaultdict(list)
     for c in components:
@@ -517,27 +509,6 @@ def detect_gaps(
                          + dt.timedelta(days=PHQ9_INTERVAL_DAYS),
                          detail={"source": "DOMAIN.md §5.3 [WEAK]"})
                 )  # fmt: skip
-        # Prior authorisation expiring while sessions are booked, or booked beyond its count.
-        expires = c["prior_auth_expires_on"]
-        if (
-            expires
-            and st["booked_future"]
-            and expires <= today + dt.timedelta(days=PRIOR_AUTH_WARNING_DAYS)
-        ):
-            gaps.append(
-                _Gap(pid, FlagCode.PRIOR_AUTH_EXPIRING, str(cid),
-                     "critical" if expires < today else "warning",
-                     f"Prior authorisation expires {expires.isoformat()} with sessions booked.",
-                     component_id=cid, detail={"expires_on": expires.isoformat()})
-            )  # fmt: skip
-        limit = c["prior_auth_sessions"]
-        if limit is not None and st["authorised_use"] > limit:
-            gaps.append(
-                _Gap(pid, FlagCode.SESSIONS_BEYOND_AUTHORIZATION, str(cid), "warning",
-                     f"{st['authorised_use']} sessions booked or held; {limit} authorised.",
-                     component_id=cid,
-                     detail={"authorised": limit, "used_or_booked": st["authorised_use"]})
-            )  # fmt: skip
 
     # Psychiatric follow-up within the cadence during active interventional treatment.
     cadence = follow_up_cadence()
@@ -587,6 +558,10 @@ def detect_gaps(
             components, stats, now, plan_q=plan_q, session_q=session_q, patient_ids=patient_ids
         )
     )
+    # Prior authorisations: their own rule set (plans/scanner_authorization.py).
+    from plans.scanner_authorization import authorization_gaps
+
+    gaps.extend(authorization_gaps(plan_q=plan_q, now=now))
     return plan_ids, gaps
 
 

@@ -99,10 +99,10 @@ def flag_priority_key(flag: Flag) -> tuple:
 
 
 def components_with_protocols(qs: QuerySet[PlanComponent] | None = None) -> QuerySet:
-    """Components with everything readiness and the API need: 3 queries for any number."""
+    """Components with everything readiness and the API need: 4 queries for any number."""
     qs = PlanComponent.objects.all() if qs is None else qs
     return qs.select_related("protocol", "indication").prefetch_related(
-        "protocol__indications", "protocol__requirements"
+        "protocol__indications", "protocol__requirements", "authorizations"
     )
 
 
@@ -160,14 +160,19 @@ def _zone(clinic: Any) -> dt.tzinfo:
         return dt.UTC
 
 
+def prior_auth_fact(component: PlanComponent) -> PriorAuthFact | None:
+    """The current approved authorisation as readiness sees it (issue 11: records, not
+    component fields); a requested or denied one satisfies nothing."""
+    current = component.current_authorization
+    if current is None:
+        return None
+    return PriorAuthFact(
+        number=current.number, sessions=current.authorized_units, expires_on=current.ends_on
+    )
+
+
 def component_facts(component: PlanComponent) -> ComponentFacts:
-    prior_auth = None
-    if component.prior_auth_number:
-        prior_auth = PriorAuthFact(
-            number=component.prior_auth_number,
-            sessions=component.prior_auth_sessions,
-            expires_on=component.prior_auth_expires_on,
-        )
+    prior_auth = prior_auth_fact(component)
     return ComponentFacts(
         component_id=component.pk,
         protocol=protocol_spec_from_model(component.protocol),

@@ -248,7 +248,9 @@ class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
         return access.visible_plans(self.request.user).prefetch_related(
             Prefetch(
                 "components",
-                queryset=PlanComponent.objects.select_related("protocol", "indication"),
+                queryset=PlanComponent.objects.select_related(
+                    "protocol", "indication"
+                ).prefetch_related("authorizations"),  # coverage fields (issue 11)
             )
         )
 

@@ -192,12 +192,20 @@ class BookSessionInputSerializer(serializers.Serializer):
         child=serializers.IntegerField(), required=False, allow_empty=False
     )
     clinician = serializers.IntegerField(required=False, allow_null=True)
+    authorization_override_reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="",
+        help_text="Book past the prior authorisation (units or dates) anyway; audited.",
+    )  # fmt: skip
 
 
 class RescheduleInputSerializer(serializers.Serializer):
     starts_at = LocalDateTimeField(
         help_text="ISO 8601; without an offset it is read as the clinic's local time."
     )
+    authorization_override_reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="",
+        help_text="Move past the prior authorisation's dates anyway; audited.",
+    )  # fmt: skip
 
 
 class CancelInputSerializer(serializers.Serializer):
@@ -237,6 +245,10 @@ class ScheduleInputSerializer(serializers.Serializer):
     window_end = serializers.TimeField(required=False, allow_null=True, default=None)
     clinician = serializers.IntegerField(required=False, allow_null=True, default=None)
     commit = serializers.BooleanField(default=False)
+    authorization_override_reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="",
+        help_text="Book past the prior authorisation (units or dates) anyway; audited.",
+    )  # fmt: skip
 
     def validate(self, attrs: dict) -> dict:
         if attrs.get("window_end") and attrs["window_end"] < attrs["preferred_start"]:

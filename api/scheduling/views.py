@@ -299,6 +299,7 @@ class ComponentScheduleView(APIView):
             clinician=clinician,
             by=request.user,
             commit=v["commit"],
+            authorization_override_reason=v["authorization_override_reason"],
         )
         if not result.committed:
             _audit_read(
@@ -363,6 +364,7 @@ class SessionListView(generics.ListAPIView):
             resources=resources,
             clinician=clinician,
             by=request.user,
+            authorization_override_reason=v["authorization_override_reason"],
         )
         session = selectors.list_sessions(user=request.user).get(pk=session.pk)
         return Response(s.SessionSerializer(session).data, status=status.HTTP_201_CREATED)
@@ -417,7 +419,10 @@ class SessionRescheduleView(_SessionAction):
     def post(self, request: Request, pk: int) -> Response:
         session, v = self._load(request, pk)
         moved = reschedule_session(
-            session=session, starts_at=_aware(v["starts_at"], session.clinic), by=request.user
+            session=session,
+            starts_at=_aware(v["starts_at"], session.clinic),
+            by=request.user,
+            authorization_override_reason=v["authorization_override_reason"],
         )
         return Response(_render(request, moved))
 

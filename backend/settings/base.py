@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "modalities",
     "plans",
     "scheduling",
+    "billing",
     "api",
     "dashboard",
 ]
@@ -113,6 +114,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / ".data" / "static"
+# Uploaded prior-authorisation evidence (PHI): private files, never served at a public URL —
+# no MEDIA_URL route; read through the authorisation API only (issue 11).
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / ".data" / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -166,6 +170,9 @@ SPECTACULAR_SETTINGS = {
         "SessionKindEnum": "api.scheduling.schema_enums.SESSION_KIND",
         "ResourceKindEnum": "api.scheduling.schema_enums.RESOURCE_KIND",
         "EvaluationKindEnum": "api.scheduling.schema_enums.EVALUATION_KIND",
+        # billing (issue 11): prior-authorisation status, evidence kind
+        "AuthorizationStatusEnum": "api.billing.schema_enums.AUTHORIZATION_STATUS",
+        "EvidenceKindEnum": "api.billing.schema_enums.EVIDENCE_KIND",
     },
 }
 

@@ -15,6 +15,7 @@ from plans.errors import PlanErrorCode
 from plans.models import CarePlan, Evaluation, Measure, Patient, PlanComponent, PlanStatus
 from plans.selectors import clinic_today
 from plans.services._common import audit_write, request_recheck
+from plans.services.authorizations import sync_legacy_authorization
 
 COMPONENT_FIELDS = frozenset(
     {"protocol", "indication", "target", "laterality", "rationale", "payer_type", "payer_name",
@@ -92,7 +93,7 @@ def _validate_coverage(values: dict[str, Any], prefix: str) -> None:
 
 
 def build_component(*, plan: CarePlan, values: dict[str, Any], position: int,
-                    index: int | None = None) -> PlanComponent:  # fmt: skip
+                    index: int | None = None, by: Any = None) -> PlanComponent:  # fmt: skip
     """Validate and save one component (no audit, no flag sync: callers do that)."""
     unknown = set(values) - COMPONENT_FIELDS
     if unknown:
@@ -112,12 +113,10 @@ def build_component(*, plan: CarePlan, values: dict[str, Any], position: int,
         rationale=values.get("rationale") or "",
         payer_type=values["payer_type"],
         payer_name=values.get("payer_name") or "",
-        prior_auth_number=values.get("prior_auth_number") or "",
-        prior_auth_sessions=values.get("prior_auth_sessions"),
-        prior_auth_expires_on=values.get("prior_auth_expires_on"),
         position=position,
     )
     component.save()
+    sync_legacy_authorization(component=component, values=values, by=by)
     return component
 
 
@@ -134,7 +133,7 @@ def add_component(*, plan: CarePlan, by: Any, **values: Any) -> PlanComponent:
         "patient", "clinic").get(pk=plan.pk)  # fmt: skip
     _require_draft(plan)
     position = plan.components.count()
-    component = build_component(plan=plan, values=values, position=position)
+    component = build_component(plan=plan, values=values, position=position, by=by)
     audit_write(by=by, action=AuditAction.CREATE, obj=component, patient_id=plan.patient_id)
     _after_change(plan)
     return component
@@ -167,7 +166,7 @@ def update_component(*, component: PlanComponent, by: Any, **changes: Any) -> Pl
     component.label_status = derive_label_status(
         indication=indication, patient=plan.patient, today=clinic_today(plan.clinic)
     )
-    for name in changes.keys() - {"protocol", "indication"}:
+    for name in changes.keys() - {"protocol", "indication", *_PRIOR_AUTH}:
         value = changes[name]
         if value is None and name in _TEXT_FIELDS:
             value = ""
@@ -175,6 +174,7 @@ def update_component(*, component: PlanComponent, by: Any, **changes: Any) -> Pl
     if not component.target:
         component.target = protocol.target
     component.save()
+    sync_legacy_authorization(component=component, values=changes, by=by)
     audit_write(by=by, action=AuditAction.UPDATE, obj=component, patient_id=plan.patient_id,
                 detail={"fields": sorted(changes)})  # fmt: skip
     _after_change(plan)

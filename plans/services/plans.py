@@ -81,7 +81,7 @@ def create_plan(
         coordinator=coordinator,
     )
     for index, values in enumerate(components):
-        build_component(plan=plan, values=dict(values), position=index, index=index)
+        build_component(plan=plan, values=dict(values), position=index, index=index, by=by)
     audit_write(by=by, action=AuditAction.CREATE, obj=plan, patient_id=patient.pk,
                 detail={"components": len(components)})  # fmt: skip
     sync_readiness_flags(plan=plan)

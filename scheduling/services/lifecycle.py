@@ -22,6 +22,7 @@ from backend.audit.services import record_event
 from backend.errors import ConflictError, InvalidInput
 from modalities.vocab import Modality, SessionKind
 from plans.access import Action, require
+from plans.authorizations import course_session_days
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import Session, SessionResource, SessionStatus
 from scheduling.rules.course import make_up_slot
@@ -29,6 +30,7 @@ from scheduling.services._common import (
     ACTIVE,
     COURSE_KINDS,
     ResourcePool,
+    authorization_problems,
     check_rems_site,
     clinic_calendar,
     course_request,
@@ -129,6 +131,21 @@ def _append_make_up(*, missed: Session, now: datetime) -> MakeUpResult:
         )
     slot = outcome.slot
     check_rems_site(component=component, clinic=clinic, days=[slot.local_start.date()])
+    try:  # a make-up past the prior authorisation is left to the coordinator (issue 11)
+        authorization_problems(
+            component=component, days=[slot.local_start.date()], override_reason=""
+        )
+    except ConflictError as exc:
+        renumber_course(component_id=component.pk)
+        return MakeUpResult(
+            None,
+            {
+                "code": SchedulingErrorCode.AUTHORIZATION_EXCEEDED.value,
+                "message": "The make-up would fall outside the prior authorisation; book it by "
+                "hand with an override reason or after re-authorisation.",
+                "detail": {"starts_at": slot.start.isoformat(), **exc.extra},
+            },
+        )
     pool = ResourcePool(
         clinic_id=clinic.pk,
         kinds=component.protocol.resource_kinds,
@@ -246,13 +263,18 @@ def mark_entered_in_error(*, session: Session, reason: str, by: Any) -> Session:
 
 
 @transaction.atomic
-def reschedule_session(*, session: Session, starts_at: datetime, by: Any) -> Session:
+def reschedule_session(
+    *, session: Session, starts_at: datetime, by: Any, authorization_override_reason: str = ""
+) -> Session:
     """Move a booked session to ``starts_at`` (aware), keeping its length and resources.
 
     The bookings move in step (their denormalised range feeds the exclusion constraint); a held
     resource that is busy at the new time is swapped for a free one of the same kind; the
     new time must be in opening hours on an open day (409 ``outside_clinic_hours``); a double
-    booking is 409 ``slot_conflict``. The course is renumbered (the order may change).
+    booking is 409 ``slot_conflict``. The course is renumbered (the order may change). Moving a
+    course session outside the approved prior authorisation's dates (or into a window whose units
+    are all held) is 409 ``authorization_exceeded`` unless ``authorization_override_reason`` is
+    given (kept in the audit event; issue 11).
     """
     require(by, Action.SCHEDULE)
     if starts_at.tzinfo is None:
@@ -275,11 +297,20 @@ def reschedule_session(*, session: Session, starts_at: datetime, by: Any) -> Ses
             "The clinic is closed at that time.",
             fields={"starts_at": ["outside the clinic's opening hours or on a closure day"]},
         )
+    auth_problems: list[dict[str, Any]] = []
     if session.kind in COURSE_KINDS:
-        check_rems_site(
+        new_day = starts_at.astimezone(calendar.zone).date()
+        check_rems_site(component=session.component, clinic=session.clinic, days=[new_day])
+        # the session itself does not count against the window it moves into
+        held = list(course_session_days([session.component_id]).get(session.component_id, []))
+        own = (session.starts_at.astimezone(calendar.zone).date(), session.status)
+        if own in held:
+            held.remove(own)
+        auth_problems = authorization_problems(
             component=session.component,
-            clinic=session.clinic,
-            days=[starts_at.astimezone(calendar.zone).date()],
+            days=[new_day],
+            override_reason=authorization_override_reason or "",
+            held=held,
         )
     previous = session.starts_at
     bookings = list(
@@ -310,7 +341,13 @@ def reschedule_session(*, session: Session, starts_at: datetime, by: Any) -> Ses
         AuditAction.UPDATE,
         moved_from=previous.isoformat(),
         moved_to=starts_at.isoformat(),
-    )
+        **(
+            {"authorization_override": {"reason": authorization_override_reason.strip(),
+                                        "problems": auth_problems}}
+            if auth_problems
+            else {}
+        ),
+    )  # fmt: skip
     return session
 
 
@@ -506,6 +543,14 @@ def completion_errors(
         return {"completion": ["must be an object"]}
     parameters = parameters or {}
     errors: dict[str, list[str]] = {}
+    # Billing facts any session may carry (billing/codes.yaml, issue 11): the E/M level of a
+    # follow-up, the infusion time of an IV infusion.
+    if "em_code" in data and data["em_code"] not in ("99212", "99213", "99214", "99215"):
+        errors["em_code"] = ["one of 99212, 99213, 99214, 99215"]
+    if "infusion_minutes" in data and (
+        not _is_int(data["infusion_minutes"]) or not 1 <= data["infusion_minutes"] <= 24 * 60
+    ):
+        errors["infusion_minutes"] = ["an integer number of minutes, 1–1440"]
     if kind not in COURSE_KINDS:
         return errors
     if modality == Modality.SPRAVATO:

@@ -12,10 +12,11 @@ from plans import services
 pytestmark = pytest.mark.django_db
 
 # Every list below: 1 token → user · 2 COUNT for pagination · 3 the page · 4 the read's audit
-# event; plus what the rows need, in bulk: plans → 5 their components (+ protocol, indication);
+# event; plus what the rows need, in bulk: plans → 5 their components (+ protocol, indication),
+# 6 the components' prior authorisations (issue 11);
 # measures → 5 the baselines of the page's measures; patients → 5 care-team members (+ user);
 # evaluations and flags (plan joined) → nothing more.
-EXPECTED = {"plans": 5, "measures": 5, "patients": 5, "evaluations": 4, "flags": 4}
+EXPECTED = {"plans": 6, "measures": 5, "patients": 5, "evaluations": 4, "flags": 4}
 
 
 def _grow(world, n: int) -> None:

@@ -16,7 +16,11 @@ from tests.api.matrix import CASES, Case, build_world, params, run_case
 pytestmark = pytest.mark.django_db
 
 #: modules whose ``CASES`` (and optional ``EXEMPT_ROUTES``) join the coverage check
-CASE_MODULES = ("tests.api.matrix", "tests.api.test_permission_matrix_scheduling")
+CASE_MODULES = (
+    "tests.api.matrix",
+    "tests.api.test_permission_matrix_scheduling",
+    "tests.api.test_permission_matrix_billing",
+)
 _METHODS = ("get", "post", "put", "patch", "delete")
 
 

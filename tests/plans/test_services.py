@@ -66,14 +66,14 @@ def test_readiness_selectors_use_a_constant_number_of_queries(
 ):
     plan = CarePlan.objects.select_related("clinic").get(pk=demo_world["plan"].pk)
     # components (+ protocol, indication) · indications · requirement specs · evaluations ·
-    # measures · the components' course sessions (where each course stands); the clinic is
-    # already joined
-    with django_assert_num_queries(6):
+    # measures · the components' course sessions (where each course stands) · prior
+    # authorisations (issue 11); the clinic is already joined
+    with django_assert_num_queries(7):
         readiness = get_plan_readiness(plan=plan)
     assert len(readiness.components) == 3
     component = plan.components.first()
-    # the same six, with plan and clinic joined to the component
-    with django_assert_num_queries(6):
+    # the same seven, with plan and clinic joined to the component
+    with django_assert_num_queries(7):
         get_component_readiness(component=component)
 
 
