@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # app, which defaults DJANGO_SETTINGS_MODULE to development for every child process.
 DEV := $(PY) backend/devservices.py
 
-.PHONY: run test test-fast lint fmt typecheck bench setup browser clean stop-services
+.PHONY: run test test-fast test-pythons lint fmt typecheck bench setup browser clean stop-services
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(STAMP) browser
 
 test-fast: $(STAMP)
 	$(DEV) exec -- $(PY) -m pytest -q --ds=backend.settings.test -m "not e2e and not worker and not slow" $(PYTEST_ARGS)
+
+## The suite once per supported interpreter found here (3.11–3.13), each in .venv-3.X (.ci/test-pythons).
+test-pythons:
+	PYTEST_ARGS='$(PYTEST_ARGS)' .ci/test-pythons
 
 ## Benchmarks use their own database (clinic_bench) so they never touch the demo data.
 bench: $(STAMP)
