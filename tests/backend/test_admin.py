@@ -40,9 +40,8 @@ def _search_term(obj) -> str:
 
 @pytest.fixture
 def world(catalogue):
-    """The demo data (organisation, clinic, logins, plans, booked courses) with the courses'
-    reminders planned (the worker would do it after commit) two open flags and a second clinic, so that every
-    admin has at least two rows."""
+    """The demo data (organisation, clinic, logins, plans, booked courses), reminder rows, two
+    open flags and a second clinic, so that every admin has at least two rows."""
     data = seed_all()
     sync_reminders_for_sessions(session_ids=list(Session.objects.values_list("pk", flat=True)))
     for session in Session.objects.order_by("starts_at")[:2]:  # the demo patients have no
