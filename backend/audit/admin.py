@@ -61,7 +61,8 @@ class PatientDataAdmin(ReadOnlyAdmin):
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl") if response else None
         if changelist is not None:
-            patient_ids = sorted({self._patient_id(o) for o in changelist.result_list} - {None})
+            shown = (self._patient_id(o) for o in changelist.result_list)
+            patient_ids = sorted({pid for pid in shown if pid is not None})
             record_event(
                 actor=request.user,
                 action=AuditAction.READ,

@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
+from backend.log import logging_config
 from backend.settings.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -217,10 +218,7 @@ SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET", "")
 SMS_PROVIDER_API_URL = env_str("SMS_PROVIDER_API_URL", "")
 SMS_PROVIDER_API_KEY = env_str("SMS_PROVIDER_API_KEY", "")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# One structured format for web, worker and beat, with the request id / task id on every line
+# (backend/log.py). Celery must not install its own handlers over it (backend/celery.py).
+LOGGING = logging_config(env_str("LOG_LEVEL", "INFO"), env_str("LOG_FORMAT", "logfmt"))
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
