@@ -105,11 +105,12 @@ def _fields(record: logging.LogRecord, formatter: logging.Formatter) -> dict[str
         "level": record.levelname,
         "service": getattr(record, "service", "-"),
         "logger": record.name,
-        "request_id": getattr(record, "request_id", "-"),
-        "task_id": getattr(record, "task_id", "-"),
-        "task": getattr(record, "task", "-"),
-        "msg": record.getMessage(),
     }
+    for key in ("request_id", "task_id", "task"):  # only where there is one
+        value = getattr(record, key, "-")
+        if value != "-":
+            fields[key] = value
+    fields["msg"] = record.getMessage()
     if record.exc_info:
         fields["exc"] = formatter.formatException(record.exc_info)
     elif record.exc_text:

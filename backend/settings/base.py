@@ -42,9 +42,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every response (an HTTPS redirect, a bad Host's 400, a static file) carries
+    # X-Request-ID and every log line of the request has its id (backend/log.py).
+    "backend.audit.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "backend.audit.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -199,6 +201,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {  # reminder rows + flag scan (docs/adr
         "options": {"queue": "flags"},
     },
 }
+# Beat's liveness file (backend/beat.py), touched every tick; the compose health check reads
+# its age (backend/healthcheck.py). Empty: no file.
+CELERY_BEAT_SCHEDULER = "backend.beat:HeartbeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("BEAT_MAX_LOOP_INTERVAL", 30)
+BEAT_HEARTBEAT_FILE = env_str("BEAT_HEARTBEAT_FILE", str(BASE_DIR / ".data" / "beat-heartbeat"))
 REMINDER_CLAIM_TIMEOUT_SECONDS = env_int("REMINDER_CLAIM_TIMEOUT_SECONDS", 600)
 REMINDER_MAX_IN_FLIGHT = env_int("REMINDER_MAX_IN_FLIGHT", 1000)
 WORKER_HEARTBEAT_KEY = "clinic:worker-heartbeat"
