@@ -366,6 +366,7 @@ def test_logs_are_one_structured_format_with_request_and_task_ids(stack):
 
     app = Celery(broker=stack.env["REDIS_URL"])
     task_id = app.send_task("plans.scan_flags", queue="flags").id
+
     def task_lines() -> list[str]:
         return [ln for ln in stack.log("worker").splitlines() if f"task_id={task_id}" in ln]
 
