@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
+from backend.log import logging_config
 from backend.settings.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -42,9 +43,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every response (an HTTPS redirect, a bad Host's 400, a static file) carries
+    # X-Request-ID and every log line of the request has its id (backend/log.py).
+    "backend.audit.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "backend.audit.middleware.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -210,6 +213,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {  # reminder rows + flag scan (docs/adr
         "options": {"queue": "flags"},
     },
 }
+# Beat's liveness file (backend/beat.py), touched every tick; the compose health check reads
+# its age (backend/healthcheck.py). Empty: no file.
+CELERY_BEAT_SCHEDULER = "backend.beat:HeartbeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("BEAT_MAX_LOOP_INTERVAL", 30)
+BEAT_HEARTBEAT_FILE = env_str("BEAT_HEARTBEAT_FILE", str(BASE_DIR / ".data" / "beat-heartbeat"))
 REMINDER_CLAIM_TIMEOUT_SECONDS = env_int("REMINDER_CLAIM_TIMEOUT_SECONDS", 600)
 REMINDER_MAX_IN_FLIGHT = env_int("REMINDER_MAX_IN_FLIGHT", 1000)
 WORKER_HEARTBEAT_KEY = "clinic:worker-heartbeat"
@@ -231,10 +239,7 @@ SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET", "")
 SMS_PROVIDER_API_URL = env_str("SMS_PROVIDER_API_URL", "")
 SMS_PROVIDER_API_KEY = env_str("SMS_PROVIDER_API_KEY", "")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# One structured format for web, worker and beat, with the request id / task id on every line
+# (backend/log.py). Celery must not install its own handlers over it (backend/celery.py).
+LOGGING = logging_config(env_str("LOG_LEVEL", "INFO"), env_str("LOG_FORMAT", "logfmt"))
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
