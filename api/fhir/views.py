@@ -184,7 +184,8 @@ class EverythingView(FhirView):
 
 # --- search -------------------------------------------------------------------------------------
 
-#: result parameters every search accepts (FHIR §3.1.1.5.7 paging; ``_format`` is content type)
+#: result parameters every search accepts (FHIR R4 search spec, section 3.1.1.5.7, paging;
+#: ``_format`` is content type)
 _RESULT_PARAMS = ("_count", "page", "_format")
 SEARCH_PARAMS: dict[str, tuple[str, ...]] = {
     "CarePlan": ("patient",),
