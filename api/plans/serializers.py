@@ -285,7 +285,11 @@ class PlanReadinessOut(serializers.Serializer):
 
 
 class FlagOut(serializers.ModelSerializer):
-    patient = serializers.IntegerField(source="plan.patient_id", read_only=True)
+    patient = serializers.IntegerField(source="patient_id", read_only=True)
+    plan = serializers.IntegerField(
+        source="plan_id", read_only=True, allow_null=True,
+        help_text="Empty for a patient-level flag raised before the patient had a plan.",
+    )  # fmt: skip
     status = enum_field(FlagStatus, read_only=True)
     severity = enum_field(vocab.Severity, read_only=True)
 

@@ -557,14 +557,14 @@ class FlagListView(AuditedListMixin, generics.ListAPIView):
     audit_object_type = "plans.flag"
 
     def get_queryset(self):
-        return access.visible_flags(self.request.user).select_related("plan")
+        return access.visible_flags(self.request.user)
 
 
 class FlagDetailView(APIView):
     @extend_schema(responses=s.FlagOut)
     def get(self, request: Request, pk: int) -> Response:
         flag = access.access_flag(user=request.user, flag_id=pk)
-        audit_read(request, flag, flag.plan.patient_id)
+        audit_read(request, flag, flag.patient_id)
         return Response(s.FlagOut(flag).data)
 
 

@@ -63,8 +63,9 @@ def record_measure(
 
     Baseline: ``is_baseline`` when given, else the first of that instrument in the plan.
     PHQ-9 item 9 > 0 or C-SSRS high risk opens a *critical* safety flag on the plan(s) in the
-    same transaction — one open flag per plan and code, however often it is repeated
-    (DOMAIN.md §5.2 PHQ-9 item 9 / C-SSRS rows).
+    same transaction — one open flag per plan and code, however often it is repeated; with no
+    open plan, a patient-level flag, attached to the first plan created (DOMAIN.md §5.2 PHQ-9
+    item 9 / C-SSRS rows: intake is exactly when this matters).
     """
     try:
         result = score(instrument, answers)
@@ -103,14 +104,16 @@ def record_measure(
                 )
             )
         )
+        detail = {"measure_id": measure.pk, "source": source}
         for target in targets:
             open_or_escalate_flag(
-                plan=target,
-                code=code,
-                severity=Severity.CRITICAL,
-                message=message,
-                detail={"measure_id": measure.pk, "source": source},
+                plan=target, code=code, severity=Severity.CRITICAL, message=message, detail=detail
             )
+        if not targets:  # intake screening, no plan yet: the flag sits on the patient
+            open_or_escalate_flag(
+                patient=patient, code=code, severity=Severity.CRITICAL, message=message,
+                detail=detail,
+            )  # fmt: skip
     audit_write(by=by, action=AuditAction.CREATE, obj=measure, patient_id=patient.pk,
                 detail={"instrument": str(result.instrument)})  # fmt: skip
     for plan_id in sync_patient_plans(patient_id=patient.pk):
