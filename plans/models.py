@@ -329,6 +329,9 @@ class Flag(models.Model):
         ]
         indexes = [models.Index(fields=["status", "severity"], name="flag_open_severity")]
 
+    def __str__(self) -> str:
+        return f"[{self.severity}] {self.code} ({self.status})"
+
     def save(self, *args, **kwargs) -> None:
         # A plan flag's patient is its plan's (services set it; this covers direct creates).
         if self.patient_id is None and self.plan_id is not None:
@@ -336,6 +339,3 @@ class Flag(models.Model):
                 pk=self.plan_id
             )
         super().save(*args, **kwargs)
-
-    def __str__(self) -> str:
-        return f"[{self.severity}] {self.code} ({self.status})"

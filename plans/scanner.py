@@ -596,8 +596,15 @@ def _patient_flag_recipients(*, since: dt.datetime) -> list[tuple[tuple[int, str
             status=FlagStatus.OPEN, severity__in=("critical", "blocking"), plan__isnull=True
         )
         .filter(Q(opened_at__gte=since) | Q(updated_at__gte=since))
-        .values("id", "plan_id", "patient_id", "code", "severity", "message",
-                "patient__organization_id")  # fmt: skip
+        .values(
+            "id",
+            "plan_id",
+            "patient_id",
+            "code",
+            "severity",
+            "message",
+            "patient__organization_id",
+        )
         .order_by("patient_id", "id")
     )
     if not rows:

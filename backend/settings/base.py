@@ -130,7 +130,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": _RENDERERS,
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundaryJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -139,6 +139,16 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"auth-token": env_str("AUTH_TOKEN_THROTTLE", "10/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+# Boundary validation (api/boundary.py, docs/adr/0005-boundary-validation.md).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576)  # larger bodies: 413
+API_TEXT_MAX_LENGTH = env_int("API_TEXT_MAX_LENGTH", 10_000)  # free text without its own bound
+API_JSON_MAX_BYTES = env_int("API_JSON_MAX_BYTES", 16_384)  # evaluation data, answers, completion
+CLINICAL_EARLIEST_DATE = env_str("CLINICAL_EARLIEST_DATE", "1900-01-01")
+CLINICAL_DATE_HORIZON_DAYS = env_int("CLINICAL_DATE_HORIZON_DAYS", 5 * 366)
+CLINICAL_RECORD_CLOCK_SKEW_MINUTES = env_int("CLINICAL_RECORD_CLOCK_SKEW_MINUTES", 15)
+SCHEDULING_HORIZON_DAYS = env_int("SCHEDULING_HORIZON_DAYS", 366)
+SESSION_BACK_ENTRY_DAYS = env_int("SESSION_BACK_ENTRY_DAYS", 7)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Integrated treatment-plan coordination API",

@@ -2,9 +2,10 @@
 
 At most one open flag per (plan, code, requirement_key) — per (patient, code, key) for
 patient-level flags: the partial unique constraints ``one_open_flag_per_gap`` and
-``one_open_patient_flag_per_gap`` are the last word under concurrency (promise 3). Opening takes the row
-lock of the open flag when there is one; when two requests race to create it, the loser's insert
-fails inside a savepoint and it escalates the winner's row instead. Severity only ever goes up.
+``one_open_patient_flag_per_gap`` are the last word under concurrency (promise 3). Opening
+takes the row lock of the open flag when there is one; when two requests race to create it,
+the loser's insert fails inside a savepoint and it escalates the winner's row instead.
+Severity only ever goes up.
 """
 
 from __future__ import annotations
