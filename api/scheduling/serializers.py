@@ -132,12 +132,28 @@ class GenerateClosuresOutputSerializer(serializers.Serializer):
 
 class ResourceSerializer(InputModelSerializer):
     clinic = clinic_field()
+    coil_type = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="TMS devices: the coil / system family — one of "
+        + ", ".join(c.value for c in vocab.Coil)
+        + " (spellings such as 'Figure-8' or 'H7' are normalised). Label status follows it.",
+    )
 
     class Meta:
         model = Resource
         fields = ["id", "clinic", "kind", "name", "coil_type", "is_active"]
         read_only_fields = ["id"]
         validators: list = []
+
+    def validate_coil_type(self, value: str) -> str:
+        coil = vocab.normalise_coil(value)
+        if coil and coil not in {c.value for c in vocab.Coil}:
+            raise serializers.ValidationError(
+                "one of " + ", ".join(c.value for c in vocab.Coil) + " (or empty)"
+            )
+        return coil
 
 
 class ClinicianHoursSerializer(InputModelSerializer):

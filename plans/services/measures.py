@@ -15,7 +15,7 @@ from plans.flag_codes import FlagCode
 from plans.models import CarePlan, Measure, Patient, PlanComponent, PlanStatus, RecordStatus
 from plans.rules.scoring import ALERT_CSSRS_HIGH_RISK, ScoringError, score
 from plans.services._common import audit_write, request_recheck
-from plans.services.evaluations import _check_scope
+from plans.services.evaluations import _check_scope, check_clinical_time
 from plans.services.flags import open_or_escalate_flag
 from plans.services.readiness import sync_patient_plans
 
@@ -72,6 +72,7 @@ def record_measure(
     except ScoringError as exc:
         raise _scoring_error(exc) from None
     plan = _check_scope(patient, plan, component)
+    check_clinical_time(patient=patient, when=taken_at, field="taken_at")
     if is_baseline is None:
         earlier = Measure.objects.filter(
             patient=patient, instrument=result.instrument, status=RecordStatus.FINAL
