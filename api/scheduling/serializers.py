@@ -190,6 +190,12 @@ class SessionSerializer(serializers.ModelSerializer):
     local_start = serializers.SerializerMethodField()
     plan = serializers.IntegerField(source="component.plan_id", read_only=True)
     modality = serializers.CharField(source="component.protocol.modality", read_only=True)
+    component_label_status = serializers.CharField(
+        source="component.label_status",
+        read_only=True,
+        help_text="The course's label status after this booking: a device outside the "
+        "indication's clearance makes it off_label (issue 13).",
+    )
 
     class Meta:
         model = Session
@@ -198,6 +204,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "plan",
             "component",
             "modality",
+            "component_label_status",
             "patient",
             "clinic",
             "kind",
