@@ -209,6 +209,11 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
         self.scope = scope
         self.label_name = label_name
         kwargs["queryset"] = model._default_manager.none()
+        kwargs.setdefault(
+            "help_text",
+            f"Id of a {label_name.lower()} you may see; another organisation's id and an "
+            "unknown id both answer 404 not_found naming this field.",
+        )
         super().__init__(**kwargs)
 
     def get_queryset(self) -> QuerySet:
