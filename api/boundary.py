@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.validators import MaxLengthValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 from rest_framework import serializers
@@ -139,6 +139,15 @@ def _bound_field(field: serializers.Field) -> None:
                 limit, message=f"Ensure this field has no more than {limit} characters."
             )
         )
+        return
+    if isinstance(field, serializers.IntegerField):
+        # the columns are 32-bit integers: a larger number is a 400, never a database error
+        if field.max_value is None:
+            field.max_value = _PG_INT_MAX
+            field.validators.append(MaxValueValidator(_PG_INT_MAX))
+        if field.min_value is None:
+            field.min_value = -_PG_INT_MAX - 1
+            field.validators.append(MinValueValidator(-_PG_INT_MAX - 1))
         return
     if isinstance(field, serializers.DateTimeField | serializers.DateField):
         window: Window = getattr(field, "window", None) or DEFAULT_WINDOW
