@@ -584,7 +584,7 @@ def _reconcile(
 # Coordinator digest
 
 
-def _patient_flag_recipients(*, since: dt.datetime) -> list[tuple[tuple[int, str], dict]]:
+def _patient_flag_recipients(*, since: dt.datetime) -> list[tuple[tuple[int, str], Any]]:
     """Critical patient-level flags (raised before the patient had a plan) with who hears of
     them: the patient's care team and the coordinators of the patient's organisation (there is
     no plan coordinator yet). Three queries whatever the number of flags."""
@@ -620,7 +620,7 @@ def _patient_flag_recipients(*, since: dt.datetime) -> list[tuple[tuple[int, str
         patient_id__in={r["patient_id"] for r in rows}, user__is_active=True
     ).values_list("patient_id", "user_id", "user__email"):
         team[patient_id].append((user_id, email))
-    out = []
+    out: list[tuple[tuple[int, str], Any]] = []
     for r in rows:
         for recipient in dict.fromkeys(
             [*team[r["patient_id"]], *coordinators[r["patient__organization_id"]]]
@@ -662,8 +662,8 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
     by_coordinator: dict[tuple[int, str], list[Any]] = defaultdict(list)
     for r in rows:
         by_coordinator[(r["plan__coordinator_id"], r["plan__coordinator__email"])].append(r)
-    for recipient, r in _patient_flag_recipients(since=since):
-        by_coordinator[recipient].append(r)
+    for recipient, flag_row in _patient_flag_recipients(since=since):
+        by_coordinator[recipient].append(flag_row)
     sent = 0
     base = getattr(settings, "DASHBOARD_BASE_URL", "")
     for (user_id, email), flags in by_coordinator.items():
