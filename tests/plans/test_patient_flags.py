@@ -126,3 +126,22 @@ def test_digest_tells_care_team_and_coordinators_of_a_patient_flag(
     assert recipients == sorted([clinician.email, coordinator.email])
     assert all("Intake" not in m.subject and "PHQ" not in m.subject for m in mail.outbox)
     assert all("no plan yet" in m.body for m in mail.outbox)
+
+
+def test_high_risk_cssrs_without_a_plan_gives_a_critical_patient_flag(
+    client_for, clinician, intake_patient
+):
+    client = client_for(clinician)
+    # when: a C-SSRS screener with intent and a plan (Q4, Q5) at intake
+    answers = {"q1": True, "q2": True, "q3": True, "q4": True, "q5": True, "q6": False}
+    response = client.post(
+        f"{API}/measures/",
+        {"patient": intake_patient.pk, "instrument": "cssrs_screener", "answers": answers},
+        format="json",
+    )
+    # then
+    assert response.status_code == 201, response.json()
+    flags = client.get(f"{API}/flags/", {"patient": intake_patient.pk}).json()["results"]
+    assert [(f["code"], f["severity"], f["plan"]) for f in flags] == [
+        ("safety_cssrs_high_risk", "critical", None)
+    ]
