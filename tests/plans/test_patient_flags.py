@@ -145,3 +145,18 @@ def test_high_risk_cssrs_without_a_plan_gives_a_critical_patient_flag(
     assert [(f["code"], f["severity"], f["plan"]) for f in flags] == [
         ("safety_cssrs_high_risk", "critical", None)
     ]
+
+
+def test_a_patient_level_flag_can_be_dismissed_from_the_worklist(
+    client, client_for, clinician, intake_patient
+):
+    _phq9(client_for(clinician), intake_patient)
+    flag = Flag.objects.get(patient=intake_patient)
+    client.force_login(clinician)
+    # when: the clinician dismisses it with a reason (no plan page exists yet)
+    response = client.post(f"/dashboard/flags/{flag.pk}/dismiss/", {"reason": "seen in clinic"})
+    # then: back to the worklist, the flag dismissed with its reason
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/#flags"
+    flag.refresh_from_db()
+    assert (flag.status, flag.dismiss_reason) == ("dismissed", "seen in clinic")
