@@ -126,7 +126,7 @@ def get_worklist(*, user: Any, now: dt.datetime) -> Worklist:
     flags = open_flags_ordered(
         access.visible_flags(user)
         .filter(status=FlagStatus.OPEN)
-        .select_related("plan__patient", "component__protocol", "session")
+        .select_related("patient", "component__protocol", "session")
     )
     plans = (
         access.visible_plans(user)

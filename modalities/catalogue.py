@@ -35,6 +35,7 @@ import yaml
 from modalities.rules.phases import Phase
 from modalities.vocab import (
     ClinicAttribute,
+    Coil,
     EvaluationKind,
     Evidence,
     Instrument,
@@ -201,6 +202,8 @@ class IndicationSpec:
     min_age: int | None = None
     max_age: int | None = None
     adjunct: bool = False
+    # Coils (vocab.Coil) the clearance covers; empty = not device-specific in the catalogue.
+    cleared_coils: tuple[Coil, ...] = ()
 
     def matches_icd10(self, code: str) -> bool:
         return any(code.upper().startswith(prefix.upper()) for prefix in self.icd10)
@@ -321,7 +324,7 @@ _PROTOCOL_REQUIRED = {
 }
 _PROTOCOL_OPTIONAL = {"mapping_minutes"}
 _INDICATION_REQUIRED = {"code", "name", "icd10", "category", "label_status", "source"}
-_INDICATION_OPTIONAL = {"device", "coil", "min_age", "max_age", "adjunct"}
+_INDICATION_OPTIONAL = {"device", "coil", "min_age", "max_age", "adjunct", "cleared_coils"}
 _REQUIREMENT_REQUIRED = {"key", "evidence", "code", "timing", "severity", "reason", "source"}
 _REQUIREMENT_OPTIONAL = {"timing_value", "validity_days", "condition", "check"}
 _MEASURE_REQUIRED = {"instrument", "when"}
@@ -419,6 +422,10 @@ def _parse_indication(ctx: _Ctx, data: Any, path: str) -> IndicationSpec:
         min_age=ctx.int_(data.get("min_age"), f"{path}.min_age", nullable=True),
         max_age=ctx.int_(data.get("max_age"), f"{path}.max_age", nullable=True),
         adjunct=adjunct,
+        cleared_coils=tuple(
+            ctx.enum(Coil, c, f"{path}.cleared_coils[{i}]")
+            for i, c in enumerate(ctx.list_(data.get("cleared_coils", []), f"{path}.cleared_coils"))
+        ),
     )
 
 

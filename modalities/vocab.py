@@ -147,6 +147,23 @@ class ResourceKind(StrEnum):
     CONSULT_ROOM = "consult_room"
 
 
+class Coil(StrEnum):
+    """TMS coil / system families a device carries (``Resource.coil_type``) and an indication is
+    cleared with (``cleared_coils``). DOMAIN.md §1.1: clearance is device- and coil-specific —
+    H7 deep TMS for OCD, H1 for MDD, H4 for smoking; figure-8 MDD devices are not
+    interchangeably cleared for OCD."""
+
+    FIGURE8 = "figure8"
+    H1 = "h1"
+    H4 = "h4"
+    H7 = "h7"
+
+
+def normalise_coil(value: str | None) -> str:
+    """``"Figure-8"``, ``"figure 8"`` → ``figure8``; ``"H7"`` → ``h7``; empty stays empty."""
+    return "".join(ch for ch in (value or "").lower() if ch.isalnum())
+
+
 class SessionKind(StrEnum):
     MAPPING = "mapping"  # first TMS session: motor threshold + treatment, DOMAIN.md §1.3
     TREATMENT = "treatment"

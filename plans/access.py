@@ -101,6 +101,36 @@ def _get_or_404(qs: QuerySet, pk: Any, label: str):
         raise NotFoundError(f"{label} not found.") from None
 
 
+def visible_users(user: Any) -> QuerySet:
+    """Users a write payload may name (care team, coordinator, clinician, linked login): the
+    caller's organisation; admins: everyone; patients and unknown roles: nobody."""
+    from backend.accounts.models import User
+
+    qs = User.objects.all()
+    if not _active_user(user):
+        return qs.none()
+    if user.role == Role.ADMIN:
+        return qs
+    if user.role in (Role.COORDINATOR, Role.CLINICIAN):
+        return qs.filter(organization_id=user.organization_id)
+    return qs.none()
+
+
+def visible_clinicians(user: Any) -> QuerySet:
+    return visible_users(user).filter(role=Role.CLINICIAN)
+
+
+def visible_organizations(user: Any) -> QuerySet:
+    from backend.accounts.models import Organization
+
+    qs = Organization.objects.all()
+    if not _active_user(user):
+        return qs.none()
+    if user.role == Role.ADMIN:
+        return qs
+    return qs.filter(pk=user.organization_id)
+
+
 def access_patient(*, user: Any, patient_id: Any) -> Patient:
     return _get_or_404(visible_patients(user), patient_id, "Patient")
 
@@ -129,7 +159,8 @@ def visible_measures(user: Any) -> QuerySet[Measure]:
 
 
 def visible_flags(user: Any) -> QuerySet[Flag]:
-    return Flag.objects.filter(plan__patient__in=visible_patients(user).values("pk"))
+    """Plan flags and patient-level flags (no plan yet) of the patients the user may see."""
+    return Flag.objects.filter(patient__in=visible_patients(user).values("pk"))
 
 
 def access_evaluation(*, user: Any, evaluation_id: Any) -> Evaluation:

@@ -313,9 +313,15 @@ class FlagStatus(models.TextChoices):
 
 
 class Flag(models.Model):
-    """[Flag] A gap or a safety signal on a plan. At most one open flag per (plan, code, key)."""
+    """[Flag] A gap or a safety signal on a plan — or on a patient who has no plan yet (a
+    suicide-risk answer at intake screening): ``plan`` is then empty and the flag is attached to
+    the first plan created for the patient. At most one open flag per (plan, code, key), and per
+    (patient, code, key) among the patient-level ones."""
 
-    plan = models.ForeignKey(CarePlan, on_delete=models.CASCADE, related_name="flags")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="flags")
+    plan = models.ForeignKey(
+        CarePlan, on_delete=models.CASCADE, null=True, blank=True, related_name="flags"
+    )
     component = models.ForeignKey(
         PlanComponent, on_delete=models.CASCADE, null=True, blank=True, related_name="flags"
     )
@@ -348,6 +354,11 @@ class Flag(models.Model):
                 condition=models.Q(status="open"),
                 name="one_open_flag_per_gap",
             ),
+            models.UniqueConstraint(
+                fields=["patient", "code", "requirement_key"],
+                condition=models.Q(status="open", plan__isnull=True),
+                name="one_open_patient_flag_per_gap",
+            ),
             models.CheckConstraint(
                 name="flag_dismissal_has_reason",
                 condition=~models.Q(status="dismissed") | ~models.Q(dismiss_reason=""),
@@ -357,6 +368,14 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.severity}] {self.code} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        # A plan flag's patient is its plan's (services set it; this covers direct creates).
+        if self.patient_id is None and self.plan_id is not None:
+            self.patient_id = CarePlan.objects.values_list("patient_id", flat=True).get(
+                pk=self.plan_id
+            )
+        super().save(*args, **kwargs)
 
 
 class AuthorizationStatus(models.TextChoices):

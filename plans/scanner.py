@@ -610,9 +610,19 @@ def _reconcile(
         ).values("id", "plan_id", "code", "requirement_key", "severity")
     }
     # Open what is missing; a concurrent scan's insert wins silently (partial unique index).
+    patient_of = (
+        dict(
+            CarePlan.objects.filter(pk__in={g.plan_id for g in wanted.values()}).values_list(
+                "pk", "patient_id"
+            )
+        )
+        if len(wanted) > len(existing)
+        else {}
+    )
     new = [
         Flag(
             plan_id=g.plan_id,
+            patient_id=patient_of[g.plan_id],
             code=str(g.code),
             requirement_key=g.key,
             severity=g.severity,
@@ -656,6 +666,51 @@ def _reconcile(
 # Coordinator digest
 
 
+def _patient_flag_recipients(*, since: dt.datetime) -> list[tuple[tuple[int, str], Any]]:
+    """Critical patient-level flags (raised before the patient had a plan) with who hears of
+    them: the patient's care team and the coordinators of the patient's organisation (there is
+    no plan coordinator yet). Three queries whatever the number of flags."""
+    from backend.accounts.models import Role, User
+    from plans.models import CareTeamMember
+
+    rows = list(
+        Flag.objects.filter(
+            status=FlagStatus.OPEN, severity__in=("critical", "blocking"), plan__isnull=True
+        )
+        .filter(Q(opened_at__gte=since) | Q(updated_at__gte=since))
+        .values(
+            "id",
+            "plan_id",
+            "patient_id",
+            "code",
+            "severity",
+            "message",
+            "patient__organization_id",
+        )
+        .order_by("patient_id", "id")
+    )
+    if not rows:
+        return []
+    coordinators: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for user_id, email, org_id in User.objects.filter(
+        role=Role.COORDINATOR, is_active=True,
+        organization_id__in={r["patient__organization_id"] for r in rows},
+    ).values_list("pk", "email", "organization_id"):  # fmt: skip
+        coordinators[org_id].append((user_id, email))
+    team: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for patient_id, user_id, email in CareTeamMember.objects.filter(
+        patient_id__in={r["patient_id"] for r in rows}, user__is_active=True
+    ).values_list("patient_id", "user_id", "user__email"):
+        team[patient_id].append((user_id, email))
+    out: list[tuple[tuple[int, str], Any]] = []
+    for r in rows:
+        for recipient in dict.fromkeys(
+            [*team[r["patient_id"]], *coordinators[r["patient__organization_id"]]]
+        ):
+            out.append((recipient, r))
+    return out
+
+
 def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
     """One email per coordinator listing the critical (or blocking) flags opened or escalated in
     the last 24 h on their open plans. The subject carries no patient detail (DOMAIN.md §7.2);
@@ -677,6 +732,7 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
         .values(
             "id",
             "plan_id",
+            "patient_id",
             "code",
             "severity",
             "message",
@@ -688,6 +744,8 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
     by_coordinator: dict[tuple[int, str], list[Any]] = defaultdict(list)
     for r in rows:
         by_coordinator[(r["plan__coordinator_id"], r["plan__coordinator__email"])].append(r)
+    for recipient, flag_row in _patient_flag_recipients(since=since):
+        by_coordinator[recipient].append(flag_row)
     sent = 0
     base = getattr(settings, "DASHBOARD_BASE_URL", "")
     for (user_id, email), flags in by_coordinator.items():
@@ -701,6 +759,9 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
             *(
                 f"- Plan {f['plan_id']}: [{f['severity']}] {f['code']} — {f['message']}"
                 f" {base}/dashboard/plans/{f['plan_id']}/"
+                if f["plan_id"]
+                else f"- Patient {f['patient_id']} (no plan yet): [{f['severity']}] "
+                f"{f['code']} — {f['message']} {base}/dashboard/#flags"
                 for f in flags
             ),
         ]

@@ -19,4 +19,5 @@ class SchedulingErrorCode(StrEnum):
     OVERRIDE_REASON_REQUIRED = "override_reason_required"  # empty override reason (400)
     COMPLETION_INVALID = "completion_invalid"  # kind-specific completion data invalid (400)
     FEED_OWNER_INVALID = "feed_owner_invalid"  # feed needs exactly one owner (400)
+    COIL_NOT_ALLOWED = "coil_not_allowed"  # device coil other than the protocol's pinned one (409)
     HOLIDAYS_UNAVAILABLE = "holidays_unavailable"  # no holiday calendar for the country (400)

@@ -63,7 +63,7 @@ class MeasureFilter(filters.FilterSet):
 
 
 class FlagFilter(filters.FilterSet):
-    patient = filters.NumberFilter(field_name="plan__patient_id")
+    patient = filters.NumberFilter(field_name="patient_id")
     plan = filters.NumberFilter(field_name="plan_id")
     status = filters.CharFilter(help_text="one of: " + ", ".join(FlagStatus.values))
     severity = filters.ChoiceFilter(choices=_choices(vocab.Severity))

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.boundary import resolve_subject
 from api.plans import serializers as s
 from api.plans.filters import (
     EvaluationFilter,
@@ -26,7 +27,7 @@ from api.plans.filters import (
     PlanFilter,
     ProtocolFilter,
 )
-from backend.accounts.models import Organization, Role, User
+from backend.accounts.models import Role
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event, record_object
 from backend.errors import InvalidInput, NotFoundError
@@ -43,7 +44,6 @@ from plans.selectors import (
     order_flags_by_priority,
     plans_for_detail,
 )
-from scheduling.models import Clinic
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -90,24 +90,6 @@ class AuditedListMixin:
             detail={"list": True, "query": dict(request.query_params.items())},
         )
         return response
-
-
-def _clinic(clinic_id: Any) -> Clinic:
-    clinic = Clinic.objects.filter(pk=clinic_id).first()
-    if clinic is None:
-        raise InvalidInput(PlanErrorCode.CLINIC_NOT_IN_ORGANIZATION, "Unknown clinic.",
-                           fields={"clinic": ["unknown clinic"]})  # fmt: skip
-    return clinic
-
-
-def _user(user_id: Any, field: str) -> User | None:
-    if user_id is None:
-        return None
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
-        raise InvalidInput(PlanErrorCode.USER_NOT_IN_ORGANIZATION, "Unknown user.",
-                           fields={field: ["unknown user"]})  # fmt: skip
-    return user
 
 
 def _plan_detail_response(plan: CarePlan, *, code: int = status.HTTP_200_OK) -> Response:
@@ -166,22 +148,20 @@ class PatientListCreateView(AuditedListMixin, generics.ListCreateAPIView):
     @extend_schema(request=s.PatientIn, responses={201: s.PatientOut})
     def post(self, request: Request) -> Response:
         require(request.user, Action.MANAGE_PATIENTS)
-        data = s.PatientIn(data=request.data)
+        payload = request.data
+        if request.user.role != Role.ADMIN and isinstance(payload, dict):
+            # "organization" is for admins; everyone else creates in their own organisation
+            payload = {k: v for k, v in payload.items() if k != "organization"}
+        data = s.PatientIn(data=payload, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        org_id = values.pop("organization", None)
-        if request.user.role != Role.ADMIN or org_id is None:
-            org_id = request.user.organization_id
-        if org_id is None:
+        organization = values.pop("organization", None)
+        if request.user.role != Role.ADMIN or organization is None:
+            organization = request.user.organization
+        if organization is None:
             raise InvalidInput(PlanErrorCode.USER_NOT_IN_ORGANIZATION, "Organisation required.",
                                fields={"organization": ["required"]})  # fmt: skip
-        organization = Organization.objects.filter(pk=org_id).first()
-        if organization is None:
-            raise InvalidInput(PlanErrorCode.USER_NOT_IN_ORGANIZATION, "Unknown organisation.",
-                               fields={"organization": ["unknown"]})  # fmt: skip
-        team = [_user(u, "care_team") for u in values.pop("care_team", [])]
-        if "user" in values:
-            values["user"] = _user(values["user"], "user")
+        team = values.pop("care_team", [])
         patient = services.create_patient(
             organization=organization, by=request.user, care_team=tuple(team), **values
         )
@@ -199,11 +179,9 @@ class PatientDetailView(APIView):
     def patch(self, request: Request, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
         require(request.user, Action.MANAGE_PATIENTS)
-        data = s.PatientPatchIn(data=request.data, partial=True)
+        data = s.PatientPatchIn(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        if "user" in values:
-            values["user"] = _user(values["user"], "user")
         services.update_patient(patient=patient, by=request.user, **values)
         return Response(s.PatientOut(_patients(request.user).get(pk=patient.pk)).data)
 
@@ -213,9 +191,9 @@ class CareTeamAddView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
         require(request.user, Action.MANAGE_PATIENTS)
-        data = s.CareTeamIn(data=request.data)
+        data = s.CareTeamIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        user = _user(data.validated_data["user"], "user")
+        user = data.validated_data["user"]
         services.add_care_team_member(
             patient=patient, user=user, role=data.validated_data["role"], by=request.user
         )
@@ -256,15 +234,16 @@ class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
 
     @extend_schema(request=s.PlanIn, responses={201: s.PlanDetailOut})
     def post(self, request: Request) -> Response:
-        data = s.PlanIn(data=request.data)
+        resolve_subject(s.PlanIn, request)  # 404 for an invisible patient before the 403
+        require(request.user, Action.MANAGE_PLANS)
+        data = s.PlanIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        patient = access.access_patient(user=request.user, patient_id=values.pop("patient"))
-        require(request.user, Action.MANAGE_PLANS)
+        patient = values.pop("patient")
         plan = services.create_plan(
             patient=patient,
-            clinic=_clinic(values.pop("clinic")),
-            coordinator=_user(values.pop("coordinator", None), "coordinator"),
+            clinic=values.pop("clinic"),
+            coordinator=values.pop("coordinator", None),
             by=request.user,
             components=[dict(c) for c in values.pop("components", [])],
             **values,
@@ -283,13 +262,9 @@ class PlanDetailView(APIView):
     def patch(self, request: Request, pk: int) -> Response:
         plan = access.access_plan(user=request.user, plan_id=pk)
         require(request.user, Action.MANAGE_PLANS)
-        data = s.PlanPatchIn(data=request.data, partial=True)
+        data = s.PlanPatchIn(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        if "clinic" in values:
-            values["clinic"] = _clinic(values["clinic"])
-        if "coordinator" in values:
-            values["coordinator"] = _user(values["coordinator"], "coordinator")
         services.update_plan(plan=plan, by=request.user, **values)
         return _plan_detail_response(plan)
 
@@ -306,7 +281,7 @@ class _PlanActionView(APIView):
         require(request.user, Action.MANAGE_PLANS)
         kwargs: dict[str, Any] = {}
         if self.takes_reason:
-            data = s.ReasonIn(data=request.data)
+            data = s.ReasonIn(data=request.data, context={"request": request})
             data.is_valid(raise_exception=True)
             kwargs["reason"] = data.validated_data["reason"]
         type(self).service(plan=plan, by=request.user, **kwargs)
@@ -373,7 +348,7 @@ class PlanComponentCreateView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         plan = access.access_plan(user=request.user, plan_id=pk)
         require(request.user, Action.MANAGE_PLANS)
-        data = s.ComponentIn(data=request.data)
+        data = s.ComponentIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         component = services.add_component(plan=plan, by=request.user, **data.validated_data)
         return Response(_component_out(component), status=status.HTTP_201_CREATED)
@@ -390,7 +365,7 @@ class ComponentDetailView(APIView):
     def patch(self, request: Request, pk: int) -> Response:
         component = access.access_component(user=request.user, component_id=pk)
         require(request.user, Action.MANAGE_PLANS)
-        data = s.ComponentPatchIn(data=request.data, partial=True)
+        data = s.ComponentPatchIn(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         services.update_component(component=component, by=request.user, **data.validated_data)
         return Response(_component_out(component))
@@ -409,16 +384,9 @@ class ComponentDetailView(APIView):
 
 
 def _scope(request: Request, values: dict[str, Any]):
-    """Patient (404 unless visible), then the optional plan/component (404 unless visible)."""
-    patient = access.access_patient(user=request.user, patient_id=values.pop("patient"))
-    plan_id, component_id = values.pop("plan", None), values.pop("component", None)
-    plan = access.access_plan(user=request.user, plan_id=plan_id) if plan_id else None
-    component = (
-        access.access_component(user=request.user, component_id=component_id)
-        if component_id
-        else None
-    )
-    return patient, plan, component
+    """Patient, optional plan and component — each already resolved inside what the caller may
+    see (``VisibleRelatedField``: unknown and invisible ids are the same 404)."""
+    return values.pop("patient"), values.pop("plan", None), values.pop("component", None)
 
 
 class EvaluationListCreateView(AuditedListMixin, generics.ListCreateAPIView):
@@ -431,7 +399,7 @@ class EvaluationListCreateView(AuditedListMixin, generics.ListCreateAPIView):
 
     @extend_schema(request=s.EvaluationIn, responses={201: s.EvaluationOut})
     def post(self, request: Request) -> Response:
-        data = s.EvaluationIn(data=request.data)
+        data = s.EvaluationIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         patient, plan, component = _scope(request, values)
@@ -465,7 +433,7 @@ class EvaluationEnteredInErrorView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         evaluation = access.access_evaluation(user=request.user, evaluation_id=pk)
         require(request.user, Action.RECORD_CLINICAL)
-        data = s.ReasonIn(data=request.data)
+        data = s.ReasonIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         evaluation = services.mark_evaluation_entered_in_error(
             evaluation=evaluation, by=request.user, reason=data.validated_data["reason"]
@@ -520,7 +488,7 @@ class MeasureListCreateView(AuditedListMixin, generics.ListCreateAPIView):
 
     @extend_schema(request=s.MeasureIn, responses={201: s.MeasureOut})
     def post(self, request: Request) -> Response:
-        data = s.MeasureIn(data=request.data)
+        data = s.MeasureIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         patient, plan, component = _scope(request, values)
@@ -570,7 +538,7 @@ class FlagDetailView(APIView):
     @extend_schema(responses=s.FlagOut)
     def get(self, request: Request, pk: int) -> Response:
         flag = access.access_flag(user=request.user, flag_id=pk)
-        audit_read(request, flag, flag.plan.patient_id)
+        audit_read(request, flag, flag.patient_id)
         return Response(s.FlagOut(flag).data)
 
 
@@ -581,7 +549,7 @@ class FlagDismissView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         flag = access.access_flag(user=request.user, flag_id=pk)
         require(request.user, Action.HANDLE_FLAGS)
-        data = s.ReasonIn(data=request.data)
+        data = s.ReasonIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         flag = services.dismiss_flag(
             flag=flag, by=request.user, reason=data.validated_data["reason"]

@@ -29,7 +29,7 @@ from backend.accounts.models import Organization, Role, User
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import ConflictError, ErrorCode, NotFoundError
-from plans.access import Action, access_component, access_patient, require
+from plans.access import Action, access_component, require
 from scheduling import selectors
 from scheduling.models import CalendarFeed, Clinic, ClinicianHours, Resource, Session
 from scheduling.services import (
@@ -77,14 +77,13 @@ def _audit_read(request: Request, *, object_type: str, object_id: Any = "", pati
     )
 
 
-def _clinician_in_org(user_id: int | None, organization_id: int | None) -> User | None:
-    if user_id is None:
+def _clinician_in_org(clinician: User | None, organization_id: int | None) -> User | None:
+    """The payload's clinician (already resolved inside what the caller sees) must work for the
+    plan's organisation — only an admin can name one who does not; same 404 as unknown."""
+    if clinician is None:
         return None
-    clinician = User.objects.filter(pk=user_id, role=Role.CLINICIAN).first()
-    if clinician is None or (
-        organization_id is not None and clinician.organization_id != organization_id
-    ):
-        raise NotFoundError("Clinician not found.")
+    if organization_id is not None and clinician.organization_id != organization_id:
+        raise NotFoundError("Clinician not found.", fields={"clinician": ["not found"]})
     return clinician
 
 
@@ -113,7 +112,8 @@ class ClinicViewSet(
         user = self.request.user
         if user.role == Role.ADMIN:
             org_id = self.request.data.get("organization")
-            org = Organization.objects.filter(pk=org_id).first() if org_id else None
+            valid = isinstance(org_id, int) and not isinstance(org_id, bool) and 0 < org_id < 2**31
+            org = Organization.objects.filter(pk=org_id).first() if valid else None
             if org is None:
                 from rest_framework.exceptions import ValidationError
 
@@ -158,7 +158,7 @@ class ClinicClosuresView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         clinic = selectors.access_clinic(user=request.user, clinic_id=pk)
         require(request.user, Action.SCHEDULE)
-        data = s.ClosureInputSerializer(data=request.data)
+        data = s.ClosureInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         closure = add_closure(
             clinic=clinic, day=data.validated_data["date"], reason=data.validated_data["reason"]
@@ -190,7 +190,7 @@ class ClinicGenerateClosuresView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         clinic = selectors.access_clinic(user=request.user, clinic_id=pk)
         require(request.user, Action.SCHEDULE)
-        data = s.GenerateClosuresInputSerializer(data=request.data)
+        data = s.GenerateClosuresInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         created = generate_closures(clinic=clinic, year=data.validated_data["year"])
         return Response(
@@ -287,7 +287,7 @@ class ComponentScheduleView(APIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         component = access_component(user=request.user, component_id=pk)
-        data = s.ScheduleInputSerializer(data=request.data)
+        data = s.ScheduleInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         v = data.validated_data
         clinician = _clinician_in_org(v["clinician"], component.plan.organization_id)
@@ -343,18 +343,12 @@ class SessionListView(generics.ListAPIView):
 
     @extend_schema(request=s.BookSessionInputSerializer, responses={201: s.SessionSerializer})
     def post(self, request: Request) -> Response:
-        data = s.BookSessionInputSerializer(data=request.data)
+        data = s.BookSessionInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        component = access_component(user=request.user, component_id=v["component"])
+        component = v["component"]
         clinic = component.plan.clinic
-        resources = None
-        if v.get("resource_ids"):
-            resources = list(
-                selectors.visible_resources(request.user).filter(pk__in=v["resource_ids"])
-            )
-            if len(resources) != len(set(v["resource_ids"])):
-                raise NotFoundError("Resource not found.")
+        resources = list(dict.fromkeys(v["resource_ids"])) if v.get("resource_ids") else None
         clinician = _clinician_in_org(v.get("clinician"), component.plan.organization_id)
         session = book_session(
             component=component,
@@ -394,7 +388,7 @@ class _SessionAction(APIView):
 
     def _load(self, request: Request, pk: int) -> tuple[Session, dict]:
         session = selectors.access_session(user=request.user, session_id=pk)
-        data = self.input_serializer(data=request.data)
+        data = self.input_serializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         return session, data.validated_data
 
@@ -527,14 +521,14 @@ class FeedListView(APIView):
 
     @extend_schema(request=s.FeedInputSerializer, responses={201: s.FeedCreatedSerializer})
     def post(self, request: Request) -> Response:
-        data = s.FeedInputSerializer(data=request.data)
+        data = s.FeedInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         v = data.validated_data
         if v["patient"] is not None:
-            patient = access_patient(user=request.user, patient_id=v["patient"])
+            patient = v["patient"]
             feed, token = create_feed(by=request.user, patient=patient)
         else:
-            if v["clinician"] != request.user.pk:
+            if v["clinician"].pk != request.user.pk:
                 raise PermissionDenied("a clinician feed is created by that clinician")
             feed, token = create_feed(by=request.user, clinician=request.user)
         body = dict(s.FeedSerializer(feed).data)

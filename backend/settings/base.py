@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "backend.audit.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "api.middleware.BoundaryMiddleware",  # NUL / lone surrogates in any API request → 400
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -137,7 +138,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": _RENDERERS,
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundaryJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -151,6 +152,16 @@ REST_FRAMEWORK = {
 # (PlanDefinition canonicals of protocols, MRN and prior-authorisation identifier systems). Set it
 # to a URL the organisation controls; it must stay stable, since receivers match identifiers on it.
 FHIR_CANONICAL_BASE = env_str("FHIR_CANONICAL_BASE", "https://fhir.clinic.example.com")
+
+# Boundary validation (api/boundary.py, docs/adr/0009-boundary-validation.md).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576)  # larger bodies: 413
+API_TEXT_MAX_LENGTH = env_int("API_TEXT_MAX_LENGTH", 10_000)  # free text without its own bound
+API_JSON_MAX_BYTES = env_int("API_JSON_MAX_BYTES", 16_384)  # evaluation data, answers, completion
+CLINICAL_EARLIEST_DATE = env_str("CLINICAL_EARLIEST_DATE", "1900-01-01")
+CLINICAL_DATE_HORIZON_DAYS = env_int("CLINICAL_DATE_HORIZON_DAYS", 5 * 366)
+CLINICAL_RECORD_CLOCK_SKEW_MINUTES = env_int("CLINICAL_RECORD_CLOCK_SKEW_MINUTES", 15)
+SCHEDULING_HORIZON_DAYS = env_int("SCHEDULING_HORIZON_DAYS", 366)
+SESSION_BACK_ENTRY_DAYS = env_int("SESSION_BACK_ENTRY_DAYS", 7)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Integrated treatment-plan coordination API",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -10,7 +11,8 @@ from django.db import transaction
 from backend.audit.models import AuditAction
 from backend.errors import ConflictError, InvalidInput
 from modalities.models import Protocol, ProtocolIndication
-from modalities.vocab import LabelStatus, PayerType
+from modalities.rules.devices import label_status_with_devices
+from modalities.vocab import LabelStatus, PayerType, ResourceKind
 from plans.errors import PlanErrorCode
 from plans.models import CarePlan, Evaluation, Measure, Patient, PlanComponent, PlanStatus
 from plans.selectors import clinic_today
@@ -29,10 +31,17 @@ def age_on(birth_date: dt.date, day: dt.date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
-def derive_label_status(*, indication: ProtocolIndication, patient: Patient, today: dt.date) -> str:
+def derive_label_status(
+    *,
+    indication: ProtocolIndication,
+    patient: Patient,
+    today: dt.date,
+    coils_used: Iterable[str] = (),
+) -> str:
     """The indication's label status, or off-label when the patient's age is outside the
-    cleared/approved range (DOMAIN.md §1.1 data rule: clearance is device-, protocol- and
-    age-specific, e.g. adolescent MDD 15–21)."""
+    cleared/approved range or a TMS device booked/used carries a coil outside the clearance
+    (DOMAIN.md §1.1 data rule: clearance is device-, coil-, protocol- and age-specific, e.g.
+    adolescent MDD 15–21; figure-8 devices are not cleared for OCD)."""
     status = indication.label_status
     if status in (LabelStatus.CLEARED, LabelStatus.APPROVED):
         age = age_on(patient.birth_date, today)
@@ -40,7 +49,53 @@ def derive_label_status(*, indication: ProtocolIndication, patient: Patient, tod
             indication.max_age is not None and age > indication.max_age
         ):
             return LabelStatus.OFF_LABEL
-    return status
+    return label_status_with_devices(
+        status=status, cleared_coils=indication.cleared_coils, coils_used=coils_used
+    )
+
+
+def tms_coils_in_use(*, component_id: int) -> list[str]:
+    """Coils of the TMS devices held by the component's active bookings (one query)."""
+    from scheduling.models import SessionResource
+
+    return list(
+        SessionResource.objects.filter(
+            session__component_id=component_id,
+            active=True,
+            resource__kind=ResourceKind.TMS_DEVICE,
+        )
+        .values_list("resource__coil_type", flat=True)
+        .distinct()
+    )
+
+
+@transaction.atomic
+def relabel_for_devices(*, component: PlanComponent, by: Any) -> bool:
+    """Re-derive the label status from the devices the component's sessions hold; a device
+    outside the clearance makes the component off-label — audited, and the off-label
+    requirements (consent, ABN) open their readiness flags at once. Never moves back on its
+    own: the consent the patient signs refers to the off-label use. True when it changed."""
+    component = (
+        PlanComponent.objects.select_for_update(of=("self",))
+        .select_related("plan__patient", "plan__clinic", "indication")
+        .get(pk=component.pk)
+    )
+    status = derive_label_status(
+        indication=component.indication,
+        patient=component.plan.patient,
+        today=clinic_today(component.plan.clinic),
+        coils_used=tms_coils_in_use(component_id=component.pk),
+    )
+    if status != LabelStatus.OFF_LABEL or component.label_status == LabelStatus.OFF_LABEL:
+        return False
+    before = component.label_status
+    component.label_status = status
+    component.save(update_fields=["label_status", "updated_at"])
+    detail = {"label_status": [before, status], "because": "device_outside_clearance"}
+    audit_write(by=by, action=AuditAction.UPDATE, obj=component,
+                patient_id=component.plan.patient_id, detail=detail)  # fmt: skip
+    _after_change(component.plan)
+    return True
 
 
 def _require_draft(plan: CarePlan) -> None:
@@ -164,7 +219,10 @@ def update_component(*, component: PlanComponent, by: Any, **changes: Any) -> Pl
         component.target = protocol.target
     component.protocol, component.indication = protocol, indication
     component.label_status = derive_label_status(
-        indication=indication, patient=plan.patient, today=clinic_today(plan.clinic)
+        indication=indication,
+        patient=plan.patient,
+        today=clinic_today(plan.clinic),
+        coils_used=tms_coils_in_use(component_id=component.pk),
     )
     for name in changes.keys() - {"protocol", "indication", *_PRIOR_AUTH}:
         value = changes[name]

@@ -30,7 +30,7 @@ def safety_flag_recipients(*, flag: Flag) -> list[tuple[int, str]]:
     """(user id, email) of the active prescribers on the flagged patient's care team."""
     return list(
         CareTeamMember.objects.filter(
-            patient_id=flag.plan.patient_id,
+            patient_id=flag.patient_id,
             user__is_active=True,
             user__role=Role.CLINICIAN,
             user__credential__in=PRESCRIBER_CREDENTIALS,
@@ -56,8 +56,16 @@ def notify_safety_flag(*, flag_id: int) -> int:
             "A safety-critical flag was raised on a patient of your care team and needs "
             "same-visit clinical follow-up.",
             "",
-            f"Plan {flag.plan_id}: {flag.message}",
-            f"{base}/dashboard/plans/{flag.plan_id}/#flags",
+            (
+                f"Plan {flag.plan_id}: {flag.message}"
+                if flag.plan_id
+                else f"Patient {flag.patient_id} (no plan yet): {flag.message}"
+            ),
+            (
+                f"{base}/dashboard/plans/{flag.plan_id}/#flags"
+                if flag.plan_id
+                else f"{base}/dashboard/"
+            ),
         ]
     )
     channel = get_channel("email")

@@ -15,8 +15,9 @@ from django.db import IntegrityError, transaction
 from psycopg import errors as pg_errors
 
 from backend.errors import ConflictError
+from modalities.rules.devices import preferred_coils
 from modalities.rules.phases import Phase
-from modalities.vocab import Modality, SessionKind
+from modalities.vocab import Modality, ResourceKind, SessionKind, normalise_coil
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import (
     ACTIVE_SESSION_STATUSES,
@@ -102,6 +103,16 @@ def authorization_problems(
     return problems
 
 
+def allowed_coils(component: Any) -> frozenset[str] | None:
+    """The coils a TMS device must carry to be picked for ``component`` without a coordinator
+    choosing it: the protocol's pinned coil, else the indication's cleared coils (DOMAIN.md
+    §1.1); ``None`` = any device. Needs ``component.protocol`` and ``component.indication``."""
+    return preferred_coils(
+        parameters=component.protocol.parameters,
+        cleared_coils=component.indication.cleared_coils,
+    )
+
+
 def course_request(
     *,
     component: Any,
@@ -185,14 +196,21 @@ class ResourcePool:
         end: datetime,
         resources: Sequence[Resource] | None = None,
         exclude_session_ids: Sequence[int] = (),
+        coils: frozenset[str] | None = None,
     ) -> None:
+        """``coils``: when given, only TMS devices carrying one of these coils are candidates
+        (``allowed_coils``: the protocol's pinned coil or the indication's clearance)."""
         self.kinds = list(dict.fromkeys(kinds))
         if resources is None:
-            resources = list(
-                Resource.objects.filter(
+            resources = [
+                r
+                for r in Resource.objects.filter(
                     clinic_id=clinic_id, kind__in=self.kinds, is_active=True
                 ).order_by("kind", "name", "id")
-            )
+                if coils is None
+                or r.kind != ResourceKind.TMS_DEVICE
+                or normalise_coil(r.coil_type) in coils
+            ]
         self.by_kind: dict[str, list[Resource]] = defaultdict(list)
         for resource in resources:
             self.by_kind[resource.kind].append(resource)

@@ -18,9 +18,12 @@ from django.db import transaction
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import ConflictError, InvalidInput
+from modalities.rules.devices import DeviceFit, device_fit, pinned_coil
+from modalities.vocab import ResourceKind
 from plans.access import Action, require
 from plans.authorizations import course_session_days
 from plans.models import ComponentStatus, PlanComponent
+from plans.services.components import relabel_for_devices
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import ClinicianHours, Resource, Session
 from scheduling.rules.course import generate_course
@@ -28,6 +31,7 @@ from scheduling.services._common import (
     ACTIVE,
     COURSE_KINDS,
     ResourcePool,
+    allowed_coils,
     authorization_problems,
     check_rems_site,
     clinic_calendar,
@@ -120,7 +124,7 @@ def schedule_course(
     override = (authorization_override_reason or "").strip()
     component = (
         PlanComponent.objects.select_for_update(of=("self",))
-        .select_related("plan", "plan__patient", "plan__clinic", "protocol")
+        .select_related("plan", "plan__patient", "plan__clinic", "protocol", "indication")
         .prefetch_related("authorizations")
         .get(pk=component.pk)
     )
@@ -179,7 +183,11 @@ def schedule_course(
     if slots:
         window = (slots[0].start, slots[-1].end)
         pool = ResourcePool(
-            clinic_id=clinic.pk, kinds=protocol.resource_kinds, start=window[0], end=window[1]
+            clinic_id=clinic.pk,
+            kinds=protocol.resource_kinds,
+            start=window[0],
+            end=window[1],
+            coils=allowed_coils(component),  # never a device outside the clearance
         )
         taken = patient_busy(patient_id=patient.pk, start=window[0], end=window[1])
         hours = _clinician_hours(clinician=clinician, clinic_id=clinic.pk) if clinician else {}
@@ -296,6 +304,9 @@ def book_session(
     authorisation — beyond its units or after its end date — is 409 ``authorization_exceeded``
     unless ``authorization_override_reason`` is given (kept in the audit event; issue 11).
     Double booking → 409 ``slot_conflict``.
+    A TMS device is auto-picked only among those the clearance covers (``allowed_coils``); one
+    the coordinator pins outside it makes the component off-label (``relabel_for_devices``), or
+    is refused with 409 ``coil_not_allowed`` when the protocol pins another coil (DOMAIN.md §1.1).
     """
     require(by, Action.SCHEDULE)
     override = (authorization_override_reason or "").strip()
@@ -305,7 +316,9 @@ def book_session(
             "validation_error", "starts_at needs a UTC offset.", fields={"starts_at": ["naive"]}
         )
     component = (
-        PlanComponent.objects.select_related("plan", "plan__patient", "plan__clinic", "protocol")
+        PlanComponent.objects.select_related(
+            "plan", "plan__patient", "plan__clinic", "protocol", "indication"
+        )
         .prefetch_related("authorizations")
         .get(pk=component.pk)
     )
@@ -346,6 +359,7 @@ def book_session(
         raise ConflictError(
             SchedulingErrorCode.SLOT_CONFLICT, "The patient already has a session at that time."
         )
+    off_label_device = False
     if resources is not None:
         for resource in resources:
             if resource.clinic_id != clinic.pk or not resource.is_active:
@@ -354,6 +368,22 @@ def book_session(
                     "A resource is not bookable at this clinic.",
                     fields={"resource_ids": [f"resource {resource.pk} is not at {clinic.name}"]},
                 )
+            if resource.kind != ResourceKind.TMS_DEVICE:
+                continue
+            fit = device_fit(
+                coil=resource.coil_type,
+                parameters=protocol.parameters,
+                cleared_coils=component.indication.cleared_coils,
+            )
+            if fit == DeviceFit.REFUSED:
+                raise ConflictError(
+                    SchedulingErrorCode.COIL_NOT_ALLOWED,
+                    f"The protocol is defined for the {pinned_coil(protocol.parameters)} coil; "
+                    f"{resource.name} carries {resource.coil_type or 'no recorded coil'}.",
+                    fields={"resource_ids": [f"resource {resource.pk}: coil not allowed"]},
+                    extra={"pinned_coil": pinned_coil(protocol.parameters)},
+                )
+            off_label_device = off_label_device or fit == DeviceFit.OFF_LABEL
         pool = ResourcePool(
             clinic_id=clinic.pk,
             kinds=[r.kind for r in resources],
@@ -368,7 +398,11 @@ def book_session(
         held = list(resources)
     else:
         pool = ResourcePool(
-            clinic_id=clinic.pk, kinds=protocol.resource_kinds, start=starts_at, end=ends_at
+            clinic_id=clinic.pk,
+            kinds=protocol.resource_kinds,
+            start=starts_at,
+            end=ends_at,
+            coils=allowed_coils(component),
         )
         held, missing = pool.take(starts_at, ends_at)
         if missing:
@@ -390,6 +424,9 @@ def book_session(
     if kind in COURSE_KINDS:
         renumber_course(component_id=component.pk)
         session.refresh_from_db(fields=["sequence"])
+    if off_label_device:
+        # the coordinator chose a device outside the clearance: off-label, never silently
+        relabel_for_devices(component=component, by=by)
     record_event(
         actor=by,
         action=AuditAction.CREATE,

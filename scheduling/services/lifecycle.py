@@ -20,7 +20,7 @@ from django.utils import timezone
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import ConflictError, InvalidInput
-from modalities.vocab import Modality, SessionKind
+from modalities.vocab import Modality, ResourceKind, SessionKind, normalise_coil
 from plans.access import Action, require
 from plans.authorizations import course_session_days
 from scheduling.errors import SchedulingErrorCode
@@ -30,6 +30,7 @@ from scheduling.services._common import (
     ACTIVE,
     COURSE_KINDS,
     ResourcePool,
+    allowed_coils,
     authorization_problems,
     check_rems_site,
     clinic_calendar,
@@ -151,6 +152,7 @@ def _append_make_up(*, missed: Session, now: datetime) -> MakeUpResult:
         kinds=component.protocol.resource_kinds,
         start=slot.start,
         end=slot.end,
+        coils=allowed_coils(component),  # a make-up stays on a cleared device
     )
     held, missing = pool.take(slot.start, slot.end)
     if missing:
@@ -358,12 +360,18 @@ def _swap_busy_resources(
     one of the same kind at the clinic; none free → 409 ``slot_conflict``."""
     if not bookings:
         return {}
+    tms_coils = frozenset(
+        normalise_coil(b.resource.coil_type)
+        for b in bookings
+        if b.resource.kind == ResourceKind.TMS_DEVICE
+    )
     pool = ResourcePool(
         clinic_id=session.clinic_id,
         kinds=[b.resource.kind for b in bookings],
         start=start,
         end=end,
         exclude_session_ids=[session.pk],
+        coils=tms_coils or None,  # a swapped device carries the same coil (label unchanged)
     )
     swaps: dict[int, int] = {}
     for booking in bookings:
