@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.pagination_cursor import KeysetPagination
 from api.plans import serializers as s
 from api.plans.filters import (
     EvaluationFilter,
@@ -109,8 +110,13 @@ def _user(user_id: Any, field: str) -> User | None:
     return user
 
 
-def _plan_detail_response(plan: CarePlan, *, code: int = status.HTTP_200_OK) -> Response:
-    plan = plans_for_detail(CarePlan.objects.filter(pk=plan.pk)).get()
+def _plan_detail_response(
+    plan: CarePlan, *, code: int = status.HTTP_200_OK, reload: bool = True
+) -> Response:
+    """The plan detail. ``reload`` after a write (the row changed); a plain read passes the plan
+    ``access_plan`` already loaded with its patient, clinic and coordinator (loaded once)."""
+    if reload:
+        plan = plans_for_detail(CarePlan.objects.filter(pk=plan.pk)).get()
     plan.detail = get_plan_detail(plan=plan)  # type: ignore[attr-defined]
     return Response(s.PlanDetailOut(plan).data, status=code)
 
@@ -239,8 +245,12 @@ class CareTeamRemoveView(APIView):
 
 
 class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    """Plans, newest first, in keyset pages (``?cursor=``; ``?count=true`` for the total;
+    ``?page=`` still gives numbered pages)."""
+
     serializer_class = s.PlanOut
     filterset_class = PlanFilter
+    pagination_class = KeysetPagination
     audit_object_type = "plans.careplan"
 
     def get_queryset(self):
@@ -274,7 +284,7 @@ class PlanDetailView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         plan = access.access_plan(user=request.user, plan_id=pk)
         audit_read(request, plan, plan.patient_id)
-        return _plan_detail_response(plan)
+        return _plan_detail_response(plan, reload=False)
 
     @extend_schema(request=s.PlanPatchIn, responses=s.PlanDetailOut)
     def patch(self, request: Request, pk: int) -> Response:
