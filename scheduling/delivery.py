@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -52,6 +53,13 @@ QUEUE = "reminders"
 def send_batch_size() -> int:
     """Rows per send task (and per claim query)."""
     return max(1, int(getattr(settings, "REMINDER_SEND_BATCH_SIZE", 100)))
+
+
+def send_batch_seconds() -> float:
+    """Time budget of one send batch: after it, the rows not yet handed to the provider go back
+    to 'pending' (attempt not counted) for the next claim. Bounds how long a batch holds its
+    row locks and how much work a killed worker takes with it when the provider is slow."""
+    return float(getattr(settings, "REMINDER_SEND_BATCH_SECONDS", 5.0))
 
 
 def queue_high_water() -> int:
@@ -315,21 +323,23 @@ def _mark(reminder, now: datetime, **fields) -> None:
 
 
 # Every column a send outcome may change, written for the whole batch in one statement.
-_MARK_COLUMNS = ("status", "due_at", "claimed_at", "sent_at", "provider_id", "subject", "body",
-                 "skip_reason", "last_error", "announced_starts_at", "announced")  # fmt: skip
+_MARK_COLUMNS = ("status", "attempts", "due_at", "claimed_at", "sent_at", "provider_id",
+                 "subject", "body", "skip_reason", "last_error", "announced_starts_at",
+                 "announced")  # fmt: skip
 _MARK_SQL = """
 UPDATE scheduling_reminder r
-SET status = v.status, due_at = v.due_at, claimed_at = v.claimed_at, sent_at = v.sent_at,
+SET status = v.status, attempts = v.attempts, due_at = v.due_at, claimed_at = v.claimed_at,
+    sent_at = v.sent_at,
     provider_id = v.provider_id, subject = v.subject, body = v.body,
     skip_reason = v.skip_reason, last_error = v.last_error,
     announced_starts_at = v.announced_starts_at, announced = v.announced::jsonb,
     updated_at = %(now)s
 FROM unnest(
-    %(id)s::bigint[], %(status)s::text[], %(due_at)s::timestamptz[],
+    %(id)s::bigint[], %(status)s::text[], %(attempts)s::int[], %(due_at)s::timestamptz[],
     %(claimed_at)s::timestamptz[], %(sent_at)s::timestamptz[], %(provider_id)s::text[],
     %(subject)s::text[], %(body)s::text[], %(skip_reason)s::text[], %(last_error)s::text[],
     %(announced_starts_at)s::timestamptz[], %(announced)s::text[]
-) AS v(id, status, due_at, claimed_at, sent_at, provider_id, subject, body, skip_reason,
+) AS v(id, status, attempts, due_at, claimed_at, sent_at, provider_id, subject, body, skip_reason,
        last_error, announced_starts_at, announced)
 WHERE r.id = v.id
 """
@@ -456,7 +466,14 @@ def _send_locked(ids: list[int], now: datetime) -> dict[int, str]:
                 sent_sms[pid].append(sent_at)
     channels: dict[str, Any] = {}
     failed: list[tuple[Any, Any]] = []
-    for reminder in rows:
+    deadline = time.monotonic() + send_batch_seconds()
+    for n, reminder in enumerate(rows):
+        if n and time.monotonic() > deadline:  # every batch makes progress: the first row goes
+            # Out of time (slow provider): hand the rest back untried for the next claim.
+            reminder.status, reminder.claimed_at = "pending", None
+            reminder.attempts = max(0, reminder.attempts - 1)
+            outcomes[reminder.pk] = "returned"
+            continue
         mine = [
             sessions[i]
             for i in (list(reminder.session_ids) or [reminder.session_id])

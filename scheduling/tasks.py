@@ -43,10 +43,10 @@ def send_reminders(*, reminder_ids: list[int]) -> dict[str, int]:
     from scheduling.delivery import send_reminders as send
 
     outcomes = send(reminder_ids=reminder_ids)
-    if len(reminder_ids) >= send_batch_size():
-        # A full batch suggests more due rows: claim the next batch now instead of waiting for
-        # beat (SKIP LOCKED keeps this disjoint from every other tick; the queue-depth check
-        # keeps it from flooding the broker).
+    if len(reminder_ids) >= send_batch_size() or "returned" in outcomes.values():
+        # A full batch (or one cut by its time budget) suggests more due rows: claim the next
+        # batch now instead of waiting for beat (SKIP LOCKED keeps this disjoint from every
+        # other tick; the queue-depth check keeps it from flooding the broker).
         dispatch_due_reminders()
     return dict(Counter(outcomes.values()))
 
