@@ -326,6 +326,9 @@ def cmd_run() -> int:
     """Migrate, seed demo data, then supervise web + worker + beat until Ctrl-C / SIGTERM."""
     services = resolve()
     env = {**services.env(), "DJANGO_SETTINGS_MODULE": "backend.settings.development"}
+    # Serve like production (issue 17): no DEBUG (no per-query logging, no debug pages) unless
+    # the caller asks for it with DEBUG=true.
+    env["DEBUG"] = os.environ.get("DEBUG", "false")
     py = sys.executable
     bindir = Path(py).parent
     port = os.environ.get("PORT", "8000")

@@ -10,7 +10,7 @@ whatever the batch size (issue 17):
   test is ``patient.timezone = ANY(<zones where it is now 08:00–21:00>)``, the list computed once
   per tick in Python with zoneinfo (no ``pg_timezone_names`` read, no per-row zone math in SQL);
 - the send: one lease ``UPDATE`` (commit), one locking ``SELECT`` with the patients, one for the
-  sessions (+ clinic, protocol), one for STOP opt-outs, one for the SMS sent this week, the
+  sessions (+ clinic, the preparation text), one for STOP opt-outs, one for the SMS sent this week, the
   provider calls, one ``UPDATE … FROM unnest(…)`` marking every row (commit).
 
 Back-pressure is the depth of the ``reminders`` queue (messages waiting in the broker), not a
@@ -27,13 +27,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from datetime import time as dt_time
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from scheduling.reminders import (
@@ -88,14 +89,18 @@ def zones_in_waking_hours(
     47 CFR 64.1200 (DOMAIN.md §7.3): only 08:00–21:00 recipient local time. Computed in Python
     with zoneinfo — the same zone database the send-time check (``rules.in_quiet_hours``) uses —
     so the claim query only compares a column with an array. A patient whose zone is unknown is
-    in no list: their rows wait (and do not stop the tick), as before.
+    in no list: their rows wait (and do not stop the tick), as before. Every zone's offset is a
+    whole number of minutes, so the answer only changes on the minute: cached per minute.
     """
-    out = []
-    for name in _known_zones():
-        local = now.astimezone(ZoneInfo(name)).time()
-        if policy.quiet_start <= local < policy.quiet_end:
-            out.append(name)
-    return out
+    minute = now.astimezone(UTC).replace(second=0, microsecond=0)
+    return list(_zones_awake_at(minute, policy.quiet_start, policy.quiet_end))
+
+
+@lru_cache(maxsize=8)
+def _zones_awake_at(minute: datetime, start: dt_time, end: dt_time) -> tuple[str, ...]:
+    return tuple(
+        name for name in _known_zones() if start <= minute.astimezone(ZoneInfo(name)).time() < end
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -279,13 +284,13 @@ def _render(reminder, session_map) -> tuple[str, str]:
                 "Your appointment has been cancelled:",
             )
         return subject, body
-    preparation = ""
-    component = getattr(first, "component", None)
-    protocol = getattr(component, "protocol", None)
-    if protocol is not None and protocol.preparation:
-        preparation = protocol.preparation
-        if rules.contains_forbidden_term(preparation):
-            preparation = ""
+    preparation = getattr(first, "preparation_text", None)  # annotated by _send_locked
+    if preparation is None:
+        component = getattr(first, "component", None)
+        protocol = getattr(component, "protocol", None)
+        preparation = getattr(protocol, "preparation", "") or ""
+    if preparation and rules.contains_forbidden_term(preparation):
+        preparation = ""
     if reminder.channel == "sms":
         return "", rules.render_sms(
             kind=reminder.kind, local_start=local_start, preparation=preparation, **common
@@ -444,7 +449,8 @@ def _send_locked(ids: list[int], now: datetime) -> dict[int, str]:
     sessions = {
         s.pk: s
         for s in Session.objects.filter(pk__in=wanted)
-        .select_related("clinic", "component__protocol")
+        .select_related("clinic")
+        .annotate(preparation_text=F("component__protocol__preparation"))
         .order_by("starts_at", "pk")
     }
     sms_rows = [r for r in rows if r.channel == "sms"]

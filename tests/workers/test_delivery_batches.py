@@ -66,7 +66,7 @@ def test_a_batch_is_claimed_in_one_query_and_sent_in_six_and_two_commits(
     assert claimed == sorted(ids)
     # then the batch is sent in the same number of queries for 2 rows and 20, two commits:
     # BEGIN · 1 lease (attempts + 1) · COMMIT · BEGIN · 2 lock the rows + patients · 3 their
-    # sessions (+ clinic, protocol) · 4 STOP opt-outs · 5 SMS sent this week · 6 mark every row
+    # sessions (+ clinic, preparation) · 4 STOP opt-outs · 5 SMS sent this week · 6 mark every row
     # · COMMIT (the ledger provider writes on its own connection, not counted here)
     with django_assert_num_queries(10):
         outcomes = delivery.send_reminders(reminder_ids=claimed, now=NOW)
