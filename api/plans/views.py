@@ -27,6 +27,7 @@ from api.plans.filters import (
     PlanFilter,
     ProtocolFilter,
 )
+from api.plans.rows import list_plans, plan_rows
 from backend.accounts.models import Organization, Role, User
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event, record_object
@@ -254,12 +255,21 @@ class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
     audit_object_type = "plans.careplan"
 
     def get_queryset(self):
-        return access.visible_plans(self.request.user).prefetch_related(
-            Prefetch(
-                "components",
-                queryset=PlanComponent.objects.select_related("protocol", "indication"),
-            )
+        return list_plans(access.visible_plans(self.request.user))
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The page, rendered by ``api.plans.rows`` (the same JSON as ``PlanOut``, without
+        DRF's per-field cost), then audited by ``AuditedListMixin``."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        response = self.get_paginated_response(plan_rows(page))
+        record_event(
+            actor=request.user,
+            action=AuditAction.READ,
+            object_type=self.audit_object_type,
+            patient_id=self.scoped_patient_id(request),
+            detail={"list": True, "query": dict(request.query_params.items())},
         )
+        return response
 
     @extend_schema(request=s.PlanIn, responses={201: s.PlanDetailOut})
     def post(self, request: Request) -> Response:

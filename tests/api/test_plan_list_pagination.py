@@ -73,6 +73,23 @@ def test_a_tampered_cursor_is_a_400_with_a_stable_code(client_for, demo_world, c
     assert "cursor" in response.json()["fields"]
 
 
+def test_list_rows_are_exactly_what_the_plan_serializer_renders(client_for, demo_world):
+    # given the demo plans (several components, prior authorisation, dates) and more
+    from rest_framework.renderers import JSONRenderer
+
+    from api.plans.rows import list_plans, plan_rows
+    from api.plans.serializers import PlanOut
+
+    _more_plans(demo_world, 2)
+    plans = list(list_plans(CarePlan.objects.filter(organization=demo_world["organization"])))
+    # when the list's fast rows and PlanOut render the same plans
+    fast = JSONRenderer().render(plan_rows(plans))
+    slow = JSONRenderer().render(PlanOut(plans, many=True).data)
+    # then the JSON is identical, byte for byte (PlanOut stays the schema)
+    assert fast == slow
+    assert any(len(p["components"]) > 1 for p in plan_rows(plans))
+
+
 def test_plan_detail_shows_the_newest_open_flags_and_links_to_the_rest(client_for, demo_world):
     # given a plan with more open flags than the detail shows (one per fulfilled session)
     plan = demo_world["plan"]
