@@ -10,8 +10,8 @@ whatever the batch size (issue 17):
   test is ``patient.timezone = ANY(<zones where it is now 08:00–21:00>)``, the list computed once
   per tick in Python with zoneinfo (no ``pg_timezone_names`` read, no per-row zone math in SQL);
 - the send: one lease ``UPDATE`` (commit), one locking ``SELECT`` with the patients, one for the
-  sessions (+ clinic, the preparation text), one for STOP opt-outs, one for the SMS sent this week, the
-  provider calls, one ``UPDATE … FROM unnest(…)`` marking every row (commit).
+  sessions (+ clinic, the preparation text), one for STOP opt-outs, one for the SMS sent this
+  week, the provider calls, one ``UPDATE … FROM unnest(…)`` marking every row (commit).
 
 Back-pressure is the depth of the ``reminders`` queue (messages waiting in the broker), not a
 fixed number of rows per minute: a tick publishes batches until the queue holds
@@ -480,11 +480,10 @@ def _send_locked(ids: list[int], now: datetime) -> dict[int, str]:
             reminder.attempts = max(0, reminder.attempts - 1)
             outcomes[reminder.pk] = "returned"
             continue
-        mine = [
-            sessions[i]
-            for i in (list(reminder.session_ids) or [reminder.session_id])
-            if i in sessions
-        ]
+        wanted_ids = list(reminder.session_ids) or (
+            [reminder.session_id] if reminder.session_id else []
+        )
+        mine = [sessions[i] for i in wanted_ids if i in sessions]
         mine.sort(key=lambda s: (s.starts_at, s.pk))
         outcome, fields = _decide(
             reminder,
@@ -502,7 +501,7 @@ def _send_locked(ids: list[int], now: datetime) -> dict[int, str]:
         if outcome == "sent" and reminder.channel == "sms":
             sent_sms[reminder.patient_id].append(now)
         if outcome == "failed":
-            sid = reminder.session_id or (reminder.session_ids[0] if reminder.session_ids else None)
+            sid = reminder.session_id or (reminder.session_ids[0] if reminder.session_ids else 0)
             failed.append((reminder, sessions.get(sid)))
     _mark_many(rows, now)
     for reminder, session in failed:

@@ -30,7 +30,7 @@ def sync_session_reminders(*, session_ids: list[int], change: str = "status") ->
 
 @shared_task(name="scheduling.dispatch_reminders", ignore_result=True)
 def dispatch_reminders() -> int:
-    from scheduling.reminders import dispatch_due_reminders
+    from scheduling.delivery import dispatch_due_reminders
 
     return len(dispatch_due_reminders())
 
