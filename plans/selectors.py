@@ -22,11 +22,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, Prefetch, QuerySet, Value, When
 from django.utils import timezone
 
 from modalities.services import indication_spec_from_model, protocol_spec_from_model
-from modalities.vocab import EvaluationKind, Instrument, LabelStatus, PayerType
+from modalities.vocab import EvaluationKind, Instrument, LabelStatus, PayerType, Severity
 from plans.models import (
     CarePlan,
     Evaluation,
@@ -252,8 +252,8 @@ def latest_measures(measures: Sequence[Measure]) -> list[MeasureSummary]:
 # ---------------------------------------------------------------------------------------------
 
 
-# Plan detail shows the newest open flags only; the rest are one link away (flags list
-# filtered by plan and status). A long SPRAVATO course can hold one open flag per session.
+# Plan detail shows the most severe, newest open flags only; the rest are one link away (flags
+# list filtered by plan and status). A long SPRAVATO course can hold one open flag per session.
 DETAIL_OPEN_FLAGS = 20
 
 
@@ -282,13 +282,19 @@ def get_plan_detail(
     components + protocol indications + protocol requirements (3), evaluations (1), measures (1),
     open flags (1), patient/clinic/coordinator when not already joined on ``plan`` (0–3).
 
-    Open flags: the newest ``open_flag_limit`` (``None``: all, e.g. for an export), with
-    ``more_open_flags`` telling the caller to link to the rest."""
+    Open flags: most severe first, then newest; the first ``open_flag_limit`` (``None``: all,
+    e.g. for an export or the dashboard), with ``more_open_flags`` telling the caller to link to
+    the rest."""
     components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
     evaluations = _patient_evaluations(plan.patient_id)
     measures = _patient_measures(plan.patient_id)
+    # Most severe first, then newest: a cut list never hides a blocking gap behind newer notes.
+    severity_rank = Case(
+        *(When(severity=s.value, then=Value(n)) for n, s in enumerate(reversed(Severity))),
+        default=Value(len(Severity)),
+    )
     flags_qs = Flag.objects.filter(plan_id=plan.pk, status=FlagStatus.OPEN).order_by(
-        "-opened_at", "-id"
+        severity_rank, "-opened_at", "-id"
     )
     if open_flag_limit is not None:
         flags_qs = flags_qs[: open_flag_limit + 1]

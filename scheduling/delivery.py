@@ -60,15 +60,52 @@ def send_batch_seconds() -> float:
     """Time budget of one send batch: after it, the rows not yet handed to the provider go back
     to 'pending' (attempt not counted) for the next claim. Bounds how long a batch holds its
     row locks and how much work a killed worker takes with it when the provider is slow."""
-    return float(getattr(settings, "REMINDER_SEND_BATCH_SECONDS", 5.0))
+    return float(getattr(settings, "REMINDER_SEND_BATCH_SECONDS", 1.0))
+
+
+_RATE_KEY = "reminders:send-rate"
+_FIRST_BATCH = 10  # rows per batch until a batch has measured the provider's rate
+
+
+def _record_send_rate(tried: int, seconds: float) -> None:
+    """Rows per second the last batch reached the provider at (shared through the cache)."""
+    from django.core.cache import cache
+
+    if tried <= 0 or seconds <= 0:
+        return
+    try:
+        cache.set(_RATE_KEY, tried / seconds, timeout=600)
+    except Exception:  # the cache is an optimisation: without it batches keep their default size
+        logger.debug("send rate not recorded", exc_info=True)
+
+
+def adaptive_batch_size() -> int:
+    """Rows per claim: what the provider takes in one batch's time budget, at most
+    ``send_batch_size()``. A fast provider (or the null channel) gets full batches; a slow one
+    small batches, so a batch holds its locks briefly and a killed worker takes little with it."""
+    from django.core.cache import cache
+
+    size = send_batch_size()
+    try:
+        rate = cache.get(_RATE_KEY)
+    except Exception:
+        rate = None
+    if not rate:  # nothing measured yet (cold start, cache flushed): a small first batch
+        return min(size, _FIRST_BATCH)
+    return max(1, min(size, int(float(rate) * send_batch_seconds())))
 
 
 def queue_high_water() -> int:
     """Most send messages waiting in the broker before a tick stops claiming.
 
     Bounds how long a claimed row waits for a worker: it must start well within
-    ``claim_timeout()`` or a tick would hand it out again (harmless, but wasted work)."""
-    return max(1, int(getattr(settings, "REMINDER_QUEUE_HIGH_WATER", 20)))
+    ``claim_timeout()`` or a tick would hand it out again (harmless, but wasted work). A message
+    is about one batch budget of work, so even one worker drains the queue in half the claim
+    timeout: at most ``claim_timeout / (2 × budget)`` messages (300 with the production defaults,
+    so the setting decides), and never more than ``REMINDER_QUEUE_HIGH_WATER``."""
+    configured = max(1, int(getattr(settings, "REMINDER_QUEUE_HIGH_WATER", 20)))
+    drainable = int(claim_timeout().total_seconds() / (2 * max(send_batch_seconds(), 0.001)))
+    return max(1, min(configured, drainable))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,7 +244,7 @@ def dispatch_due_reminders(
     else:
         depth_of = queue_depth or (lambda: 0)
     now = now or timezone.now()
-    size = batch_size or send_batch_size()
+    size = batch_size or adaptive_batch_size()
     expire_unsendable_reminders(now=now)
     depth = depth_of()
     if depth is None:
@@ -422,7 +459,11 @@ def send_reminders(*, reminder_ids: Sequence[int], now: datetime | None = None) 
                 _fail(row, now, row.last_error or "no outcome after the last attempt")
                 outcomes[rid] = "failed"
     if live:
-        outcomes.update(_send_locked(live, now))
+        started = time.monotonic()
+        sent = _send_locked(live, now)
+        outcomes.update(sent)
+        tried = sum(1 for o in sent.values() if o not in ("returned", "not_claimed"))
+        _record_send_rate(tried, time.monotonic() - started)
     return outcomes
 
 

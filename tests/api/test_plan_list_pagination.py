@@ -107,6 +107,10 @@ def test_plan_detail_shows_the_newest_open_flags_and_links_to_the_rest(client_fo
     assert body["open_flags_more"] == f"{API}/flags/?plan={plan.pk}&status=open"
     everything = client.get(body["open_flags_more"] + "&page_size=100").json()
     assert everything["count"] == already + DETAIL_OPEN_FLAGS + 5
+    # and a blocking gap is never the one cut off, however many newer warnings there are
+    ranks = {"blocking": 0, "critical": 1, "warning": 2, "info": 3}
+    shown = [ranks[f["severity"]] for f in body["open_flags"]]
+    assert shown == sorted(shown)
 
 
 def test_plan_detail_without_many_flags_has_no_more_link(client_for, demo_world):

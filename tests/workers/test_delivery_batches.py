@@ -20,6 +20,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 NOW = datetime(2026, 12, 7, 15, 0, tzinfo=UTC)  # 10:00 New York, 00:00 Tokyo
 
 
+@pytest.fixture(autouse=True)
+def _no_recorded_rate():
+    """Each test starts without a provider rate recorded by an earlier one."""
+    from django.core.cache import cache
+
+    cache.delete(delivery._RATE_KEY)
+    yield
+    cache.delete(delivery._RATE_KEY)
+
+
 def _due_rows(organization, clinic, n: int, *, tz: str = "America/New_York") -> list[int]:
     """``n`` patients, each with one SMS reminder due a minute ago for a session tomorrow."""
     ids = []
@@ -169,3 +179,19 @@ def test_the_worker_task_refills_after_a_full_batch(catalogue, organization, cli
         # and a short batch (the due rows ran out) does not
         tasks.send_reminders.run(reminder_ids=batch[:1])
         assert len(calls) == 1
+
+
+def test_batches_are_sized_to_what_the_provider_takes_in_the_time_budget(settings):
+    # given batches of at most 100 and a one-second budget
+    settings.REMINDER_SEND_BATCH_SIZE = 100
+    settings.REMINDER_SEND_BATCH_SECONDS = 1
+    # without a measured rate, a small first batch measures it
+    assert delivery.adaptive_batch_size() == 10
+    # a provider taking 5 messages a second (200 ms each) gets batches of 5
+    delivery._record_send_rate(10, 2.0)
+    assert delivery.adaptive_batch_size() == 5
+    # a very slow one still gets one row per batch (progress); a fast one the cap
+    delivery._record_send_rate(1, 10.0)
+    assert delivery.adaptive_batch_size() == 1
+    delivery._record_send_rate(100, 0.01)
+    assert delivery.adaptive_batch_size() == 100
