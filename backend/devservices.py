@@ -927,6 +927,9 @@ def cmd_run() -> int:
         # backend/celery.py); a newcomer in a root container should not see a scary warning.
         "PYTHONWARNINGS": "ignore:You're running the worker with superuser privileges",
     }
+    # Serve like production (issue 17): no DEBUG (no per-query logging, no debug pages) unless
+    # the caller asks for it with DEBUG=true.
+    env["DEBUG"] = os.environ.get("DEBUG", "false")
     py = sys.executable
     bindir = Path(py).parent
     children: list[subprocess.Popen] = []

@@ -338,7 +338,8 @@ def get_plan_page(*, user: Any, plan_id: Any, now: dt.datetime) -> PlanPage:
     plan = access.access_plan(user=user, plan_id=plan_id)
     zone = ZoneInfo(plan.clinic.timezone)
     today = now.astimezone(zone).date()
-    detail = plans_selectors.get_plan_detail(plan=plan, today=today)
+    # The clinician's page lists every open flag (sorted below), not the API's first page.
+    detail = plans_selectors.get_plan_detail(plan=plan, today=today, open_flag_limit=None)
     components = sorted(detail.components, key=lambda c: (c.position, c.pk))
     readiness = detail.readiness
     care_team = list(

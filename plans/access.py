@@ -87,7 +87,18 @@ def visible_patients(user: Any) -> QuerySet[Patient]:
 
 
 def visible_plans(user: Any) -> QuerySet[CarePlan]:
-    return CarePlan.objects.filter(patient__in=visible_patients(user).values("pk"))
+    """Plans the user may see, scoped by the plan's own ``organization`` column (indexed with
+    the default ordering, issue 17); clinicians and patients further through their patients."""
+    qs = CarePlan.objects.all()
+    if not _active_user(user):
+        return qs.none()
+    if user.role == Role.ADMIN:
+        return qs
+    if user.role == Role.COORDINATOR:
+        return qs.filter(organization_id=user.organization_id)
+    return qs.filter(
+        organization_id=user.organization_id, patient__in=visible_patients(user).values("pk")
+    )
 
 
 def visible_components(user: Any) -> QuerySet[PlanComponent]:
@@ -137,7 +148,7 @@ def access_patient(*, user: Any, patient_id: Any) -> Patient:
 
 def access_plan(*, user: Any, plan_id: Any, for_update: bool = False) -> CarePlan:
     """The plan if visible; with ``for_update`` the row is locked (call inside a transaction)."""
-    qs = visible_plans(user).select_related("patient", "clinic")
+    qs = visible_plans(user).select_related("patient", "clinic", "coordinator")
     if for_update:
         qs = qs.select_for_update(of=("self",))
     return _get_or_404(qs, plan_id, "Plan")

@@ -118,6 +118,11 @@ class CarePlan(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # Plan lists are scoped by organisation and read newest first (keyset pages on
+            # (created_at, id), api/pagination_cursor.py; issue 17).
+            models.Index(fields=["organization", "-created_at", "-id"], name="plan_org_created"),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="plan_status_valid",

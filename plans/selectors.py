@@ -371,6 +371,11 @@ def latest_measures(measures: Sequence[Measure]) -> list[MeasureSummary]:
 # ---------------------------------------------------------------------------------------------
 
 
+# Plan detail shows the most severe, newest open flags only; the rest are one link away (flags
+# list filtered by plan and status). A long SPRAVATO course can hold one open flag per session.
+DETAIL_OPEN_FLAGS = 20
+
+
 @dataclass(frozen=True, slots=True)
 class PlanDetail:
     plan: CarePlan
@@ -378,23 +383,38 @@ class PlanDetail:
     readiness: PlanReadiness
     open_flags: list[Flag]
     latest_measures: list[MeasureSummary]
+    # True when ``open_flags`` was cut at ``open_flag_limit`` (more are open).
+    more_open_flags: bool = False
 
 
 def plans_for_detail(qs: QuerySet[CarePlan]) -> QuerySet[CarePlan]:
     return qs.select_related("patient", "clinic", "coordinator")
 
 
-def get_plan_detail(*, plan: CarePlan, today: dt.date | None = None) -> PlanDetail:
+def get_plan_detail(
+    *,
+    plan: CarePlan,
+    today: dt.date | None = None,
+    open_flag_limit: int | None = DETAIL_OPEN_FLAGS,
+) -> PlanDetail:
     """Everything the plan detail shows, in a constant number of queries (7 with a loaded plan):
     components + protocol indications + protocol requirements (3), evaluations (1), measures (1),
     the components' course sessions (1), open flags (1), patient/clinic/coordinator when not
-    already joined on ``plan`` (0–3)."""
+    already joined on ``plan`` (0–3).
+
+    Open flags in the one priority order (``order_flags_by_priority``: safety first, then most
+    severe, soonest due): the first ``open_flag_limit`` (``None``: all, e.g. for an export or the
+    dashboard), with ``more_open_flags`` telling the caller to link to the rest — so a cut list
+    never hides a safety flag or a blocking gap behind newer notes."""
     components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
     evaluations = _patient_evaluations(plan.patient_id)
     measures = _patient_measures(plan.patient_id)
-    open_flags = list(
-        order_flags_by_priority(Flag.objects.filter(plan_id=plan.pk, status=FlagStatus.OPEN))
-    )
+    flags_qs = order_flags_by_priority(Flag.objects.filter(plan_id=plan.pk, status=FlagStatus.OPEN))
+    if open_flag_limit is not None:
+        flags_qs = flags_qs[: open_flag_limit + 1]
+    open_flags = list(flags_qs)
+    more_open_flags = open_flag_limit is not None and len(open_flags) > open_flag_limit
+    open_flags = open_flags[:open_flag_limit] if more_open_flags else open_flags
     for flag in open_flags:
         flag.plan = plan  # serializers read flag.plan.patient_id: no query per flag
     readiness = readiness_from(
@@ -411,6 +431,7 @@ def get_plan_detail(*, plan: CarePlan, today: dt.date | None = None) -> PlanDeta
         readiness=readiness,
         open_flags=open_flags,
         latest_measures=latest_measures([m for m in measures if m.plan_id == plan.pk]),
+        more_open_flags=more_open_flags,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -408,11 +409,20 @@ class PlanDetailOut(PlanOut):
         read_only=True, source="detail.readiness.ready_to_start"
     )
     open_flags = FlagOut(many=True, read_only=True, source="detail.open_flags")
+    open_flags_more = serializers.SerializerMethodField(
+        help_text="when open_flags holds only the newest ones: the flags list of all of them"
+    )
     latest_measures = MeasureSummaryOut(many=True, read_only=True, source="detail.latest_measures")
 
     class Meta(PlanOut.Meta):
         fields = [*PlanOut.Meta.fields, "ready_to_start", "readiness", "open_flags",
-                  "latest_measures"]  # fmt: skip
+                  "open_flags_more", "latest_measures"]  # fmt: skip
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_open_flags_more(self, plan) -> str | None:
+        if not plan.detail.more_open_flags:
+            return None
+        return f"{reverse('api:flag-list')}?plan={plan.pk}&status=open"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.boundary import resolve_subject
+from api.pagination_cursor import KeysetPagination
 from api.plans import serializers as s
 from api.plans.filters import (
     EvaluationFilter,
@@ -27,6 +28,7 @@ from api.plans.filters import (
     PlanFilter,
     ProtocolFilter,
 )
+from api.plans.rows import list_plans, plan_rows
 from backend.accounts.models import Role
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event, record_object
@@ -92,8 +94,13 @@ class AuditedListMixin:
         return response
 
 
-def _plan_detail_response(plan: CarePlan, *, code: int = status.HTTP_200_OK) -> Response:
-    plan = plans_for_detail(CarePlan.objects.filter(pk=plan.pk)).get()
+def _plan_detail_response(
+    plan: CarePlan, *, code: int = status.HTTP_200_OK, reload: bool = True
+) -> Response:
+    """The plan detail. ``reload`` after a write (the row changed); a plain read passes the plan
+    ``access_plan`` already loaded with its patient, clinic and coordinator (loaded once)."""
+    if reload:
+        plan = plans_for_detail(CarePlan.objects.filter(pk=plan.pk)).get()
     plan.detail = get_plan_detail(plan=plan)  # type: ignore[attr-defined]
     return Response(s.PlanDetailOut(plan).data, status=code)
 
@@ -218,19 +225,30 @@ class CareTeamRemoveView(APIView):
 
 
 class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    """Plans, newest first, in keyset pages (``?cursor=``; ``?count=true`` for the total;
+    ``?page=`` still gives numbered pages)."""
+
     serializer_class = s.PlanOut
     filterset_class = PlanFilter
+    pagination_class = KeysetPagination
     audit_object_type = "plans.careplan"
 
     def get_queryset(self):
-        return access.visible_plans(self.request.user).prefetch_related(
-            Prefetch(
-                "components",
-                queryset=PlanComponent.objects.select_related(
-                    "protocol", "indication"
-                ).prefetch_related("authorizations"),  # coverage fields (issue 11)
-            )
+        return list_plans(access.visible_plans(self.request.user))
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The page, rendered by ``api.plans.rows`` (the same JSON as ``PlanOut``, without
+        DRF's per-field cost), then audited by ``AuditedListMixin``."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        response = self.get_paginated_response(plan_rows(page))
+        record_event(
+            actor=request.user,
+            action=AuditAction.READ,
+            object_type=self.audit_object_type,
+            patient_id=self.scoped_patient_id(request),
+            detail={"list": True, "query": dict(request.query_params.items())},
         )
+        return response
 
     @extend_schema(request=s.PlanIn, responses={201: s.PlanDetailOut})
     def post(self, request: Request) -> Response:
@@ -256,7 +274,7 @@ class PlanDetailView(APIView):
     def get(self, request: Request, pk: int) -> Response:
         plan = access.access_plan(user=request.user, plan_id=pk)
         audit_read(request, plan, plan.patient_id)
-        return _plan_detail_response(plan)
+        return _plan_detail_response(plan, reload=False)
 
     @extend_schema(request=s.PlanPatchIn, responses=s.PlanDetailOut)
     def patch(self, request: Request, pk: int) -> Response:

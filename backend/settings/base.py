@@ -230,7 +230,11 @@ CELERY_BEAT_SCHEDULER = "backend.beat:HeartbeatScheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("BEAT_MAX_LOOP_INTERVAL", 30)
 BEAT_HEARTBEAT_FILE = env_str("BEAT_HEARTBEAT_FILE", str(BASE_DIR / ".data" / "beat-heartbeat"))
 REMINDER_CLAIM_TIMEOUT_SECONDS = env_int("REMINDER_CLAIM_TIMEOUT_SECONDS", 600)
-REMINDER_MAX_IN_FLIGHT = env_int("REMINDER_MAX_IN_FLIGHT", 1000)
+# Rows per send task / claim query, and the most send messages waiting in the "reminders" queue
+# before a tick stops claiming (back-pressure by queue depth; docs/adr/0002, issue 17).
+REMINDER_SEND_BATCH_SIZE = env_int("REMINDER_SEND_BATCH_SIZE", 100)
+REMINDER_SEND_BATCH_SECONDS = env_int("REMINDER_SEND_BATCH_SECONDS", 1)  # then hand the rest back
+REMINDER_QUEUE_HIGH_WATER = env_int("REMINDER_QUEUE_HIGH_WATER", 20)
 WORKER_HEARTBEAT_KEY = "clinic:worker-heartbeat"
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15)
 WORKER_HEARTBEAT_MAX_AGE = timedelta(seconds=env_int("WORKER_HEARTBEAT_MAX_AGE", 90))
