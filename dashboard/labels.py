@@ -82,6 +82,7 @@ FLAG_LABELS = {
     "weekly_phq9_overdue": "Weekly PHQ-9 overdue",
     "prior_auth_expiring": "Prior authorisation expiring",
     "sessions_beyond_authorization": "Sessions beyond the authorisation",
+    "prior_auth_units_low": "Prior authorisation nearly used up",
     "follow_up_overdue": "Psychiatric follow-up overdue",
     "no_show_streak": "Repeated no-shows",
     "reminder_failed": "Reminder could not be delivered",
