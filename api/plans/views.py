@@ -34,6 +34,7 @@ from modalities.models import Protocol
 from plans import access, services
 from plans.access import Action, require
 from plans.errors import PlanErrorCode
+from plans.errors import PlanErrorCode as P
 from plans.models import CarePlan, CareTeamMember, Measure, PlanComponent, RecordStatus
 from plans.selectors import (
     baseline_for,
@@ -43,6 +44,16 @@ from plans.selectors import (
     plans_for_detail,
 )
 from scheduling.models import Clinic
+
+# Domain codes the services return (400) per input kind; each view declares its ``error_codes``
+# (status → codes) so the OpenAPI schema documents them (api/schema.py).
+PATIENT_INPUT_CODES = (
+    P.INVALID_PHONE,
+    P.INVALID_TIMEZONE,
+    P.CARE_TEAM_MEMBER_INVALID,
+    P.USER_NOT_IN_ORGANIZATION,
+)
+COMPONENT_INPUT_CODES = (P.INDICATION_NOT_IN_PROTOCOL, P.PROTOCOL_INACTIVE, P.INVALID_COVERAGE)
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -156,6 +167,8 @@ def _patients(user):
 
 
 class PatientListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    error_codes = {400: PATIENT_INPUT_CODES, 409: (P.DUPLICATE_MRN,)}
+
     serializer_class = s.PatientOut
     audit_object_type = "plans.patient"
 
@@ -188,6 +201,8 @@ class PatientListCreateView(AuditedListMixin, generics.ListCreateAPIView):
 
 
 class PatientDetailView(APIView):
+    error_codes = {400: PATIENT_INPUT_CODES, 409: (P.DUPLICATE_MRN,)}
+
     @extend_schema(responses=s.PatientOut)
     def get(self, request: Request, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
@@ -208,6 +223,8 @@ class PatientDetailView(APIView):
 
 
 class CareTeamAddView(APIView):
+    error_codes = {400: (P.CARE_TEAM_MEMBER_INVALID, P.USER_NOT_IN_ORGANIZATION)}
+
     @extend_schema(request=s.CareTeamIn, responses={201: s.PatientOut})
     def post(self, request: Request, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
@@ -239,6 +256,12 @@ class CareTeamRemoveView(APIView):
 
 
 class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    # 404: the patient named in the body is not visible to the caller
+    error_codes = {
+        400: (P.CLINIC_NOT_IN_ORGANIZATION, P.USER_NOT_IN_ORGANIZATION, *COMPONENT_INPUT_CODES),
+        404: (),
+    }
+
     serializer_class = s.PlanOut
     filterset_class = PlanFilter
     audit_object_type = "plans.careplan"
@@ -270,6 +293,11 @@ class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
 
 
 class PlanDetailView(APIView):
+    error_codes = {
+        400: (P.CLINIC_NOT_IN_ORGANIZATION, P.USER_NOT_IN_ORGANIZATION),
+        409: (P.PLAN_LOCKED,),
+    }
+
     @extend_schema(responses=s.PlanDetailOut)
     def get(self, request: Request, pk: int) -> Response:
         plan = access.access_plan(user=request.user, plan_id=pk)
@@ -294,6 +322,8 @@ class PlanDetailView(APIView):
 class _PlanActionView(APIView):
     """One view per state change (STYLE.md habit 3); 409 ``illegal_transition`` otherwise."""
 
+    error_codes: dict = {409: (P.ILLEGAL_TRANSITION,)}
+
     service: Any = None
     takes_reason = False
 
@@ -312,6 +342,8 @@ class _PlanActionView(APIView):
 
 class PlanActivateView(_PlanActionView):
     """draft → active (needs at least one component)."""
+
+    error_codes = {409: (P.ILLEGAL_TRANSITION, P.PLAN_HAS_NO_COMPONENTS)}
 
     service = staticmethod(services.activate_plan)
 
@@ -338,6 +370,8 @@ class PlanCompleteView(_PlanActionView):
 
 class PlanRevokeView(_PlanActionView):
     """any open status → revoked; the reason is required."""
+
+    error_codes = {400: (P.REASON_REQUIRED,), 409: (P.ILLEGAL_TRANSITION,)}
 
     service = staticmethod(services.revoke_plan)
     takes_reason = True
@@ -366,6 +400,8 @@ def _component_out(component: PlanComponent) -> dict:
 
 
 class PlanComponentCreateView(APIView):
+    error_codes = {400: COMPONENT_INPUT_CODES, 409: (P.COMPONENT_LOCKED, P.PLAN_LOCKED)}
+
     @extend_schema(request=s.ComponentIn, responses={201: s.ComponentOut})
     def post(self, request: Request, pk: int) -> Response:
         plan = access.access_plan(user=request.user, plan_id=pk)
@@ -377,6 +413,8 @@ class PlanComponentCreateView(APIView):
 
 
 class ComponentDetailView(APIView):
+    error_codes = {400: COMPONENT_INPUT_CODES, 409: (P.COMPONENT_LOCKED, P.PLAN_LOCKED)}
+
     @extend_schema(responses=s.ComponentOut)
     def get(self, request: Request, pk: int) -> Response:
         component = access.access_component(user=request.user, component_id=pk)
@@ -419,6 +457,12 @@ def _scope(request: Request, values: dict[str, Any]):
 
 
 class EvaluationListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    # 404: the patient, plan or component named in the body is not visible to the caller
+    error_codes = {
+        400: (P.COMPONENT_NOT_IN_PLAN, P.PLAN_NOT_OF_PATIENT, P.INVALID_EVALUATION_DATA),
+        404: (),
+    }
+
     serializer_class = s.EvaluationOut
     filterset_class = EvaluationFilter
     audit_object_type = "plans.evaluation"
@@ -457,6 +501,8 @@ class EvaluationDetailView(APIView):
 
 class EvaluationEnteredInErrorView(APIView):
     """Mark an evaluation entered-in-error (with a reason) instead of deleting it."""
+
+    error_codes = {400: (P.REASON_REQUIRED,), 409: (P.ALREADY_ENTERED_IN_ERROR,)}
 
     @extend_schema(request=s.ReasonIn, responses=s.EvaluationOut)
     def post(self, request: Request, pk: int) -> Response:
@@ -498,6 +544,11 @@ def _baselines(measures: list[Measure]) -> dict[int, Measure | None]:
 
 
 class MeasureListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    error_codes = {
+        400: (P.COMPONENT_NOT_IN_PLAN, P.PLAN_NOT_OF_PATIENT, P.INVALID_ANSWERS),
+        404: (),
+    }
+
     serializer_class = s.MeasureOut
     filterset_class = MeasureFilter
     audit_object_type = "plans.measure"
@@ -570,6 +621,8 @@ class FlagDetailView(APIView):
 
 class FlagDismissView(APIView):
     """Dismiss an open flag; the reason is required (400 ``reason_required``)."""
+
+    error_codes = {400: (P.REASON_REQUIRED,), 409: (P.FLAG_NOT_OPEN,)}
 
     @extend_schema(request=s.ReasonIn, responses=s.FlagOut)
     def post(self, request: Request, pk: int) -> Response:
