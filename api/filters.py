@@ -9,11 +9,13 @@ from typing import Any
 import django_filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 
 MAX_ID = 2**63 - 1  # bigint primary keys
 MAX_OFFSET = timedelta(hours=14)  # the widest UTC offset in use (UTC+14, Line Islands)
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(django_filters.Filter):
     """An object id: an integer in 1..2^63-1 (``1.5`` or ``1e40`` is a 400, not a DB error)."""
 

@@ -26,6 +26,8 @@ from plans.models import (
 )
 
 ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$", re.IGNORECASE)
+# The same rule spelled out for the OpenAPI schema (which has no case-insensitive flag).
+ICD10_PATTERN = r"^[A-TV-Za-tv-z][0-9][0-9ABab](\.[0-9A-TV-Za-tv-z]{1,4})?$"
 
 
 def _choices(enum) -> list[str]:
@@ -224,7 +226,9 @@ class PlanIn(serializers.Serializer):
     patient = serializers.IntegerField()
     clinic = serializers.IntegerField()
     title = serializers.CharField(max_length=200)
-    diagnoses = serializers.ListField(child=serializers.CharField(max_length=10), required=False)
+    diagnoses = serializers.ListField(
+        child=serializers.RegexField(ICD10_PATTERN, max_length=10), required=False
+    )
     goals = serializers.CharField(required=False, allow_blank=True)
     coordinator = serializers.IntegerField(required=False, allow_null=True)
     components = ComponentIn(many=True, required=False)
@@ -236,7 +240,9 @@ class PlanIn(serializers.Serializer):
 class PlanPatchIn(serializers.Serializer):
     clinic = serializers.IntegerField(required=False)
     title = serializers.CharField(max_length=200, required=False)
-    diagnoses = serializers.ListField(child=serializers.CharField(max_length=10), required=False)
+    diagnoses = serializers.ListField(
+        child=serializers.RegexField(ICD10_PATTERN, max_length=10), required=False
+    )
     goals = serializers.CharField(required=False, allow_blank=True)
     coordinator = serializers.IntegerField(required=False, allow_null=True)
 
@@ -246,6 +252,14 @@ class PlanPatchIn(serializers.Serializer):
 
 class ReasonIn(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+# Schema of the actions whose service requires a reason (400 ``reason_required``): the views
+# parse ``ReasonIn`` so that the service's stable code answers; the schema states the rule.
+class ReasonRequiredIn(serializers.Serializer):
+    """A reason is required (not only whitespace)."""
+
+    reason = serializers.RegexField(r"\S", help_text="required; not only whitespace")
 
 
 class RequirementResultOut(serializers.Serializer):
@@ -358,7 +372,7 @@ class EvaluationIn(serializers.Serializer):
     component = serializers.IntegerField(required=False, allow_null=True)
     kind = enum_field(vocab.EvaluationKind)
     performed_at = serializers.DateTimeField(required=False)
-    data = serializers.JSONField(required=False)
+    data = serializers.DictField(required=False)  # kind-specific, validated by the service
     valid_until = serializers.DateField(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -379,7 +393,7 @@ class MeasureIn(serializers.Serializer):
     plan = serializers.IntegerField(required=False, allow_null=True)
     component = serializers.IntegerField(required=False, allow_null=True)
     instrument = enum_field(vocab.Instrument)
-    answers = serializers.JSONField()
+    answers = serializers.DictField()  # item → answer, validated by the instrument's scoring
     taken_at = serializers.DateTimeField(required=False)
     is_baseline = serializers.BooleanField(required=False, allow_null=True, default=None)
 

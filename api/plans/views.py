@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -340,6 +340,7 @@ class _PlanActionView(APIView):
         return _plan_detail_response(plan)
 
 
+@extend_schema_view(post=extend_schema(request=None, responses=s.PlanDetailOut))
 class PlanActivateView(_PlanActionView):
     """draft → active (needs at least one component)."""
 
@@ -355,6 +356,7 @@ class PlanHoldView(_PlanActionView):
     takes_reason = True
 
 
+@extend_schema_view(post=extend_schema(request=None, responses=s.PlanDetailOut))
 class PlanResumeView(_PlanActionView):
     """on-hold → active."""
 
@@ -368,6 +370,7 @@ class PlanCompleteView(_PlanActionView):
     takes_reason = True
 
 
+@extend_schema_view(post=extend_schema(request=s.ReasonRequiredIn, responses=s.PlanDetailOut))
 class PlanRevokeView(_PlanActionView):
     """any open status → revoked; the reason is required."""
 
@@ -504,7 +507,7 @@ class EvaluationEnteredInErrorView(APIView):
 
     error_codes = {400: (P.REASON_REQUIRED,), 409: (P.ALREADY_ENTERED_IN_ERROR,)}
 
-    @extend_schema(request=s.ReasonIn, responses=s.EvaluationOut)
+    @extend_schema(request=s.ReasonRequiredIn, responses=s.EvaluationOut)
     def post(self, request: Request, pk: int) -> Response:
         evaluation = access.access_evaluation(user=request.user, evaluation_id=pk)
         require(request.user, Action.RECORD_CLINICAL)
@@ -624,7 +627,7 @@ class FlagDismissView(APIView):
 
     error_codes = {400: (P.REASON_REQUIRED,), 409: (P.FLAG_NOT_OPEN,)}
 
-    @extend_schema(request=s.ReasonIn, responses=s.FlagOut)
+    @extend_schema(request=s.ReasonRequiredIn, responses=s.FlagOut)
     def post(self, request: Request, pk: int) -> Response:
         flag = access.access_flag(user=request.user, flag_id=pk)
         require(request.user, Action.HANDLE_FLAGS)
