@@ -66,3 +66,14 @@ stop-services:
 clean:
 	@$(BOOT) clean
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+## Contract fuzzing (issue 12): schemathesis, every check, every operation, coordinator +
+## clinician + patient, fixed seed; ≥ 5,000 cases (FUZZ_MAX_EXAMPLES per operation and phase).
+## Reports (JSON + text per role) in .data/fuzz/. `make test` runs a short version of the same.
+.PHONY: fuzz
+fuzz: $(STAMP)
+	@rm -rf .data/fuzz
+	FUZZ_REPORT_DIR=$(CURDIR)/.data/fuzz FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-25} \
+	  FUZZ_PHASES=examples,coverage,fuzzing,stateful FUZZ_EXCLUDE_CHECKS= \
+	  $(DEV) exec -- $(PY) -m pytest -q --ds=backend.settings.test tests/api/test_fuzz.py \
+	  -p no:cacheprovider; status=$$?; cat .data/fuzz/summary.txt 2>/dev/null; exit $$status

@@ -1,7 +1,7 @@
 """Validation at the API boundary, once, for every endpoint (issue 13).
 
 * ``api.parsers.BoundaryJSONParser`` (the only parser): a body over ``API_MAX_BODY_BYTES`` is 413
-  ``payload_too_large``; a NUL byte or an unpaired UTF-16 surrogate anywhere in the document —
+  ``request_too_large``; a NUL byte or an unpaired UTF-16 surrogate anywhere in the document —
   in a key or a value, at any depth — is 400 ``validation_error`` naming the field by its path
   (``data.notes``, ``components[0].rationale``). PostgreSQL cannot store either in text or
   jsonb, and a surrogate cannot even be encoded in the JSON response.

@@ -50,7 +50,7 @@ class BoundaryMiddleware:
         limit = int(getattr(settings, "API_MAX_BODY_BYTES", 1_048_576))
         try:
             if int(request.META.get("CONTENT_LENGTH") or 0) > limit:
-                return None  # the parser answers 413 payload_too_large
+                return None  # the parser answers 413 request_too_large
         except ValueError:
             return None
         try:

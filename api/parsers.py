@@ -1,6 +1,6 @@
 """The API's only parser: DRF's JSON parser plus the boundary checks (issue 13).
 
-A body larger than ``API_MAX_BODY_BYTES`` is 413 ``payload_too_large``; a NUL byte or an unpaired
+A body larger than ``API_MAX_BODY_BYTES`` is 413 ``request_too_large``; a NUL byte or an unpaired
 UTF-16 surrogate anywhere in the document — a key or a value, at any depth — is 400
 ``validation_error`` naming the field by its path (``data.notes``, ``components[0].rationale``).
 PostgreSQL stores neither in text or jsonb, and a lone surrogate cannot even be encoded in the
@@ -52,7 +52,7 @@ def find_hostile(value: Any, path: str = "") -> str | None:
 class PayloadTooLarge(exceptions.APIException):
     status_code = 413
     default_detail = "The request body is too large."
-    default_code = "payload_too_large"
+    default_code = "request_too_large"
 
 
 class BoundaryJSONParser(JSONParser):

@@ -37,6 +37,8 @@ from plans.models import (
 )
 
 ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$", re.IGNORECASE)
+# The same rule spelled out for the OpenAPI schema (which has no case-insensitive flag).
+ICD10_PATTERN = r"^[A-TV-Za-tv-z][0-9][0-9ABab](\.[0-9A-TV-Za-tv-z]{1,4})?$"
 
 
 def _choices(enum) -> list[str]:
@@ -289,7 +291,9 @@ class PlanIn(InputSerializer):
     patient = patient_field()
     clinic = clinic_field()
     title = serializers.CharField(max_length=200)
-    diagnoses = serializers.ListField(child=serializers.CharField(max_length=10), required=False)
+    diagnoses = serializers.ListField(
+        child=serializers.RegexField(ICD10_PATTERN, max_length=10), required=False
+    )
     goals = serializers.CharField(required=False, allow_blank=True)
     coordinator = user_field(required=False, allow_null=True)
     components = ComponentIn(many=True, required=False)
@@ -301,7 +305,9 @@ class PlanIn(InputSerializer):
 class PlanPatchIn(InputSerializer):
     clinic = clinic_field(required=False)
     title = serializers.CharField(max_length=200, required=False)
-    diagnoses = serializers.ListField(child=serializers.CharField(max_length=10), required=False)
+    diagnoses = serializers.ListField(
+        child=serializers.RegexField(ICD10_PATTERN, max_length=10), required=False
+    )
     goals = serializers.CharField(required=False, allow_blank=True)
     coordinator = user_field(required=False, allow_null=True)
 
@@ -311,6 +317,14 @@ class PlanPatchIn(InputSerializer):
 
 class ReasonIn(InputSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+# Schema of the actions whose service requires a reason (400 ``reason_required``): the views
+# parse ``ReasonIn`` so that the service's stable code answers; the schema states the rule.
+class ReasonRequiredIn(serializers.Serializer):
+    """A reason is required (not only whitespace)."""
+
+    reason = serializers.RegexField(r"\S", help_text="required; not only whitespace")
 
 
 class RequirementResultOut(serializers.Serializer):
@@ -436,7 +450,7 @@ class EvaluationIn(InputSerializer):
     component = component_field(required=False, allow_null=True)
     kind = enum_field(vocab.EvaluationKind)
     performed_at = BoundedDateTimeField(required=False, window=RECORDED_WINDOW)
-    data = serializers.JSONField(required=False)
+    data = serializers.DictField(required=False)  # kind-specific, validated by the service
     valid_until = serializers.DateField(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -457,7 +471,7 @@ class MeasureIn(InputSerializer):
     plan = plan_field(required=False, allow_null=True)
     component = component_field(required=False, allow_null=True)
     instrument = enum_field(vocab.Instrument)
-    answers = serializers.JSONField()
+    answers = serializers.DictField()  # item → answer, validated by the instrument's scoring
     taken_at = BoundedDateTimeField(required=False, window=RECORDED_WINDOW)
     is_baseline = serializers.BooleanField(required=False, allow_null=True, default=None)
 

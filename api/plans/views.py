@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -37,6 +37,7 @@ from modalities.models import Protocol
 from plans import access, services
 from plans.access import Action, require
 from plans.errors import PlanErrorCode
+from plans.errors import PlanErrorCode as P
 from plans.models import CarePlan, CareTeamMember, Measure, PlanComponent, RecordStatus
 from plans.selectors import (
     baseline_for,
@@ -46,6 +47,16 @@ from plans.selectors import (
     order_flags_by_priority,
     plans_for_detail,
 )
+
+# Domain codes the services return (400) per input kind; each view declares its ``error_codes``
+# (status → codes) so the OpenAPI schema documents them (api/schema.py).
+PATIENT_INPUT_CODES = (
+    P.INVALID_PHONE,
+    P.INVALID_TIMEZONE,
+    P.CARE_TEAM_MEMBER_INVALID,
+    P.USER_NOT_IN_ORGANIZATION,
+)
+COMPONENT_INPUT_CODES = (P.INDICATION_NOT_IN_PROTOCOL, P.PROTOCOL_INACTIVE, P.INVALID_COVERAGE)
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -146,6 +157,8 @@ def _patients(user):
 
 
 class PatientListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    error_codes = {400: PATIENT_INPUT_CODES, 409: (P.DUPLICATE_MRN,)}
+
     serializer_class = s.PatientOut
     audit_object_type = "plans.patient"
 
@@ -176,6 +189,8 @@ class PatientListCreateView(AuditedListMixin, generics.ListCreateAPIView):
 
 
 class PatientDetailView(APIView):
+    error_codes = {400: PATIENT_INPUT_CODES, 409: (P.DUPLICATE_MRN,)}
+
     @extend_schema(responses=s.PatientOut)
     def get(self, request: Request, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
@@ -194,6 +209,8 @@ class PatientDetailView(APIView):
 
 
 class CareTeamAddView(APIView):
+    error_codes = {400: (P.CARE_TEAM_MEMBER_INVALID, P.USER_NOT_IN_ORGANIZATION)}
+
     @extend_schema(request=s.CareTeamIn, responses={201: s.PatientOut})
     def post(self, request: Request, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
@@ -227,6 +244,12 @@ class CareTeamRemoveView(APIView):
 class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
     """Plans, newest first, in keyset pages (``?cursor=``; ``?count=true`` for the total;
     ``?page=`` still gives numbered pages)."""
+
+    # 404: the patient named in the body is not visible to the caller
+    error_codes = {
+        400: (P.CLINIC_NOT_IN_ORGANIZATION, P.USER_NOT_IN_ORGANIZATION, *COMPONENT_INPUT_CODES),
+        404: (),
+    }
 
     serializer_class = s.PlanOut
     filterset_class = PlanFilter
@@ -270,6 +293,11 @@ class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
 
 
 class PlanDetailView(APIView):
+    error_codes = {
+        400: (P.CLINIC_NOT_IN_ORGANIZATION, P.USER_NOT_IN_ORGANIZATION),
+        409: (P.PLAN_LOCKED,),
+    }
+
     @extend_schema(responses=s.PlanDetailOut)
     def get(self, request: Request, pk: int) -> Response:
         plan = access.access_plan(user=request.user, plan_id=pk)
@@ -290,6 +318,8 @@ class PlanDetailView(APIView):
 class _PlanActionView(APIView):
     """One view per state change (STYLE.md habit 3); 409 ``illegal_transition`` otherwise."""
 
+    error_codes: dict = {409: (P.ILLEGAL_TRANSITION,)}
+
     service: Any = None
     takes_reason = False
 
@@ -306,8 +336,11 @@ class _PlanActionView(APIView):
         return _plan_detail_response(plan)
 
 
+@extend_schema_view(post=extend_schema(request=None, responses=s.PlanDetailOut))
 class PlanActivateView(_PlanActionView):
     """draft → active (needs at least one component)."""
+
+    error_codes = {409: (P.ILLEGAL_TRANSITION, P.PLAN_HAS_NO_COMPONENTS)}
 
     service = staticmethod(services.activate_plan)
 
@@ -319,6 +352,7 @@ class PlanHoldView(_PlanActionView):
     takes_reason = True
 
 
+@extend_schema_view(post=extend_schema(request=None, responses=s.PlanDetailOut))
 class PlanResumeView(_PlanActionView):
     """on-hold → active."""
 
@@ -332,8 +366,11 @@ class PlanCompleteView(_PlanActionView):
     takes_reason = True
 
 
+@extend_schema_view(post=extend_schema(request=s.ReasonRequiredIn, responses=s.PlanDetailOut))
 class PlanRevokeView(_PlanActionView):
     """any open status → revoked; the reason is required."""
+
+    error_codes = {400: (P.REASON_REQUIRED,), 409: (P.ILLEGAL_TRANSITION,)}
 
     service = staticmethod(services.revoke_plan)
     takes_reason = True
@@ -362,6 +399,8 @@ def _component_out(component: PlanComponent) -> dict:
 
 
 class PlanComponentCreateView(APIView):
+    error_codes = {400: COMPONENT_INPUT_CODES, 409: (P.COMPONENT_LOCKED, P.PLAN_LOCKED)}
+
     @extend_schema(request=s.ComponentIn, responses={201: s.ComponentOut})
     def post(self, request: Request, pk: int) -> Response:
         plan = access.access_plan(user=request.user, plan_id=pk)
@@ -373,6 +412,8 @@ class PlanComponentCreateView(APIView):
 
 
 class ComponentDetailView(APIView):
+    error_codes = {400: COMPONENT_INPUT_CODES, 409: (P.COMPONENT_LOCKED, P.PLAN_LOCKED)}
+
     @extend_schema(responses=s.ComponentOut)
     def get(self, request: Request, pk: int) -> Response:
         component = access.access_component(user=request.user, component_id=pk)
@@ -408,6 +449,12 @@ def _scope(request: Request, values: dict[str, Any]):
 
 
 class EvaluationListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    # 404: the patient, plan or component named in the body is not visible to the caller
+    error_codes = {
+        400: (P.COMPONENT_NOT_IN_PLAN, P.PLAN_NOT_OF_PATIENT, P.INVALID_EVALUATION_DATA),
+        404: (),
+    }
+
     serializer_class = s.EvaluationOut
     filterset_class = EvaluationFilter
     audit_object_type = "plans.evaluation"
@@ -447,7 +494,9 @@ class EvaluationDetailView(APIView):
 class EvaluationEnteredInErrorView(APIView):
     """Mark an evaluation entered-in-error (with a reason) instead of deleting it."""
 
-    @extend_schema(request=s.ReasonIn, responses=s.EvaluationOut)
+    error_codes = {400: (P.REASON_REQUIRED,), 409: (P.ALREADY_ENTERED_IN_ERROR,)}
+
+    @extend_schema(request=s.ReasonRequiredIn, responses=s.EvaluationOut)
     def post(self, request: Request, pk: int) -> Response:
         evaluation = access.access_evaluation(user=request.user, evaluation_id=pk)
         require(request.user, Action.RECORD_CLINICAL)
@@ -487,6 +536,11 @@ def _baselines(measures: list[Measure]) -> dict[int, Measure | None]:
 
 
 class MeasureListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    error_codes = {
+        400: (P.COMPONENT_NOT_IN_PLAN, P.PLAN_NOT_OF_PATIENT, P.INVALID_ANSWERS),
+        404: (),
+    }
+
     serializer_class = s.MeasureOut
     filterset_class = MeasureFilter
     audit_object_type = "plans.measure"
@@ -563,7 +617,9 @@ class FlagDetailView(APIView):
 class FlagDismissView(APIView):
     """Dismiss an open flag; the reason is required (400 ``reason_required``)."""
 
-    @extend_schema(request=s.ReasonIn, responses=s.FlagOut)
+    error_codes = {400: (P.REASON_REQUIRED,), 409: (P.FLAG_NOT_OPEN,)}
+
+    @extend_schema(request=s.ReasonRequiredIn, responses=s.FlagOut)
     def post(self, request: Request, pk: int) -> Response:
         flag = access.access_flag(user=request.user, flag_id=pk)
         require(request.user, Action.HANDLE_FLAGS)

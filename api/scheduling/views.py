@@ -31,6 +31,7 @@ from backend.audit.services import record_event
 from backend.errors import ConflictError, ErrorCode, NotFoundError
 from plans.access import Action, access_component, require
 from scheduling import selectors
+from scheduling.errors import SchedulingErrorCode as S
 from scheduling.models import CalendarFeed, Clinic, ClinicianHours, Resource, Session
 from scheduling.services import (
     book_session,
@@ -99,6 +100,8 @@ class ClinicViewSet(
     viewsets.GenericViewSet,
 ):
     """Sites: staff of the organisation read; coordinators (and admins) write. No delete."""
+
+    error_codes = {409: (ErrorCode.CONFLICT,)}
 
     serializer_class = s.ClinicSerializer
 
@@ -183,6 +186,8 @@ class ClinicClosuresView(APIView):
 class ClinicGenerateClosuresView(APIView):
     """Add the public holidays of the clinic's country/subdivision for a year as closures."""
 
+    error_codes = {400: (S.HOLIDAYS_UNAVAILABLE,)}
+
     @extend_schema(
         request=s.GenerateClosuresInputSerializer,
         responses={201: s.GenerateClosuresOutputSerializer},
@@ -202,6 +207,8 @@ class ClinicGenerateClosuresView(APIView):
 @extend_schema(tags=["clinics"])
 class ResourceViewSet(viewsets.ModelViewSet):
     """Bookable resources. Delete deactivates (bookings keep their history)."""
+
+    error_codes = {404: (), 409: (ErrorCode.CONFLICT,)}  # 404: the clinic named in the body
 
     serializer_class = s.ResourceSerializer
     filter_backends = [DjangoFilterBackend]
@@ -250,6 +257,8 @@ class ClinicianHoursViewSet(
 ):
     """Clinician working hours per clinic: coordinators manage; clinicians their own."""
 
+    error_codes = {404: ()}  # the clinician or clinic named in the body
+
     serializer_class = s.ClinicianHoursSerializer
 
     def get_queryset(self):
@@ -280,6 +289,11 @@ class ClinicianHoursViewSet(
 @extend_schema(tags=["scheduling"])
 class ComponentScheduleView(APIView):
     """Generate a component's course from its protocol: preview (commit=false) or book it."""
+
+    error_codes = {
+        409: (S.COMPONENT_NOT_SCHEDULABLE, S.COURSE_ALREADY_SCHEDULED, S.NO_SLOTS,
+              S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED),
+    }  # fmt: skip
 
     @extend_schema(
         request=s.ScheduleInputSerializer,
@@ -320,6 +334,12 @@ class ComponentScheduleView(APIView):
 class SessionListView(generics.ListAPIView):
     """Sessions visible to the caller, filtered by date range, clinic, clinician, patient,
     status; POST books one session (an evaluation, a follow-up or a single course session)."""
+
+    error_codes = {
+        404: (),  # the component, resources or clinician named in the body
+        409: (S.CAP_REACHED, S.COMPONENT_NOT_SCHEDULABLE, S.OUTSIDE_CLINIC_HOURS,
+              S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED),
+    }  # fmt: skip
 
     serializer_class = s.SessionSerializer
     filter_backends = [DjangoFilterBackend]
@@ -407,6 +427,11 @@ def _missed(request: Request, session: Session, result: Any) -> Response:
 
 @extend_schema(tags=["sessions"])
 class SessionRescheduleView(_SessionAction):
+    error_codes = {
+        409: (S.ILLEGAL_TRANSITION, S.OUTSIDE_CLINIC_HOURS, S.SLOT_CONFLICT,
+              S.REMS_SITE_NOT_CERTIFIED),
+    }  # fmt: skip
+
     input_serializer = s.RescheduleInputSerializer
 
     @extend_schema(request=s.RescheduleInputSerializer, responses=s.SessionSerializer)
@@ -423,6 +448,9 @@ class SessionRescheduleView(_SessionAction):
 
 @extend_schema(tags=["sessions"])
 class SessionCancelView(_SessionAction):
+    # the make-up session appended to the course can conflict like any booking
+    error_codes = {409: (S.ILLEGAL_TRANSITION, S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED)}
+
     input_serializer = s.CancelInputSerializer
 
     @extend_schema(request=s.CancelInputSerializer, responses=s.MissedSessionOutputSerializer)
@@ -434,6 +462,9 @@ class SessionCancelView(_SessionAction):
 
 @extend_schema(tags=["sessions"])
 class SessionNoShowView(_SessionAction):
+    # the make-up session appended to the course can conflict like any booking
+    error_codes = {409: (S.ILLEGAL_TRANSITION, S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED)}
+
     input_serializer = s.NoShowInputSerializer
 
     @extend_schema(request=s.NoShowInputSerializer, responses=s.MissedSessionOutputSerializer)
@@ -448,6 +479,8 @@ class SessionCheckInView(_SessionAction):
     """Check in behind the readiness gate; 409 ``readiness_gate_blocked`` lists the missing
     steps; a prescriber may pass ``override_reason``."""
 
+    error_codes = {409: (S.ILLEGAL_TRANSITION, S.READINESS_GATE_BLOCKED)}
+
     input_serializer = s.CheckInInputSerializer
 
     @extend_schema(request=s.CheckInInputSerializer, responses=s.SessionSerializer)
@@ -461,6 +494,8 @@ class SessionCheckInView(_SessionAction):
 
 @extend_schema(tags=["sessions"])
 class SessionCompleteView(_SessionAction):
+    error_codes = {400: (S.COMPLETION_INVALID,), 409: (S.ILLEGAL_TRANSITION,)}
+
     input_serializer = s.CompleteInputSerializer
 
     @extend_schema(request=s.CompleteInputSerializer, responses=s.SessionSerializer)
@@ -476,6 +511,8 @@ class SessionCompleteView(_SessionAction):
 @extend_schema(tags=["scheduling"])
 class AvailabilityView(APIView):
     """Free slots for one resource of a kind, for a duration, over a date range (≤ 31 days)."""
+
+    error_codes = {404: ()}  # the clinic named in the query
 
     @extend_schema(
         parameters=[s.AvailabilityQuerySerializer], responses=s.FreeSlotSerializer(many=True)
@@ -514,6 +551,8 @@ def _managed_feeds(user: Any):
 @extend_schema(tags=["feeds"])
 class FeedListView(APIView):
     """Calendar feeds the caller manages; POST creates one and returns its secret URL once."""
+
+    error_codes = {400: (S.FEED_OWNER_INVALID,), 404: ()}
 
     @extend_schema(responses=s.FeedSerializer(many=True))
     def get(self, request: Request) -> Response:

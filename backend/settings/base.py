@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "backend.audit.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "backend.errors.ApiErrorShapeMiddleware",  # /api/ answers keep the error shape (issue 9)
     "api.middleware.BoundaryMiddleware",  # NUL / lone surrogates in any API request → 400
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -85,6 +86,8 @@ DATABASES = {
 # Services own their transactions (STYLE.md habit 6): no implicit per-request transaction.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Largest request body the API accepts (413 ``request_too_large`` above it, backend/errors.py).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHES = {
@@ -142,7 +145,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ContractAutoSchema",  # error responses (issue 12)
     "EXCEPTION_HANDLER": "backend.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth-token": env_str("AUTH_TOKEN_THROTTLE", "10/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -154,7 +157,6 @@ REST_FRAMEWORK = {
 FHIR_CANONICAL_BASE = env_str("FHIR_CANONICAL_BASE", "https://fhir.clinic.example.com")
 
 # Boundary validation (api/boundary.py, docs/adr/0009-boundary-validation.md).
-API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1_048_576)  # larger bodies: 413
 API_TEXT_MAX_LENGTH = env_int("API_TEXT_MAX_LENGTH", 10_000)  # free text without its own bound
 API_JSON_MAX_BYTES = env_int("API_JSON_MAX_BYTES", 16_384)  # evaluation data, answers, completion
 CLINICAL_EARLIEST_DATE = env_str("CLINICAL_EARLIEST_DATE", "1900-01-01")

@@ -131,7 +131,7 @@ def test_a_megabyte_of_goals_is_refused_and_the_bound_is_in_the_schema(w, client
 
 def test_a_body_over_the_cap_is_413(w, client):
     response = _raw(client, f"{API}/plans/", json.dumps({"goals": "x" * 1_100_000}))
-    assert _error(response, 413)["code"] == "payload_too_large"
+    assert _error(response, 413)["code"] == "request_too_large"
 
 
 def test_component_patch_with_an_unknown_field_is_400_naming_it(w, client):
