@@ -28,6 +28,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 from backend.errors import ErrorCode
@@ -80,6 +81,20 @@ def declared_error_codes(view: Any) -> dict[int, tuple[str, ...]]:
     return {int(status): tuple(str(c) for c in codes) for status, codes in declared.items()}
 
 
+def _references(field: Any, depth: int = 0) -> bool:
+    """Does this serializer (or field) hold a related-object field anywhere inside it?"""
+    if depth > 4:
+        return False
+    if isinstance(field, serializers.RelatedField | serializers.ManyRelatedField):
+        return True
+    child = getattr(field, "child", None) or getattr(field, "child_relation", None)
+    if child is not None and _references(child, depth + 1):
+        return True
+    if isinstance(field, serializers.BaseSerializer) and hasattr(field, "fields"):
+        return any(_references(f, depth + 1) for f in field.fields.values())
+    return False
+
+
 class ContractAutoSchema(AutoSchema):
     """``DEFAULT_SCHEMA_CLASS``: drf-spectacular's, plus the error responses above."""
 
@@ -92,7 +107,19 @@ class ContractAutoSchema(AutoSchema):
     def _has_body(self) -> bool:
         return self.method in BODY_METHODS and self.get_request_serializer() is not None
 
+    def _body_names_objects(self) -> bool:
+        """The body carries ids checked against what the caller may see (``api.boundary``'s
+        ``VisibleRelatedField``): an invisible or unknown one is a 404 (issue 13)."""
+        serializer = self.get_request_serializer()
+        if serializer is None:
+            return False
+        if isinstance(serializer, type):
+            serializer = serializer()
+        return _references(serializer)
+
     def _has_query(self) -> bool:
+        if self._get_format_parameters():  # ?format= (several renderers): a bad one is refused
+            return True
         if self._is_list_view() and self._get_paginator() is not None:
             return True
         if self._is_list_view() and self.get_filter_backends():
@@ -114,7 +141,7 @@ class ContractAutoSchema(AutoSchema):
             errors.setdefault(401, set()).add(ErrorCode.NOT_AUTHENTICATED)
             errors[403] = {ErrorCode.PERMISSION_DENIED}
         paged = self._is_list_view() and self._get_paginator() is not None
-        if "{" in self.path or paged:
+        if "{" in self.path or paged or (body and self._body_names_objects()):
             errors[404] = {ErrorCode.NOT_FOUND}
         if body:
             errors[413] = {ErrorCode.REQUEST_TOO_LARGE}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from api.boundary import InputSerializer
 from api.plans.serializers import enum_field
 from plans.models import AuthorizationEvidence, AuthorizationStatus, PriorAuthorization
 
@@ -58,7 +59,7 @@ class AuthorizationOut(serializers.ModelSerializer):
         return usage.remaining if usage else None
 
 
-class AuthorizationIn(serializers.Serializer):
+class AuthorizationIn(InputSerializer):
     payer_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
     number = serializers.CharField(max_length=60, required=False, allow_blank=True)
     authorized_units = serializers.IntegerField(
@@ -70,7 +71,7 @@ class AuthorizationIn(serializers.Serializer):
     decision_note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
-class EvidenceIn(serializers.Serializer):
+class EvidenceIn(InputSerializer):
     title = serializers.CharField(max_length=200)
     url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
     evaluation = serializers.IntegerField(required=False, allow_null=True, default=None)

@@ -14,12 +14,13 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.billing import serializers as s
+from api.parsers import BoundaryJSONParser
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event, record_object
 from backend.errors import InvalidInput
@@ -50,6 +51,8 @@ def _authorization_out(authorization: PriorAuthorization) -> dict[str, Any]:
 class ComponentAuthorizationsView(APIView):
     """A component's prior authorisations (newest first) with the units used; POST records a
     request or an approval."""
+
+    error_codes = {400: (PlanErrorCode.INVALID_AUTHORIZATION, PlanErrorCode.INVALID_COVERAGE)}
 
     @extend_schema(responses=s.AuthorizationOut(many=True))
     def get(self, request: Request, pk: int) -> Response:
@@ -87,6 +90,13 @@ class ComponentAuthorizationsView(APIView):
 
 @extend_schema(tags=["authorizations"])
 class AuthorizationDetailView(APIView):
+    """One prior authorisation with its units used; PATCH changes it (status machine)."""
+
+    error_codes = {
+        400: (PlanErrorCode.INVALID_AUTHORIZATION,),
+        409: (PlanErrorCode.ILLEGAL_TRANSITION,),
+    }
+
     @extend_schema(responses=s.AuthorizationOut)
     def get(self, request: Request, pk: int) -> Response:
         authorization = access.access_authorization(user=request.user, authorization_id=pk)
@@ -115,7 +125,9 @@ class AuthorizationEvidenceView(APIView):
     """Attach evidence: a link (``url``), a recorded evaluation of the patient (``evaluation``)
     or a file (multipart ``file``) — exactly one."""
 
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    error_codes = {400: (PlanErrorCode.INVALID_AUTHORIZATION,), 404: ()}
+
+    parser_classes = [BoundaryJSONParser, MultiPartParser, FormParser]
 
     @extend_schema(request=s.EvidenceIn, responses={201: s.EvidenceOut})
     def post(self, request: Request, pk: int) -> Response:

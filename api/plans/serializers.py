@@ -321,7 +321,7 @@ class ReasonIn(InputSerializer):
 
 # Schema of the actions whose service requires a reason (400 ``reason_required``): the views
 # parse ``ReasonIn`` so that the service's stable code answers; the schema states the rule.
-class ReasonRequiredIn(serializers.Serializer):
+class ReasonRequiredIn(InputSerializer):
     """A reason is required (not only whitespace)."""
 
     reason = serializers.RegexField(r"\S", help_text="required; not only whitespace")

@@ -292,7 +292,7 @@ class ComponentScheduleView(APIView):
 
     error_codes = {
         409: (S.COMPONENT_NOT_SCHEDULABLE, S.COURSE_ALREADY_SCHEDULED, S.NO_SLOTS,
-              S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED),
+              S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED, S.AUTHORIZATION_EXCEEDED),
     }  # fmt: skip
 
     @extend_schema(
@@ -338,7 +338,8 @@ class SessionListView(generics.ListAPIView):
     error_codes = {
         404: (),  # the component, resources or clinician named in the body
         409: (S.CAP_REACHED, S.COMPONENT_NOT_SCHEDULABLE, S.OUTSIDE_CLINIC_HOURS,
-              S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED),
+              S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED, S.AUTHORIZATION_EXCEEDED,
+              S.COIL_NOT_ALLOWED),
     }  # fmt: skip
 
     serializer_class = s.SessionSerializer
@@ -429,7 +430,7 @@ def _missed(request: Request, session: Session, result: Any) -> Response:
 class SessionRescheduleView(_SessionAction):
     error_codes = {
         409: (S.ILLEGAL_TRANSITION, S.OUTSIDE_CLINIC_HOURS, S.SLOT_CONFLICT,
-              S.REMS_SITE_NOT_CERTIFIED),
+              S.REMS_SITE_NOT_CERTIFIED, S.AUTHORIZATION_EXCEEDED),
     }  # fmt: skip
 
     input_serializer = s.RescheduleInputSerializer
@@ -449,7 +450,10 @@ class SessionRescheduleView(_SessionAction):
 @extend_schema(tags=["sessions"])
 class SessionCancelView(_SessionAction):
     # the make-up session appended to the course can conflict like any booking
-    error_codes = {409: (S.ILLEGAL_TRANSITION, S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED)}
+    error_codes = {
+        409: (S.ILLEGAL_TRANSITION, S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED,
+              S.AUTHORIZATION_EXCEEDED),
+    }  # fmt: skip
 
     input_serializer = s.CancelInputSerializer
 
@@ -463,7 +467,10 @@ class SessionCancelView(_SessionAction):
 @extend_schema(tags=["sessions"])
 class SessionNoShowView(_SessionAction):
     # the make-up session appended to the course can conflict like any booking
-    error_codes = {409: (S.ILLEGAL_TRANSITION, S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED)}
+    error_codes = {
+        409: (S.ILLEGAL_TRANSITION, S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED,
+              S.AUTHORIZATION_EXCEEDED),
+    }  # fmt: skip
 
     input_serializer = s.NoShowInputSerializer
 

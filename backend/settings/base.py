@@ -46,9 +46,9 @@ MIDDLEWARE = [
     # First, so that every response (an HTTPS redirect, a bad Host's 400, a static file) carries
     # X-Request-ID and every log line of the request has its id (backend/log.py).
     "backend.audit.middleware.RequestContextMiddleware",
+    "backend.errors.ApiErrorShapeMiddleware",  # /api/ answers keep the error shape (issue 9)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "backend.errors.ApiErrorShapeMiddleware",  # /api/ answers keep the error shape (issue 9)
     "api.middleware.BoundaryMiddleware",  # NUL / lone surrogates in any API request → 400
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
