@@ -22,7 +22,7 @@ import pytest
 import time_machine
 
 from modalities.catalogue import ProtocolSpec, load_catalogue
-from modalities.vocab import Evidence, Modality, Timing
+from modalities.vocab import Coil, Evidence, Modality, Timing
 from plans.models import CareTeamMember, Patient
 from plans.rules.readiness import condition_applies
 from scheduling.models import ClinicHours, Resource
@@ -84,11 +84,16 @@ def world(catalogue):
         for d in range(5)
     )
     factories.rems_certified(clinic)
+    # two of every other resource; a TMS device of every coil family, so that each protocol
+    # finds one its indication is cleared with (issue 13: H7 for OCD, figure-8 otherwise)
     Resource.objects.bulk_create(
-        Resource(clinic=clinic, kind=kind, name=f"{kind} {i}", coil_type="figure-8")
-        for kind in ("tms_device", "monitoring_chair", "infusion_chair", "eeg_station",
-                     "consult_room", "treatment_room")
-        for i in range(2)
+        [Resource(clinic=clinic, kind=kind, name=f"{kind} {i}")
+         for kind in ("monitoring_chair", "infusion_chair", "eeg_station", "consult_room",
+                      "treatment_room")
+         for i in range(2)]
+        + [Resource(clinic=clinic, kind="tms_device", name=f"tms_device {coil} {i}",
+                    coil_type=coil.value)
+           for coil in Coil for i in range(2)]
     )  # fmt: skip
     coordinator = factories.CoordinatorFactory(organization=org)
     prescriber = factories.ClinicianFactory(organization=org)

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.parsers import find_hostile
-from plans.models import Flag
+from plans.models import Flag, PriorAuthorization
 from scheduling.models import CalendarFeed, ClinicianHours, Resource
 from scheduling.services import book_session
 from tests.api.matrix import World, build_world
@@ -75,7 +75,11 @@ def _objects(w: World) -> dict[str, int]:
     feed = CalendarFeed.objects.create(patient=w.patient, created_by=w.users["coordinator"],
                                        token_hash="p" * 64)  # fmt: skip
     flag = w.flag or Flag.objects.filter(plan=w.plan).first()
+    authorization = PriorAuthorization.objects.create(
+        component=component, payer_name="Synthetic Health Plan", status="requested"
+    )
     return {
+        "authorizations": authorization.pk,
         "patients": w.patient.pk, "plans": w.plan.pk, "components": component.pk,
         "evaluations": w.evaluation.pk, "measures": w.measure.pk, "flags": flag.pk,
         "clinics": w.clinic.pk, "resources": resource.pk, "sessions": session.pk,

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -96,7 +97,7 @@ def test_80_percent_flag_opens_at_session_24_not_23(course):
     assert flag.severity == "warning"
 
 
-def test_session_31_is_refused_without_override_and_booked_with_one(course, coordinator):
+def test_session_31_is_refused_without_override_and_booked_with_one(course, coordinator, request):
     component, _, _ = course
     last = Session.objects.filter(component=component).order_by("-starts_at").first()
     day = _next_weekday_after(last.starts_at.astimezone(NY).date())
@@ -108,7 +109,11 @@ def test_session_31_is_refused_without_override_and_booked_with_one(course, coor
     assert exc.value.code == SchedulingErrorCode.AUTHORIZATION_EXCEEDED
     assert exc.value.extra["problems"][0]["reason"] == "beyond_units"
     assert exc.value.extra["problems"][0]["sequence"] == 31
-    # and through the API: 409 with the code, nothing booked
+    # and through the API (on the day before, inside the back-entry window): 409 with the code,
+    # nothing booked
+    traveller = time_machine.travel(starts_at - timedelta(days=1), tick=False)
+    traveller.start()
+    request.addfinalizer(traveller.stop)
     client = _client(coordinator)
     body = {"component": component.pk, "kind": "treatment", "starts_at": starts_at.isoformat()}
     response = client.post("/api/v1/sessions/", body, format="json")
