@@ -949,7 +949,10 @@ def cmd_run() -> int:
             applied = out.count("  Applying ")
             s.result = f"{applied} applied" if applied else "up to date"
         with step("demo data (synthetic)") as s:
-            seed = _run_logged([py, "manage.py", "seed_demo"], logs / "seed_demo.log", env=env)
+            # --force: make run serves without DEBUG (issue 17), and this is its own synthetic demo
+            # database on the development profile; the guard is for a production shell.
+            seed = _run_logged([py, "manage.py", "seed_demo", "--force"], logs / "seed_demo.log",
+                               env=env)  # fmt: skip
             logins = _logins(seed)
             s.result = f"ready, {len(logins)} demo logins"
         commands = {
