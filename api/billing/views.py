@@ -217,7 +217,7 @@ _REPORT = {200: OpenApiResponse(description="report rows (JSON)")}
 _CSV = {200: OpenApiResponse(description="text/csv, streamed, with a header row")}
 
 
-@extend_schema(tags=["reports"], responses=_REPORT)
+@extend_schema(tags=["reports"], responses=_REPORT, parameters=[s.ReportFiltersIn])
 class ClaimsReportView(APIView):
     """Superbill/claims rows, one per fulfilled session: date, clinic, rendering clinician,
     codes, units, payer, authorisation number, ICD-10 diagnoses (``limit``/``offset``)."""
@@ -242,7 +242,7 @@ class ClaimsReportView(APIView):
         )
 
 
-@extend_schema(tags=["reports"], responses=_CSV)
+@extend_schema(tags=["reports"], responses=_CSV, parameters=[s.ReportFiltersIn])
 class ClaimsCsvView(APIView):
     def get(self, request: Request) -> StreamingHttpResponse:
         filters, _ = _filters(request)
@@ -275,7 +275,7 @@ def _outcome_flat(group: reports.OutcomeGroup) -> dict[str, Any]:
     return d
 
 
-@extend_schema(tags=["reports"], responses=_REPORT)
+@extend_schema(tags=["reports"], responses=_REPORT, parameters=[s.ReportFiltersIn])
 class OutcomesReportView(APIView):
     """Per protocol and indication: started, completed, PHQ-9 response (≥ 50 % drop) and
     remission (< 5) with counts and rates, mean change of PHQ-9 / GAD-7 / pain NRS."""
@@ -287,7 +287,7 @@ class OutcomesReportView(APIView):
         return Response({"results": [g.as_dict() for g in groups]})
 
 
-@extend_schema(tags=["reports"], responses=_CSV)
+@extend_schema(tags=["reports"], responses=_CSV, parameters=[s.ReportFiltersIn])
 class OutcomesCsvView(APIView):
     def get(self, request: Request) -> StreamingHttpResponse:
         filters, _ = _filters(request)
@@ -318,7 +318,7 @@ AUTH_COLUMNS = (
 )
 
 
-@extend_schema(tags=["reports"], responses=_REPORT)
+@extend_schema(tags=["reports"], responses=_REPORT, parameters=[s.ReportFiltersIn])
 class AuthorizationWorklistView(APIView):
     """Authorisations needing work: denied, exhausted, expired, expiring (≤ 14 days),
     requested."""
@@ -332,7 +332,7 @@ class AuthorizationWorklistView(APIView):
         return Response({"results": rows})
 
 
-@extend_schema(tags=["reports"], responses=_CSV)
+@extend_schema(tags=["reports"], responses=_CSV, parameters=[s.ReportFiltersIn])
 class AuthorizationWorklistCsvView(APIView):
     def get(self, request: Request) -> StreamingHttpResponse:
         filters, _ = _filters(request)

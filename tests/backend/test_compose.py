@@ -364,8 +364,13 @@ def test_logs_are_one_structured_format_with_request_and_task_ids(stack):
         assert response.headers["X-Request-ID"] == "compose-probe-1"
     from celery import Celery
 
-    app = Celery(broker=stack.env["REDIS_URL"])
-    task_id = app.send_task("plans.scan_flags", queue="flags").id
+    # set_as_current=False: a second app made current would take over every shared task of the
+    # test process (later tests would publish to this stack's Redis)
+    app = Celery(broker=stack.env["REDIS_URL"], set_as_current=False)
+    try:
+        task_id = app.send_task("plans.scan_flags", queue="flags").id
+    finally:
+        app.close()
 
     def task_lines() -> list[str]:
         return [ln for ln in stack.log("worker").splitlines() if f"task_id={task_id}" in ln]
