@@ -413,7 +413,7 @@ def test_dismiss_flag_needs_a_reason(client_for, demo_world):
 def _plan_with(client, patient, clinic, codes, evaluations, measures):
     components = []
     for code in codes:
-        protocol = Protocol.objects.get(code=code, version=1)
+        protocol = Protocol.objects.get(code=code)
         components.append(
             {
                 "protocol": protocol.pk,
@@ -557,9 +557,9 @@ def test_activation_needs_a_component_and_components_lock_after_draft(client_for
 
 def test_failing_component_leaves_nothing_written(client_for, demo_world):
     client = client_for(demo_world["users"]["coordinator"])
-    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd", version=1)
-    spr = Protocol.objects.get(code="spravato_trd", version=1)
-    follow = Protocol.objects.get(code="psychiatric_follow_up", version=1)
+    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd")
+    spr = Protocol.objects.get(code="spravato_trd")
+    follow = Protocol.objects.get(code="psychiatric_follow_up")
     before = (
         CarePlan.objects.count(),
         PlanComponent.objects.count(),
@@ -606,7 +606,7 @@ def test_failing_component_leaves_nothing_written(client_for, demo_world):
 
 def test_self_pay_component_takes_no_prior_authorisation(client_for, demo_world):
     client = client_for(demo_world["users"]["coordinator"])
-    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd", version=1)
+    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd")
     response = client.post(
         f"{API}/plans/{demo_world['plan'].pk}/components/",
         {
@@ -622,7 +622,7 @@ def test_self_pay_component_takes_no_prior_authorisation(client_for, demo_world)
 
 def test_label_status_is_derived_from_indication_and_age(client_for, demo_world):
     client = client_for(demo_world["users"]["coordinator"])
-    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd", version=1)
+    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd")
     adolescent = tms.indications.get(code="mdd_adolescent_adjunct")  # cleared for 15–21
     body = _ok(
         client.post(

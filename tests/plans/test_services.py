@@ -78,8 +78,8 @@ def test_readiness_selectors_use_a_constant_number_of_queries(
 
 
 def test_failing_component_leaves_no_plan(demo_world):
-    spr = Protocol.objects.get(code="spravato_trd", version=1)
-    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd", version=1)
+    spr = Protocol.objects.get(code="spravato_trd")
+    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd")
     before = CarePlan.objects.count()
     with pytest.raises(InvalidInput) as err:
         services.create_plan(
