@@ -15,14 +15,12 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from backend.audit.models import AuditAction
-from backend.audit.services import record_event, record_object
+from backend.audit.services import record_event
 from billing import reports
 from dashboard.access import staff_required
 from dashboard.report_charts import RateRow, render_rates_chart
 from modalities.models import Protocol
-from plans import access
-from plans.packet import get_reauthorization_packet
-from plans.selectors import clinic_today
+from plans.packet import read_reauthorization_packet
 from scheduling.models import Clinic
 
 CLAIMS_PREVIEW_ROWS = 50
@@ -96,16 +94,5 @@ def reports_page(request: HttpRequest) -> HttpResponse:
 @require_GET
 @staff_required
 def reauthorization_packet(request: HttpRequest, component_id: int) -> HttpResponse:
-    component = access.access_component(user=request.user, component_id=component_id)
-    access.require(request.user, access.Action.RECORD_CLINICAL)
-    packet = get_reauthorization_packet(
-        component=component, today=clinic_today(component.plan.clinic)
-    )
-    record_object(
-        actor=request.user,
-        action=AuditAction.READ,
-        obj=component,
-        patient_id=component.plan.patient_id,
-        detail={"reauthorization_packet": True},
-    )
+    _, packet = read_reauthorization_packet(user=request.user, component_id=component_id)
     return render(request, "dashboard/packet.html", {"packet": packet, "nav": "reports"})

@@ -188,3 +188,26 @@ def get_reauthorization_packet(*, component: PlanComponent, today: dt.date) -> d
             "remaining_units": usage.remaining if usage else None,
         },
     }
+
+
+def read_reauthorization_packet(*, user: Any, component_id: Any) -> tuple[PlanComponent, dict]:
+    """The packet of a component the user may see and record clinical data for (404 / 403
+    otherwise), with its read audited — the one entry point of the API and the printable page."""
+    from backend.audit.models import AuditAction
+    from backend.audit.services import record_object
+    from plans import access
+    from plans.selectors import clinic_today
+
+    component = access.access_component(user=user, component_id=component_id)
+    access.require(user, access.Action.RECORD_CLINICAL)
+    packet = get_reauthorization_packet(
+        component=component, today=clinic_today(component.plan.clinic)
+    )
+    record_object(
+        actor=user,
+        action=AuditAction.READ,
+        obj=component,
+        patient_id=component.plan.patient_id,
+        detail={"reauthorization_packet": True},
+    )
+    return component, packet

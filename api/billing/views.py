@@ -31,7 +31,7 @@ from plans.access import Action, require
 from plans.authorizations import get_authorization_usage
 from plans.errors import PlanErrorCode
 from plans.models import PriorAuthorization
-from plans.packet import get_reauthorization_packet
+from plans.packet import read_reauthorization_packet
 from plans.selectors import clinic_today
 from plans.services.authorizations import (
     add_authorization_evidence,
@@ -163,18 +163,7 @@ class ReauthorizationPacketView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="the packet (JSON object)")})
     def get(self, request: Request, pk: int) -> Response:
-        component = access.access_component(user=request.user, component_id=pk)
-        require(request.user, Action.RECORD_CLINICAL)
-        packet = get_reauthorization_packet(
-            component=component, today=clinic_today(component.plan.clinic)
-        )
-        record_object(
-            actor=request.user,
-            action=AuditAction.READ,
-            obj=component,
-            patient_id=component.plan.patient_id,
-            detail={"reauthorization_packet": True},
-        )
+        _, packet = read_reauthorization_packet(user=request.user, component_id=pk)
         return Response(packet)
 
 

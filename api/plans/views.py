@@ -93,8 +93,8 @@ class AuditedListMixin:
             )
         return None
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        response = super().list(request, *args, **kwargs)  # type: ignore[misc]
+    def audit_list(self, request: Request) -> None:
+        """The one read event of a list request (promise 7)."""
         record_event(
             actor=request.user,
             action=AuditAction.READ,
@@ -102,6 +102,10 @@ class AuditedListMixin:
             patient_id=self.scoped_patient_id(request),
             detail={"list": True, "query": dict(request.query_params.items())},
         )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)  # type: ignore[misc]
+        self.audit_list(request)
         return response
 
 
@@ -264,13 +268,7 @@ class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
         DRF's per-field cost), then audited by ``AuditedListMixin``."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         response = self.get_paginated_response(plan_rows(page))
-        record_event(
-            actor=request.user,
-            action=AuditAction.READ,
-            object_type=self.audit_object_type,
-            patient_id=self.scoped_patient_id(request),
-            detail={"list": True, "query": dict(request.query_params.items())},
-        )
+        self.audit_list(request)
         return response
 
     @extend_schema(request=s.PlanIn, responses={201: s.PlanDetailOut})
