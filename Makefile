@@ -13,7 +13,7 @@ BOOT := $(PYTHON) backend/devservices.py
 # When this `make` started, for the "ready N s after `make run`" line.
 export MAKE_RUN_T0 := $(shell date +%s.%N)
 
-.PHONY: run test test-fast lint fmt typecheck bench setup lock lock-upgrade browser clean stop-services
+.PHONY: run test test-fast test-pythons lint fmt typecheck bench setup lock lock-upgrade browser clean stop-services
 
 ## Virtualenv + install from the lock; refuses (one line) when pyproject.toml and the lock differ.
 setup:
@@ -33,12 +33,16 @@ browser:
 run: setup
 	@$(DEV) run
 
-## Its own databases: clinic_test (pytest: test_clinic_test) and Redis 8, never make run's.
+## Its own databases: clinic_test (pytest: test_clinic_test) and Redis 12, never make run's.
 test: setup browser
 	@$(DEV) exec --test -- $(PY) -m pytest -q --ds=backend.settings.test $(PYTEST_ARGS)
 
 test-fast: setup
 	@$(DEV) exec --test -- $(PY) -m pytest -q --ds=backend.settings.test -m "not e2e and not worker and not slow" $(PYTEST_ARGS)
+
+## The suite once per supported interpreter found here (3.11–3.13), each in .venv-3.X (.ci/test-pythons).
+test-pythons:
+	PYTEST_ARGS='$(PYTEST_ARGS)' .ci/test-pythons
 
 ## Benchmarks use their own database (clinic_bench) so they never touch the demo data.
 bench: setup
@@ -62,3 +66,14 @@ stop-services:
 clean:
 	@$(BOOT) clean
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+## Contract fuzzing (issue 12): schemathesis, every check, every operation, coordinator +
+## clinician + patient, fixed seed; ≥ 5,000 cases (FUZZ_MAX_EXAMPLES per operation and phase).
+## Reports (JSON + text per role) in .data/fuzz/. `make test` runs a short version of the same.
+.PHONY: fuzz
+fuzz: $(STAMP)
+	@rm -rf .data/fuzz
+	FUZZ_REPORT_DIR=$(CURDIR)/.data/fuzz FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-25} \
+	  FUZZ_PHASES=examples,coverage,fuzzing,stateful FUZZ_EXCLUDE_CHECKS= \
+	  $(DEV) exec -- $(PY) -m pytest -q --ds=backend.settings.test tests/api/test_fuzz.py \
+	  -p no:cacheprovider; status=$$?; cat .data/fuzz/summary.txt 2>/dev/null; exit $$status

@@ -15,6 +15,7 @@ v1 = [
     path("", include("api.plans.urls")),
     path("", include("api.scheduling.urls")),
     path("", include("api.notifications.urls")),
+    path("", include("api.billing.urls")),
 ]
 
 urlpatterns = [

@@ -11,7 +11,7 @@ import os
 import socket
 import time
 
-from celery import Celery, bootsteps
+from celery import Celery, bootsteps, signals
 from celery.utils.log import get_logger
 from kombu import Queue
 
@@ -22,6 +22,17 @@ app = Celery("backend")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in ("default", "reminders", "flags")]
 app.autodiscover_tasks()
+
+
+@signals.setup_logging.connect
+def _use_django_logging(**kwargs):
+    """Worker and beat log through settings.LOGGING (backend/log.py), the web's format, instead
+    of Celery's own handlers; a connected receiver makes Celery leave logging alone."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
 
 
 class HeartbeatStep(bootsteps.StartStopStep):

@@ -927,6 +927,9 @@ def cmd_run() -> int:
         # backend/celery.py); a newcomer in a root container should not see a scary warning.
         "PYTHONWARNINGS": "ignore:You're running the worker with superuser privileges",
     }
+    # Serve like production (issue 17): no DEBUG (no per-query logging, no debug pages) unless
+    # the caller asks for it with DEBUG=true.
+    env["DEBUG"] = os.environ.get("DEBUG", "false")
     py = sys.executable
     bindir = Path(py).parent
     children: list[subprocess.Popen] = []
@@ -946,7 +949,10 @@ def cmd_run() -> int:
             applied = out.count("  Applying ")
             s.result = f"{applied} applied" if applied else "up to date"
         with step("demo data (synthetic)") as s:
-            seed = _run_logged([py, "manage.py", "seed_demo"], logs / "seed_demo.log", env=env)
+            # --force: make run serves without DEBUG (issue 17), and this is its own synthetic demo
+            # database on the development profile; the guard is for a production shell.
+            seed = _run_logged([py, "manage.py", "seed_demo", "--force"], logs / "seed_demo.log",
+                               env=env)  # fmt: skip
             logins = _logins(seed)
             s.result = f"ready, {len(logins)} demo logins"
         commands = {

@@ -3,18 +3,29 @@
 Domain code raises ``DomainError`` subclasses with a stable ``code`` from its app's code enum
 (STYLE.md habit 5); the DRF exception handler below renders them, and every DRF/Django error,
 in that shape and marks the transaction for rollback. Tests assert codes, never English text.
+
+``ApiErrorShapeMiddleware`` keeps the promise for answers DRF never sees, under ``/api/`` and in
+every settings profile (DEBUG=true too, where Django would otherwise answer with its HTML debug
+pages): unmatched paths (404 ``not_found``), wrong methods (405), oversized bodies (**413**
+``request_too_large``, decided from ``Content-Length`` before anything is read; the limit is
+``API_MAX_BODY_BYTES``), and unhandled exceptions (500 ``server_error`` with the ``request_id``
+and no internals; the traceback goes to the log under the same id).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
+from django.core import signals
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -34,6 +45,7 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     NOT_ACCEPTABLE = "not_acceptable"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    REQUEST_TOO_LARGE = "request_too_large"
     THROTTLED = "throttled"
     CONFLICT = "conflict"
     SERVER_ERROR = "server_error"
@@ -173,13 +185,7 @@ def handler500(request: HttpRequest):
 
         return server_error(request)
     # Never leak internals; the traceback is in the log with the request id.
-    if transaction.get_connection().in_atomic_block:
-        transaction.set_rollback(True)
-    return JsonResponse(
-        error_body(ErrorCode.SERVER_ERROR, "Internal server error.",
-                   request_id=getattr(request, "request_id", "")),
-        status=500,
-    )  # fmt: skip
+    return _server_error(request)
 
 
 def handler400(request: HttpRequest, exception: Exception | None = None):
@@ -192,3 +198,121 @@ def handler403(request: HttpRequest, exception: Exception | None = None):
 
         return permission_denied(request, exception)  # type: ignore[arg-type]
     return JsonResponse(error_body(ErrorCode.PERMISSION_DENIED, "Forbidden."), status=403)
+
+
+# --- every answer under /api/ keeps the shape (issue 9) ---------------------------------------
+
+API_PREFIX = "/api/"
+
+# Status → (code, message) for answers produced outside DRF (Django's resolver, middleware).
+_STATUS_CODES: dict[int, tuple[ErrorCode, str]] = {
+    400: (ErrorCode.VALIDATION_ERROR, "Bad request."),
+    401: (ErrorCode.NOT_AUTHENTICATED, "Authentication credentials were not provided."),
+    403: (ErrorCode.PERMISSION_DENIED, "Forbidden."),
+    404: (ErrorCode.NOT_FOUND, "Not found."),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "Method not allowed."),
+    406: (ErrorCode.NOT_ACCEPTABLE, "Not acceptable."),
+    413: (ErrorCode.REQUEST_TOO_LARGE, "Request body too large."),
+    415: (ErrorCode.UNSUPPORTED_MEDIA_TYPE, "Unsupported media type."),
+    429: (ErrorCode.THROTTLED, "Request was throttled."),
+}
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _server_error(request: HttpRequest) -> JsonResponse:
+    if transaction.get_connection().in_atomic_block:
+        transaction.set_rollback(True)
+    return JsonResponse(
+        error_body(ErrorCode.SERVER_ERROR, "Internal server error.",
+                   request_id=getattr(request, "request_id", "")),
+        status=500,
+    )  # fmt: skip
+
+
+def _status_answer(request: HttpRequest, status_code: int) -> JsonResponse:
+    if status_code >= 500:
+        return _server_error(request)
+    code, message = _STATUS_CODES.get(status_code, (ErrorCode.VALIDATION_ERROR, "Bad request."))
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def _nul_in(request: HttpRequest) -> str | None:
+    """The query parameter (or ``path``) holding a NUL character, if any."""
+    if "\x00" in request.path:
+        return "path"
+    for key, values in request.GET.lists():
+        if "\x00" in key or any("\x00" in v for v in values):
+            return key.replace("\x00", "") or "query"
+    return None
+
+
+class ApiErrorShapeMiddleware:
+    """Under ``/api/``: 413 for a declared body over ``API_MAX_BODY_BYTES`` (DRF's JSON parser
+    reads the raw stream, so Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` never applies there);
+    any non-JSON error answer (Django's 404/405/500 pages, DEBUG's technical pages) replaced by
+    the error shape with the same status; unhandled exceptions → JSON 500 with the request id.
+
+    Sits right after ``RequestContextMiddleware`` so ``request.request_id`` exists.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not _is_api(request):
+            return self.get_response(request)
+        limit = getattr(settings, "API_MAX_BODY_BYTES", settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        if limit is not None and _declared_length(request) > limit:
+            return _status_answer(request, 413)
+        where = _nul_in(request)
+        if where:
+            # PostgreSQL text cannot hold NUL; refuse it before it reaches a filter or the log,
+            # naming the parameter (or the path) that carries it.
+            return JsonResponse(
+                error_body(ErrorCode.VALIDATION_ERROR, "Invalid input.",
+                           {where: ["NUL characters are not allowed"]}),
+                status=400,
+            )  # fmt: skip
+        response = self.get_response(request)
+        if response.status_code < 400 or response.get("Content-Type", "").startswith(
+            "application/json"
+        ):
+            return response
+        shaped = _status_answer(request, response.status_code)
+        for header in _KEPT_HEADERS:
+            if header in response:
+                shaped[header] = response[header]
+        return shaped
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not _is_api(request):
+            return None
+        if isinstance(exception, Http404):
+            return _status_answer(request, 404)
+        if isinstance(exception, DjangoPermissionDenied):
+            return _status_answer(request, 403)
+        if isinstance(exception, RequestDataTooBig):
+            return _status_answer(request, 413)
+        if isinstance(exception, SuspiciousOperation):
+            return _status_answer(request, 400)
+        logger.error(
+            "Internal server error: %s (request id %s)",
+            request.path,
+            getattr(request, "request_id", ""),
+            exc_info=exception,
+            extra={"status_code": 500, "request": request},
+        )
+        # As Django's own handler does: the test client re-raises, error reporters hear of it.
+        signals.got_request_exception.send(sender=type(self), request=request)
+        return _server_error(request)

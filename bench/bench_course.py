@@ -30,7 +30,9 @@ def _world(tag: str):
         ClinicHours(clinic=clinic, weekday=d, opens=dtime(8), closes=dtime(18)) for d in range(5)
     )
     devices = [
-        Resource.objects.create(clinic=clinic, kind="tms_device", name=f"device {i}")
+        Resource.objects.create(
+            clinic=clinic, kind="tms_device", name=f"device {i}", coil_type="figure8"
+        )
         for i in range(2)
     ]
     coordinator = User.objects.create(

@@ -26,7 +26,7 @@ def build_world(*, n_plans: int, now: datetime, clinic, coordinator=None) -> lis
     a prior authorisation for 3 sessions expiring in a week; every seventh has not started.
     """
     from modalities.models import Protocol
-    from plans.models import CarePlan, Patient, PlanComponent
+    from plans.models import CarePlan, Patient, PlanComponent, PriorAuthorization
     from scheduling.models import Session
 
     tag = f"{os.getpid()}-{next(_run)}-{int(time.time() * 1000)}"
@@ -62,7 +62,6 @@ def build_world(*, n_plans: int, now: datetime, clinic, coordinator=None) -> lis
     comps = []
     for i, plan in enumerate(plans):
         proto, ind = protos["spravato_trd" if i % 3 == 0 else "tms_10hz_ldlpfc_mdd"]
-        auth = i % 4 == 0
         comps.append(
             PlanComponent(
                 plan=plan,
@@ -71,13 +70,16 @@ def build_world(*, n_plans: int, now: datetime, clinic, coordinator=None) -> lis
                 label_status=ind.label_status,
                 target=proto.target,
                 payer_type="commercial",
-                prior_auth_number="PA-1" if auth else "",
-                prior_auth_sessions=3 if auth else None,
-                prior_auth_expires_on=(now + timedelta(days=7)).date() if auth else None,
                 status="active",
             )
         )
     comps = PlanComponent.objects.bulk_create(comps)
+    PriorAuthorization.objects.bulk_create(
+        PriorAuthorization(component=comp, number="PA-1", authorized_units=3, status="approved",
+                           ends_on=(now + timedelta(days=7)).date())
+        for i, comp in enumerate(comps)
+        if i % 4 == 0
+    )  # fmt: skip
     sessions = []
     for i, comp in enumerate(comps):
         pid = comp.plan.patient_id

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Case, F, IntegerField, Value, When
-
 from backend.audit.models import AuditEvent
 from dashboard.charts import (
     ChartData,
@@ -28,7 +26,7 @@ from dashboard.labels import modality_label
 from modalities.vocab import Instrument, RequirementStatus
 from plans import access
 from plans import selectors as plans_selectors
-from plans.flag_codes import SEVERITY_ORDER
+from plans.flag_codes import SAFETY_CODES, FlagCode
 from plans.models import CarePlan, CareTeamMember, Flag, FlagStatus, Measure, RecordStatus
 from scheduling import selectors as scheduling_selectors
 from scheduling.models import Clinic, Reminder, ReminderStatus, Session, SessionStatus
@@ -40,25 +38,15 @@ RECENT_REMINDERS = 30
 MISSED_STATUSES = (SessionStatus.NOSHOW, SessionStatus.CANCELLED)
 
 
-def _severity_rank() -> Case:
-    return Case(
-        *(When(severity=name, then=Value(rank)) for name, rank in SEVERITY_ORDER.items()),
-        default=Value(-1),
-        output_field=IntegerField(),
-    )
-
-
 def flag_sort_key(flag: Flag) -> tuple:
     """The same order as ``open_flags_ordered``, for flags already loaded."""
-    due = flag.due_at.timestamp() if flag.due_at else float("inf")
-    return (-SEVERITY_ORDER.get(flag.severity, -1), due, flag.opened_at, flag.pk)
+    return plans_selectors.flag_priority_key(flag)
 
 
 def open_flags_ordered(qs):
-    """Most severe first, then the soonest due (flags without a due time last), then oldest."""
-    return qs.annotate(severity_rank=_severity_rank()).order_by(
-        F("severity_rank").desc(), F("due_at").asc(nulls_last=True), "opened_at", "id"
-    )
+    """Safety-critical flags first, then most severe, soonest due (none last), oldest
+    (``plans.selectors.order_flags_by_priority``, the API's order too)."""
+    return plans_selectors.order_flags_by_priority(qs)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,6 +109,11 @@ class Worklist:
     flags: list[Flag]
     plans: list[CarePlan]
 
+    @property
+    def safety_flags(self) -> list[Flag]:
+        """Safety-critical flags (suicide risk) — the banner at the top of the worklist."""
+        return [f for f in self.flags if f.code in SAFETY_CODES]
+
 
 def get_worklist(*, user: Any, now: dt.datetime) -> Worklist:
     zone = dashboard_zone(user)
@@ -133,7 +126,7 @@ def get_worklist(*, user: Any, now: dt.datetime) -> Worklist:
     flags = open_flags_ordered(
         access.visible_flags(user)
         .filter(status=FlagStatus.OPEN)
-        .select_related("plan__patient", "component__protocol", "session")
+        .select_related("patient", "component__protocol", "session")
     )
     plans = (
         access.visible_plans(user)
@@ -168,6 +161,7 @@ class ChecklistItem:
     applies_because: str
     source: str
     expires_on: dt.date | None
+    flag: Flag | None = None  # the open flag raised for this gap, shown on this row only
 
     @property
     def label(self) -> str:
@@ -204,13 +198,15 @@ class PlanPage:
     missing_count: int
     ready_to_start: bool
     combination_warnings: list[Any]
-    flags: list[Flag]
+    flags: list[Flag]  # open flags not already shown as a checklist row (one gap shown once)
     timeline: list[TimelineEntry]
     chart: ChartData
     reminders: list[Reminder]
     audit_events: list[AuditEvent]
     modality_counts: dict[str, dict[str, int]] = field(default_factory=dict)
     timeline_svg: str = ""
+    safety_flags: list[Flag] = field(default_factory=list)  # the banner at the top of the page
+    gaps_in_checklist: int = 0  # open readiness flags shown on their checklist row
 
 
 def _age(birth: dt.date, today: dt.date) -> int:
@@ -252,6 +248,31 @@ def checklist_from_readiness(readiness: Any, components: list[Any]) -> list[Chec
     position = {c.pk: n for n, c in enumerate(components)}
     rows.sort(key=lambda r: (position.get(r.component_id, len(position)), order[r.status], r.key))
     return rows
+
+
+_GAP_CODES = {
+    str(FlagCode.REQUIREMENT_MISSING),
+    str(FlagCode.REQUIREMENT_EXPIRED),
+    str(FlagCode.REQUIREMENT_EXPIRING),
+}
+
+
+def _attach_gap_flags(flags: list[Flag], checklist: list[ChecklistItem]) -> tuple[list[Flag], int]:
+    """One gap shown once: a readiness flag whose gap is a checklist row is shown on that row
+    (its severity badge), not a second time in the flag list. Returns (the other flags, how
+    many were attached)."""
+    rows = {f"{r.component_id}:{r.key}": r for r in checklist}
+    rest: list[Flag] = []
+    attached = 0
+    for flag in flags:
+        row = rows.get(flag.requirement_key) if flag.code in _GAP_CODES else None
+        if row is None:
+            rest.append(flag)
+            continue
+        if row.flag is None or flag_sort_key(flag) < flag_sort_key(row.flag):
+            row.flag = flag
+        attached += 1
+    return rest, attached
 
 
 def _groups(readiness: Any, components: list[Any], checklist: list[ChecklistItem]):
@@ -317,7 +338,8 @@ def get_plan_page(*, user: Any, plan_id: Any, now: dt.datetime) -> PlanPage:
     plan = access.access_plan(user=user, plan_id=plan_id)
     zone = ZoneInfo(plan.clinic.timezone)
     today = now.astimezone(zone).date()
-    detail = plans_selectors.get_plan_detail(plan=plan, today=today)
+    # The clinician's page lists every open flag (sorted below), not the API's first page.
+    detail = plans_selectors.get_plan_detail(plan=plan, today=today, open_flag_limit=None)
     components = sorted(detail.components, key=lambda c: (c.position, c.pk))
     readiness = detail.readiness
     care_team = list(
@@ -349,6 +371,7 @@ def get_plan_page(*, user: Any, plan_id: Any, now: dt.datetime) -> PlanPage:
         .order_by("-at", "-id")[:RECENT_AUDIT_EVENTS]
     )
     checklist = checklist_from_readiness(readiness, components)
+    flags, in_checklist = _attach_gap_flags(flags, checklist)
     timeline = _timeline(sessions, now, zone)
     counts: dict[str, dict[str, int]] = {}
     for entry in timeline:
@@ -367,6 +390,8 @@ def get_plan_page(*, user: Any, plan_id: Any, now: dt.datetime) -> PlanPage:
         ready_to_start=readiness.ready_to_start,
         combination_warnings=list(readiness.warnings),
         flags=flags,
+        safety_flags=[f for f in flags if f.code in SAFETY_CODES],
+        gaps_in_checklist=in_checklist,
         timeline=timeline,
         chart=_chart(plan, measures, sessions, zone, components),
         reminders=reminders,

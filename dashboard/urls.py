@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard import reports, views
 
 app_name = "dashboard"
 
@@ -13,4 +13,10 @@ urlpatterns = [
     path("plans/<int:plan_id>/fhir/", views.plan_fhir_export, name="plan-fhir"),
     path("flags/<int:flag_id>/dismiss/", views.flag_dismiss, name="flag-dismiss"),
     path("sessions/<int:session_id>/check-in/", views.session_check_in, name="session-check-in"),
+    path("reports/", reports.reports_page, name="reports"),
+    path(
+        "components/<int:component_id>/reauthorization-packet/",
+        reports.reauthorization_packet,
+        name="reauthorization-packet",
+    ),
 ]

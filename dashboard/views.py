@@ -75,7 +75,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
     patient_ids = sorted(
         {p.patient_id for p in data.plans}
         | {s.patient_id for s in data.today + data.later_this_week}
-        | {f.plan.patient_id for f in data.flags}
+        | {f.patient_id for f in data.flags}
     )
     record_event(
         actor=request.user,
@@ -143,7 +143,11 @@ def flag_dismiss(request: HttpRequest, flag_id: int) -> HttpResponse:
     flag = access.access_flag(user=request.user, flag_id=flag_id)
     access.require(request.user, access.Action.HANDLE_FLAGS)
     form = DismissFlagForm(request.POST)
-    plan_url = reverse("dashboard:plan", args=[flag.plan_id]) + "#flags"
+    plan_url = (
+        reverse("dashboard:plan", args=[flag.plan_id]) + "#flags"
+        if flag.plan_id
+        else reverse("dashboard:worklist") + "#flags"  # a patient-level flag (no plan yet)
+    )
     if not form.is_valid():
         messages.error(request, "Give a reason to dismiss the flag.")
         return redirect(plan_url)
@@ -202,7 +206,7 @@ def _missing_steps(exc: DomainError) -> list[dict[str, str]]:
         if isinstance(item, dict):
             steps.append(
                 {
-                    "code": str(item.get("code") or item.get("key") or ""),
+                    "code": str(item.get("key") or item.get("code") or ""),
                     "status": str(item.get("status", "missing")),
                     "reason": str(item.get("reason") or item.get("detail") or ""),
                 }

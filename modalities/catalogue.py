@@ -35,6 +35,7 @@ import yaml
 from modalities.rules.phases import Phase
 from modalities.vocab import (
     ClinicAttribute,
+    Coil,
     EvaluationKind,
     Evidence,
     Instrument,
@@ -148,6 +149,10 @@ CHECK_KEYS: dict[str, tuple[EvaluationKind, type]] = {
     "min_failed_trials": (EvaluationKind.ANTIDEPRESSANT_TRIALS, int),
     # minimum weeks for a trial to count as adequate (payer adequacy, DOMAIN.md §1.6/§2.5)
     "min_trial_weeks": (EvaluationKind.ANTIDEPRESSANT_TRIALS, int),
+    # at least N distinct drug classes among the failed trials (DOMAIN.md §1.6/§2.5)
+    "min_drug_classes": (EvaluationKind.ANTIDEPRESSANT_TRIALS, int),
+    # safety-screen boolean fields that fail the screen whatever its decision (DOMAIN.md §1.4)
+    "hard_contraindications": (EvaluationKind.TMS_SAFETY_SCREEN, list),
     # safety-screen data['decision'] must be one of these
     "decision_in": (EvaluationKind.TMS_SAFETY_SCREEN, list),
     # financial-acknowledgment data['form'] must be one of these
@@ -197,6 +202,8 @@ class IndicationSpec:
     min_age: int | None = None
     max_age: int | None = None
     adjunct: bool = False
+    # Coils (vocab.Coil) the clearance covers; empty = not device-specific in the catalogue.
+    cleared_coils: tuple[Coil, ...] = ()
 
     def matches_icd10(self, code: str) -> bool:
         return any(code.upper().startswith(prefix.upper()) for prefix in self.icd10)
@@ -225,7 +232,11 @@ class RequirementSpec:
 
     @property
     def applies_before_start(self) -> bool:
-        return self.timing in (Timing.BEFORE_FIRST_SESSION, Timing.BEFORE_EVERY_SESSION)
+        return self.timing in (
+            Timing.BEFORE_FIRST_SESSION,
+            Timing.VALID_DURING_COURSE,
+            Timing.BEFORE_EVERY_SESSION,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +324,7 @@ _PROTOCOL_REQUIRED = {
 }
 _PROTOCOL_OPTIONAL = {"mapping_minutes"}
 _INDICATION_REQUIRED = {"code", "name", "icd10", "category", "label_status", "source"}
-_INDICATION_OPTIONAL = {"device", "coil", "min_age", "max_age", "adjunct"}
+_INDICATION_OPTIONAL = {"device", "coil", "min_age", "max_age", "adjunct", "cleared_coils"}
 _REQUIREMENT_REQUIRED = {"key", "evidence", "code", "timing", "severity", "reason", "source"}
 _REQUIREMENT_OPTIONAL = {"timing_value", "validity_days", "condition", "check"}
 _MEASURE_REQUIRED = {"instrument", "when"}
@@ -411,6 +422,10 @@ def _parse_indication(ctx: _Ctx, data: Any, path: str) -> IndicationSpec:
         min_age=ctx.int_(data.get("min_age"), f"{path}.min_age", nullable=True),
         max_age=ctx.int_(data.get("max_age"), f"{path}.max_age", nullable=True),
         adjunct=adjunct,
+        cleared_coils=tuple(
+            ctx.enum(Coil, c, f"{path}.cleared_coils[{i}]")
+            for i, c in enumerate(ctx.list_(data.get("cleared_coils", []), f"{path}.cleared_coils"))
+        ),
     )
 
 
@@ -598,6 +613,12 @@ def parse_catalogue_text(text: str, file: str = "<string>") -> list[ProtocolSpec
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise CatalogueError(file, None, "<yaml>", f"invalid YAML: {exc}") from None
+    return parse_catalogue_document(doc, file)
+
+
+def parse_catalogue_document(doc: Any, file: str = "<document>") -> list[ProtocolSpec]:
+    """Validate one already-loaded catalogue document (YAML anchors resolved). Raises
+    CatalogueError. Used by ``parse_catalogue_text`` and by the catalogue mutation check."""
     ctx = _Ctx(file)
     ctx.keys(doc, "", {"protocols"}, _TOP_LEVEL_KEYS - {"protocols"})
     return [

@@ -66,6 +66,8 @@ class ProtocolIndication(models.Model):
     label_status = models.CharField(max_length=20, choices=_choices(vocab.LabelStatus))
     device = models.CharField(max_length=120, blank=True)
     coil = models.CharField(max_length=60, blank=True)
+    # vocab.Coil values the clearance covers; empty = no device restriction (DOMAIN.md §1.1)
+    cleared_coils = ArrayField(models.CharField(max_length=20), default=list, blank=True)
     min_age = models.PositiveSmallIntegerField(null=True, blank=True)
     max_age = models.PositiveSmallIntegerField(null=True, blank=True)
     adjunct = models.BooleanField(default=False)

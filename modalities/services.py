@@ -28,6 +28,7 @@ from modalities.models import RequirementSpec as RequirementRow
 from modalities.rules.phases import Phase
 from modalities.vocab import (
     ClinicAttribute,
+    Coil,
     EvaluationKind,
     Evidence,
     Instrument,
@@ -91,6 +92,7 @@ def _indication_fields(ind: IndicationSpec) -> dict[str, Any]:
         "label_status": str(ind.label_status),
         "device": ind.device or "",
         "coil": ind.coil or "",
+        "cleared_coils": [str(c) for c in ind.cleared_coils],
         "min_age": ind.min_age,
         "max_age": ind.max_age,
         "adjunct": ind.adjunct,
@@ -160,6 +162,7 @@ def _row_payload(protocol: Protocol) -> Any:
                 "label_status": i.label_status,
                 "device": i.device,
                 "coil": i.coil,
+                "cleared_coils": list(i.cleared_coils),
                 "min_age": i.min_age,
                 "max_age": i.max_age,
                 "adjunct": i.adjunct,
@@ -302,6 +305,7 @@ def indication_spec_from_model(ind: ProtocolIndication) -> IndicationSpec:
         min_age=ind.min_age,
         max_age=ind.max_age,
         adjunct=ind.adjunct,
+        cleared_coils=tuple(Coil(c) for c in ind.cleared_coils),
     )
 
 

@@ -74,6 +74,7 @@ class EvaluationKind(StrEnum):
     TRANSPORT_PLAN = "transport_plan"  # SPRAVATO/ketamine discharge, DOMAIN.md §2.4, §3
     REMS_MONITORING_FORM = "rems_monitoring_form"  # PMF after every SPRAVATO session, §2.4
     COMBINATION_REVIEW = "combination_review"  # SPRAVATO + ketamine/TMS in one plan, §2.5
+    MEDICATION_CHANGE = "medication_change"  # an event: MT shifts with medication, §1.3
 
 
 class Instrument(StrEnum):
@@ -87,10 +88,23 @@ class Instrument(StrEnum):
 
 
 class Timing(StrEnum):
-    """When a requirement must be satisfied, relative to the course."""
+    """When a requirement must be satisfied, relative to the course (``plans/rules/readiness.py``).
+
+    - ``before_first_session``: satisfied once, before session 1. Its ``validity_days`` is
+      judged at the first session; once the course has started it is never re-checked.
+    - ``valid_during_course``: must be valid at every session; its validity window is re-checked
+      at each check-in (a prior authorisation, the site's REMS certification).
+    - ``before_every_session``: fresh evidence before each session (same check as above).
+    - ``every_n_sessions``: repeated evidence due at sessions 1+N, 1+2N, … (motor-threshold
+      re-measurement, DOMAIN.md §1.3; neurofeedback re-assessment, §4).
+    - ``after_medication_change``: new evidence after a medication change recorded during the
+      course (motor threshold shifts with medication, DOMAIN.md §1.3).
+    """
 
     BEFORE_FIRST_SESSION = "before_first_session"
+    VALID_DURING_COURSE = "valid_during_course"
     BEFORE_EVERY_SESSION = "before_every_session"
+    AFTER_MEDICATION_CHANGE = "after_medication_change"
     WITHIN_DAYS_AFTER_EACH_SESSION = "within_days_after_each_session"
     EVERY_N_SESSIONS = "every_n_sessions"
     END_OF_PHASE = "end_of_phase"
@@ -131,6 +145,23 @@ class ResourceKind(StrEnum):
     INFUSION_CHAIR = "infusion_chair"
     EEG_STATION = "eeg_station"
     CONSULT_ROOM = "consult_room"
+
+
+class Coil(StrEnum):
+    """TMS coil / system families a device carries (``Resource.coil_type``) and an indication is
+    cleared with (``cleared_coils``). DOMAIN.md §1.1: clearance is device- and coil-specific —
+    H7 deep TMS for OCD, H1 for MDD, H4 for smoking; figure-8 MDD devices are not
+    interchangeably cleared for OCD."""
+
+    FIGURE8 = "figure8"
+    H1 = "h1"
+    H4 = "h4"
+    H7 = "h7"
+
+
+def normalise_coil(value: str | None) -> str:
+    """``"Figure-8"``, ``"figure 8"`` → ``figure8``; ``"H7"`` → ``h7``; empty stays empty."""
+    return "".join(ch for ch in (value or "").lower() if ch.isalnum())
 
 
 class SessionKind(StrEnum):

@@ -87,7 +87,18 @@ def visible_patients(user: Any) -> QuerySet[Patient]:
 
 
 def visible_plans(user: Any) -> QuerySet[CarePlan]:
-    return CarePlan.objects.filter(patient__in=visible_patients(user).values("pk"))
+    """Plans the user may see, scoped by the plan's own ``organization`` column (indexed with
+    the default ordering, issue 17); clinicians and patients further through their patients."""
+    qs = CarePlan.objects.all()
+    if not _active_user(user):
+        return qs.none()
+    if user.role == Role.ADMIN:
+        return qs
+    if user.role == Role.COORDINATOR:
+        return qs.filter(organization_id=user.organization_id)
+    return qs.filter(
+        organization_id=user.organization_id, patient__in=visible_patients(user).values("pk")
+    )
 
 
 def visible_components(user: Any) -> QuerySet[PlanComponent]:
@@ -101,13 +112,43 @@ def _get_or_404(qs: QuerySet, pk: Any, label: str):
         raise NotFoundError(f"{label} not found.") from None
 
 
+def visible_users(user: Any) -> QuerySet:
+    """Users a write payload may name (care team, coordinator, clinician, linked login): the
+    caller's organisation; admins: everyone; patients and unknown roles: nobody."""
+    from backend.accounts.models import User
+
+    qs = User.objects.all()
+    if not _active_user(user):
+        return qs.none()
+    if user.role == Role.ADMIN:
+        return qs
+    if user.role in (Role.COORDINATOR, Role.CLINICIAN):
+        return qs.filter(organization_id=user.organization_id)
+    return qs.none()
+
+
+def visible_clinicians(user: Any) -> QuerySet:
+    return visible_users(user).filter(role=Role.CLINICIAN)
+
+
+def visible_organizations(user: Any) -> QuerySet:
+    from backend.accounts.models import Organization
+
+    qs = Organization.objects.all()
+    if not _active_user(user):
+        return qs.none()
+    if user.role == Role.ADMIN:
+        return qs
+    return qs.filter(pk=user.organization_id)
+
+
 def access_patient(*, user: Any, patient_id: Any) -> Patient:
     return _get_or_404(visible_patients(user), patient_id, "Patient")
 
 
 def access_plan(*, user: Any, plan_id: Any, for_update: bool = False) -> CarePlan:
     """The plan if visible; with ``for_update`` the row is locked (call inside a transaction)."""
-    qs = visible_plans(user).select_related("patient", "clinic")
+    qs = visible_plans(user).select_related("patient", "clinic", "coordinator")
     if for_update:
         qs = qs.select_for_update(of=("self",))
     return _get_or_404(qs, plan_id, "Plan")
@@ -129,7 +170,8 @@ def visible_measures(user: Any) -> QuerySet[Measure]:
 
 
 def visible_flags(user: Any) -> QuerySet[Flag]:
-    return Flag.objects.filter(plan__patient__in=visible_patients(user).values("pk"))
+    """Plan flags and patient-level flags (no plan yet) of the patients the user may see."""
+    return Flag.objects.filter(patient__in=visible_patients(user).values("pk"))
 
 
 def access_evaluation(*, user: Any, evaluation_id: Any) -> Evaluation:
@@ -142,3 +184,19 @@ def access_measure(*, user: Any, measure_id: Any) -> Measure:
 
 def access_flag(*, user: Any, flag_id: Any) -> Flag:
     return _get_or_404(visible_flags(user).select_related("plan"), flag_id, "Flag")
+
+
+def visible_authorizations(user: Any) -> QuerySet:
+    from plans.models import PriorAuthorization
+
+    return PriorAuthorization.objects.filter(
+        component__plan__patient__in=visible_patients(user).values("pk")
+    )
+
+
+def access_authorization(*, user: Any, authorization_id: Any):
+    """A prior authorisation of a visible patient's component, else 404 (issue 11)."""
+    qs = visible_authorizations(user).select_related(
+        "component__plan__patient", "component__plan__clinic", "component__protocol"
+    )
+    return _get_or_404(qs, authorization_id, "Authorization")

@@ -21,6 +21,7 @@ class PlanErrorCode(StrEnum):
     INVALID_PHONE = "invalid_phone"
     INVALID_TIMEZONE = "invalid_timezone"
     INVALID_COVERAGE = "invalid_coverage"
+    INVALID_AUTHORIZATION = "invalid_authorization"
     ALREADY_ENTERED_IN_ERROR = "already_entered_in_error"
     REASON_REQUIRED = "reason_required"
     FLAG_NOT_OPEN = "flag_not_open"

@@ -30,11 +30,19 @@ class FlagCode(StrEnum):
     WEEKLY_PHQ9_OVERDUE = "weekly_phq9_overdue"
     PRIOR_AUTH_EXPIRING = "prior_auth_expiring"
     SESSIONS_BEYOND_AUTHORIZATION = "sessions_beyond_authorization"
+    PRIOR_AUTH_UNITS_LOW = "prior_auth_units_low"  # 80 % of units used (scanner_authorization)
     FOLLOW_UP_OVERDUE = "follow_up_overdue"
     NO_SHOW_STREAK = "no_show_streak"
+    REQUIREMENT_EXPIRING = "requirement_expiring"
     REMINDER_FAILED = "reminder_failed"
     # check-in gate (scheduling.services)
     GATE_OVERRIDDEN = "gate_overridden"
 
 
 SEVERITY_ORDER = {"info": 0, "warning": 1, "critical": 2, "blocking": 3}
+
+
+SAFETY_CODES = frozenset({FlagCode.SAFETY_PHQ9_ITEM9, FlagCode.SAFETY_CSSRS_HIGH_RISK})
+"""Safety-critical flags (suicide risk: DOMAIN.md §5.2 PHQ-9 item 9 / C-SSRS rows, §5.1 Zero
+Suicide). They come first everywhere — worklist, plan page banner, API flag lists — ahead of
+any paperwork gap, even a *blocking* one, and notify the prescribers at once."""

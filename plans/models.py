@@ -7,12 +7,16 @@ organisation, one open flag per gap, status codes).
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from modalities import vocab
 from modalities.models import _choices
+
+_MIN_DAY = date.min
 
 
 class Channel(models.TextChoices):
@@ -114,6 +118,11 @@ class CarePlan(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # Plan lists are scoped by organisation and read newest first (keyset pages on
+            # (created_at, id), api/pagination_cursor.py; issue 17).
+            models.Index(fields=["organization", "-created_at", "-id"], name="plan_org_created"),
+        ]
         constraints = [
             models.CheckConstraint(
                 name="plan_status_valid",
@@ -151,9 +160,8 @@ class PlanComponent(models.Model):
     rationale = models.TextField(blank=True)
     payer_type = models.CharField(max_length=20, choices=_choices(vocab.PayerType))
     payer_name = models.CharField(max_length=120, blank=True)
-    prior_auth_number = models.CharField(max_length=60, blank=True)
-    prior_auth_sessions = models.PositiveIntegerField(null=True, blank=True)
-    prior_auth_expires_on = models.DateField(null=True, blank=True)
+    # Prior authorisations are records of their own (PriorAuthorization below, issue 11); the
+    # three ``prior_auth_*`` properties keep the old component fields readable.
     status = models.CharField(
         max_length=12, choices=ComponentStatus.choices, default=ComponentStatus.PLANNED
     )
@@ -163,16 +171,50 @@ class PlanComponent(models.Model):
 
     class Meta:
         ordering = ["plan", "position", "id"]
-        constraints = [
-            models.CheckConstraint(
-                name="component_self_pay_has_no_prior_auth",
-                condition=~models.Q(payer_type=vocab.PayerType.SELF_PAY)
-                | models.Q(prior_auth_number=""),
-            ),
-        ]
 
     def __str__(self) -> str:
         return f"{self.protocol} for {self.indication.name}"
+
+    # --- coverage, read from the authorisation records (plans.rules.authorization) ----------
+
+    def _approved_authorizations(self) -> list[PriorAuthorization]:
+        """Approved authorisations, newest window first; uses a prefetch of ``authorizations``
+        when there is one (``plans.selectors.components_with_protocols`` adds it)."""
+        cache = getattr(self, "_prefetched_objects_cache", {})
+        rows = cache.get("authorizations")
+        if rows is None:
+            rows = list(self.authorizations.all()) if self.pk else []
+        approved = [a for a in rows if a.status == AuthorizationStatus.APPROVED]
+        return sorted(approved, key=lambda a: (a.starts_on or _MIN_DAY, a.pk), reverse=True)
+
+    @property
+    def current_authorization(self) -> PriorAuthorization | None:
+        """The approved authorisation with the latest start (a re-authorisation supersedes)."""
+        approved = self._approved_authorizations()
+        return approved[0] if approved else None
+
+    @property
+    def prior_auth_number(self) -> str:
+        current = self.current_authorization
+        return current.number if current else ""
+
+    @property
+    def prior_auth_sessions(self) -> int | None:
+        current = self.current_authorization
+        return current.authorized_units if current else None
+
+    @property
+    def prior_auth_expires_on(self) -> date | None:
+        current = self.current_authorization
+        return current.ends_on if current else None
+
+    @property
+    def authorized_units_total(self) -> int | None:
+        """Units of every approved authorisation together (None: one has no recorded limit)."""
+        approved = self._approved_authorizations()
+        if not approved or any(a.authorized_units is None for a in approved):
+            return None
+        return sum(a.authorized_units or 0 for a in approved)
 
 
 class RecordStatus(models.TextChoices):
@@ -276,9 +318,15 @@ class FlagStatus(models.TextChoices):
 
 
 class Flag(models.Model):
-    """[Flag] A gap or a safety signal on a plan. At most one open flag per (plan, code, key)."""
+    """[Flag] A gap or a safety signal on a plan — or on a patient who has no plan yet (a
+    suicide-risk answer at intake screening): ``plan`` is then empty and the flag is attached to
+    the first plan created for the patient. At most one open flag per (plan, code, key), and per
+    (patient, code, key) among the patient-level ones."""
 
-    plan = models.ForeignKey(CarePlan, on_delete=models.CASCADE, related_name="flags")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="flags")
+    plan = models.ForeignKey(
+        CarePlan, on_delete=models.CASCADE, null=True, blank=True, related_name="flags"
+    )
     component = models.ForeignKey(
         PlanComponent, on_delete=models.CASCADE, null=True, blank=True, related_name="flags"
     )
@@ -311,6 +359,11 @@ class Flag(models.Model):
                 condition=models.Q(status="open"),
                 name="one_open_flag_per_gap",
             ),
+            models.UniqueConstraint(
+                fields=["patient", "code", "requirement_key"],
+                condition=models.Q(status="open", plan__isnull=True),
+                name="one_open_patient_flag_per_gap",
+            ),
             models.CheckConstraint(
                 name="flag_dismissal_has_reason",
                 condition=~models.Q(status="dismissed") | ~models.Q(dismiss_reason=""),
@@ -320,3 +373,111 @@ class Flag(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.severity}] {self.code} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        # A plan flag's patient is its plan's (services set it; this covers direct creates).
+        if self.patient_id is None and self.plan_id is not None:
+            self.patient_id = CarePlan.objects.values_list("patient_id", flat=True).get(
+                pk=self.plan_id
+            )
+        super().save(*args, **kwargs)
+
+
+class AuthorizationStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    DENIED = "denied", "Denied"
+    EXPIRED = "expired", "Expired"
+
+
+class PriorAuthorization(models.Model):
+    """[Coverage/ClaimResponse preAuthRef] A payer's prior authorisation of a component's course.
+
+    Units are sessions: each fulfilled mapping/treatment session of the component whose clinic
+    date falls in [starts_on, ends_on] uses one (derived by query, never a stored counter —
+    ``plans.selectors.authorization_usage``). Payers authorise a session count and a date window
+    (DOMAIN.md §1.6 "Session cap" [PAYER]; §2.5 approval 6 months / 2 months [PAYER]).
+    """
+
+    component = models.ForeignKey(
+        PlanComponent, on_delete=models.CASCADE, related_name="authorizations"
+    )
+    payer_name = models.CharField(max_length=120, blank=True)
+    number = models.CharField(max_length=60, blank=True)  # empty while requested
+    authorized_units = models.PositiveIntegerField(null=True, blank=True)
+    starts_on = models.DateField(null=True, blank=True)
+    ends_on = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=AuthorizationStatus.choices, default=AuthorizationStatus.REQUESTED
+    )
+    decision_note = models.TextField(blank=True)  # e.g. the payer's denial reason
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["component", "-starts_on", "-id"]
+        indexes = [models.Index(fields=["status", "ends_on"], name="auth_status_ends")]
+        constraints = [
+            models.CheckConstraint(
+                name="authorization_status_valid",
+                condition=models.Q(status__in=[s.value for s in AuthorizationStatus]),
+            ),
+            models.CheckConstraint(
+                name="authorization_approved_has_number",
+                condition=~models.Q(status=AuthorizationStatus.APPROVED) | ~models.Q(number=""),
+            ),
+            models.CheckConstraint(
+                name="authorization_window_ordered",
+                condition=models.Q(starts_on__isnull=True)
+                | models.Q(ends_on__isnull=True)
+                | models.Q(ends_on__gte=models.F("starts_on")),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"PA {self.number or '(pending)'} [{self.status}]"
+
+
+class EvidenceKind(models.TextChoices):
+    FILE = "file", "File"
+    LINK = "link", "Link"
+    EVALUATION = "evaluation", "Recorded evaluation"
+
+
+class AuthorizationEvidence(models.Model):
+    """What was sent to the payer: a file, a link to a document, or a recorded evaluation."""
+
+    authorization = models.ForeignKey(
+        PriorAuthorization, on_delete=models.CASCADE, related_name="evidence"
+    )
+    kind = models.CharField(max_length=12, choices=EvidenceKind.choices)
+    title = models.CharField(max_length=200)
+    url = models.URLField(max_length=500, blank=True)
+    file = models.FileField(upload_to="authorizations/%Y/%m/", blank=True)
+    evaluation = models.ForeignKey(
+        Evaluation, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["authorization", "added_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="evidence_has_its_target",
+                condition=(models.Q(kind=EvidenceKind.LINK) & ~models.Q(url=""))
+                | (models.Q(kind=EvidenceKind.FILE) & ~models.Q(file=""))
+                | (models.Q(kind=EvidenceKind.EVALUATION) & models.Q(evaluation__isnull=False)),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.title}"

@@ -11,7 +11,9 @@ scans running at once, or one running twice, therefore open no duplicate flag.
 
 Codes owned here (plans/flag_codes.py): REMS_MONITORING_FORM_OVERDUE, INDUCTION_REVIEW_DUE,
 WEEKLY_PHQ9_OVERDUE, PRIOR_AUTH_EXPIRING, SESSIONS_BEYOND_AUTHORIZATION, FOLLOW_UP_OVERDUE,
-NO_SHOW_STREAK. REQUIREMENT_MISSING/EXPIRED belong to the readiness sync: the scanner only opens
+NO_SHOW_STREAK, REQUIREMENT_EXPIRING (a satisfied step whose validity ends before a booked
+session it must cover: warned ahead, resolved when renewed). REQUIREMENT_MISSING/EXPIRED
+belong to the readiness sync: the scanner only opens
 one the sync has not (a booked session is near) and escalates to critical within 72 h; it never
 lowers a severity and never resolves a readiness flag.
 """
@@ -50,7 +52,6 @@ from modalities.vocab import (
     LabelStatus,
     PayerType,
     RequirementStatus,
-    Timing,
 )
 from plans.flag_codes import SEVERITY_ORDER, FlagCode
 from plans.models import (
@@ -63,6 +64,7 @@ from plans.models import (
     PlanStatus,
     RecordStatus,
 )
+from plans.rules.readiness import GATED_TIMINGS
 
 SCANNER_CODES = (
     FlagCode.REMS_MONITORING_FORM_OVERDUE,
@@ -70,14 +72,16 @@ SCANNER_CODES = (
     FlagCode.WEEKLY_PHQ9_OVERDUE,
     FlagCode.PRIOR_AUTH_EXPIRING,
     FlagCode.SESSIONS_BEYOND_AUTHORIZATION,
+    FlagCode.PRIOR_AUTH_UNITS_LOW,
     FlagCode.FOLLOW_UP_OVERDUE,
     FlagCode.NO_SHOW_STREAK,
+    FlagCode.REQUIREMENT_EXPIRING,
 )
 REQUIREMENT_CODES = (FlagCode.REQUIREMENT_MISSING, FlagCode.REQUIREMENT_EXPIRED)
 SCANNED_PLAN_STATUSES = (PlanStatus.ACTIVE, PlanStatus.ON_HOLD)
 
 # Rules and where they come from (DOMAIN.md). UNSOURCED ones are settings.
-PMF_DAYS = 7  # §2.4 PMF: submit within 7 days of each session [REG-form]
+PMF_DAYS = 7  # §2.4 PMF within 7 days [REG-form]; the catalogue's timing_value is the rule
 PMF_LOOKBACK_DAYS = 90
 INDUCTION_DAYS = 28  # §2.3/§5.3: evaluate benefit at the end of the 4-week induction [LABEL]
 INDUCTION_REVIEW_WINDOW_DAYS = 7  # a review from day 21 on counts as the end-of-induction review
@@ -142,8 +146,6 @@ def _components(plan_q: Q) -> list[Any]:
             "plan__patient_id",
             "protocol_id",
             "protocol__modality",
-            "prior_auth_sessions",
-            "prior_auth_expires_on",
             "plan__clinic__timezone",
         )
     )
@@ -177,10 +179,30 @@ def _sessions(session_q: Q):
     return Session.objects.filter(session_q)
 
 
-def _pmf_overdue(session_q: Q, now: dt.datetime) -> list[dict]:
-    """Fulfilled SPRAVATO sessions ≥7 days old with no Patient Monitoring Form (DOMAIN.md §2.4):
-    a PMF names the session (``data.session_id``) or falls between it and the next dose."""
+def pmf_windows() -> dict[int, dt.timedelta]:
+    """protocol id → how long after a session its PMF may wait, from the catalogue requirement
+    (``rems_monitoring_form``, timing ``within_days_after_each_session``; one query)."""
+    from modalities.models import RequirementSpec
+    from modalities.services import _requirement_spec
+    from plans.rules.readiness import post_session_window
+
+    out = {}
+    for row in RequirementSpec.objects.filter(code=EvaluationKind.REMS_MONITORING_FORM):
+        window = post_session_window(_requirement_spec(row))
+        if window is not None:
+            out[row.protocol_id] = window
+    return out
+
+
+def _pmf_overdue(session_q: Q, now: dt.datetime, windows: dict[int, dt.timedelta]) -> list[dict]:
+    """Fulfilled SPRAVATO sessions older than their protocol's PMF window (7 days, DOMAIN.md
+    §2.4) with no Patient Monitoring Form: a PMF names the session (``data.session_id``) or
+    falls between it and the next dose."""
     from scheduling.models import Session
+
+    overdue = Q(pk__in=[])
+    for protocol_id, window in windows.items():
+        overdue |= Q(component__protocol_id=protocol_id, starts_at__lte=now - window)
 
     next_start = Subquery(
         Session.objects.filter(
@@ -205,9 +227,9 @@ def _pmf_overdue(session_q: Q, now: dt.datetime) -> list[dict]:
     return list(
         _sessions(session_q)
         .filter(
+            overdue,
             status="fulfilled",
             component__protocol__modality="spravato",
-            starts_at__lte=now - dt.timedelta(days=PMF_DAYS),
             starts_at__gte=now - dt.timedelta(days=PMF_LOOKBACK_DAYS),
         )
         .annotate(
@@ -219,7 +241,7 @@ def _pmf_overdue(session_q: Q, now: dt.datetime) -> list[dict]:
         )
         .exclude(Exists(named))
         .exclude(Exists(unnamed))
-        .values("id", "component_id", "component__plan_id", "starts_at")
+        .values("id", "component_id", "component__plan_id", "component__protocol_id", "starts_at")
     )
 
 
@@ -266,27 +288,53 @@ def _no_show_streaks(session_q: Q, now: dt.datetime) -> set[int]:
 
 def component_facts_prior_auth(component: PlanComponent):
     """The coverage fact exactly as ``plans.selectors.component_facts`` builds it."""
-    from plans.rules.readiness import PriorAuthFact
+    from plans.selectors import prior_auth_fact
 
-    if not component.prior_auth_number:
-        return None
-    return PriorAuthFact(
-        number=component.prior_auth_number,
-        sessions=component.prior_auth_sessions,
-        expires_on=component.prior_auth_expires_on,
-    )
+    return prior_auth_fact(component)
+
+
+def expiry_warning_days() -> int:
+    """How far ahead the scanner warns that a step's validity ends before a booked session it
+    must cover (issue 15: at least 3 days ahead). UNSOURCED → a setting, default 7 days."""
+    return int(getattr(settings, "REQUIREMENT_EXPIRY_WARNING_DAYS", 7))
+
+
+def _booked_course_sessions(session_q: Q) -> dict[int, list[tuple]]:
+    """(sequence, starts_at, status) of every active course session in scope, per component."""
+    rows: dict[int, list[tuple]] = defaultdict(list)
+    for component_id, sequence, starts_at, status in (
+        _sessions(session_q)
+        .filter(
+            kind__in=_TREATMENT_KINDS,
+            status__in=_SESSION_USES_AUTH,
+            sequence__isnull=False,
+        )
+        .order_by("starts_at", "id")
+        .values_list("component_id", "sequence", "starts_at", "status")
+    ):
+        rows[component_id].append((sequence, starts_at, status))
+    return rows
 
 
 def _requirement_gaps(
-    components: list[dict], stats: dict[int, dict], now: dt.datetime, *, plan_q: Q, patient_ids
+    components: list[dict],
+    stats: dict[int, dict],
+    now: dt.datetime,
+    *,
+    plan_q: Q,
+    session_q: Q,
+    patient_ids,
 ) -> list[_Gap]:
-    """Missing/expired pre-session requirements of components with a booked session: warning,
-    critical within 72 h (issue 5). Readiness comes from the same pure rules the readiness sync
-    uses, over facts loaded in bulk (plans.selectors builders)."""
-    from plans.rules.readiness import ClinicFacts, evaluate_component
+    """Requirement gaps of components with a booked session, judged at that session (issue 15):
+    missing/expired steps → warning, critical within 72 h for blocking ones (issue 5); a
+    satisfied blocking step whose validity ends before a booked session it must cover →
+    ``requirement_expiring`` warning, ``expiry_warning_days()`` before that session. Readiness
+    comes from the same pure rules the gate uses, over facts loaded in bulk."""
+    from plans.rules.readiness import ClinicFacts, evaluate_component, forecast_expiries
     from plans.selectors import (
         component_facts,
         components_with_protocols,
+        course_facts,
         evaluation_facts,
         measure_facts,
     )
@@ -307,24 +355,31 @@ def _requirement_gaps(
     measures: dict[int, list] = defaultdict(list)
     for m in Measure.objects.filter(patient_id__in=patient_ids, status=RecordStatus.FINAL):
         measures[m.patient_id].append(m)
+    course_rows = _booked_course_sessions(session_q)
+    lookahead = dt.timedelta(days=expiry_warning_days())
     gaps: list[_Gap] = []
     specs: dict[tuple[int, int], Any] = {}  # parsed protocol/indication specs, once per pair
     for row in rows:
         st = stats[row.pk]
         clinic = row.plan.clinic
+        zone = ZoneInfo(clinic.timezone)
         pair = (row.protocol_id, row.indication_id)
         if pair not in specs:
             specs[pair] = component_facts(row)
-        base = specs[pair]
-        prior_auth = component_facts_prior_auth(row)
+        sessions = course_rows.get(row.pk, [])
+        upcoming = [
+            (seq, start) for seq, start, status in sessions if status == "booked" and start > now
+        ]
+        next_seq = upcoming[0][0] if upcoming else None
         facts = replace(
-            base,
+            specs[pair],
             component_id=row.pk,
             label_status=LabelStatus(row.label_status),
             payer_type=PayerType(row.payer_type),
-            prior_auth=prior_auth,
+            prior_auth=component_facts_prior_auth(row),
+            course=course_facts(sessions, zone=zone, at_sequence=next_seq),
         )
-        today = now.astimezone(ZoneInfo(clinic.timezone)).date()
+        today = now.astimezone(zone).date()
         readiness = evaluate_component(
             component=facts,
             evaluations=evaluation_facts(evals[row.plan.patient_id]),
@@ -333,18 +388,16 @@ def _requirement_gaps(
             today=today,
         )
         near = st["next_booked"] - now <= CRITICAL_WITHIN
-        started = st["fulfilled_count"] > 0
         for item in readiness.outstanding:
-            if item.timing == Timing.BEFORE_FIRST_SESSION and started:
-                continue
-            if item.timing not in (Timing.BEFORE_FIRST_SESSION, Timing.BEFORE_EVERY_SESSION):
+            if item.timing not in GATED_TIMINGS:
                 continue
             code = (
                 FlagCode.REQUIREMENT_EXPIRED
                 if item.status == RequirementStatus.EXPIRED
                 else FlagCode.REQUIREMENT_MISSING
             )
-            severity = "critical" if near else "warning"
+            blocking = str(item.severity) == "blocking"
+            severity = "critical" if near and blocking else "warning"
             if near:  # never below the requirement's own severity (e.g. blocking)
                 severity = _max_severity(severity, str(item.severity))
             gaps.append(
@@ -362,7 +415,48 @@ def _requirement_gaps(
                         "status": str(item.status),
                         "reason": item.reason,
                         "source": item.source,
+                        "detail": item.detail,
                         "next_session_at": st["next_booked"].isoformat(),
+                        "raised_by": "scanner",
+                    },
+                )
+            )
+        # prior authorisation on the component is PRIOR_AUTH_EXPIRING's (one gap, one flag)
+        forecasts = [
+            f
+            for f in forecast_expiries(
+                readiness,
+                booked=[(seq, start.astimezone(zone).date()) for seq, start in upcoming],
+                started=facts.course.started_on is not None,
+            )
+            if not str(readiness.item(f.key).satisfied_by or "").startswith("prior_auth:")
+        ]
+        starts = dict(upcoming)
+        for f in forecasts:
+            blocks_at = starts[f.blocks_sequence]
+            if blocks_at - now > lookahead:
+                continue
+            gaps.append(
+                _Gap(
+                    plan_id=row.plan_id,
+                    code=FlagCode.REQUIREMENT_EXPIRING,
+                    key=f"{row.pk}:{f.key}",
+                    severity="warning",
+                    message=(
+                        f"{f.key.replace('_', ' ')}: valid until {f.expires_on.isoformat()}, "
+                        f"would block session {f.blocks_sequence} on {f.blocks_on.isoformat()}"
+                    ),
+                    component_id=row.pk,
+                    due_at=dt.datetime.combine(
+                        f.expires_on + dt.timedelta(days=1), dt.time.min, tzinfo=zone
+                    ),
+                    detail={
+                        "requirement": f.key,
+                        "expires_on": f.expires_on.isoformat(),
+                        "blocks_sequence": f.blocks_sequence,
+                        "blocks_at": blocks_at.isoformat(),
+                        "reason": f.reason,
+                        "source": f.source,
                         "raised_by": "scanner",
                     },
                 )
@@ -378,7 +472,6 @@ def detect_gaps(
     stats = _session_stats(session_q, now)
     evals, phq9 = _latest_by_patient(patient_ids)
     gaps: list[_Gap] = []
-    today = now.date()
 
     by_plan: dict[int, list[dict]] = defaultdict(list)
     for c in components:
@@ -416,27 +509,6 @@ def detect_gaps(
                          + dt.timedelta(days=PHQ9_INTERVAL_DAYS),
                          detail={"source": "DOMAIN.md §5.3 [WEAK]"})
                 )  # fmt: skip
-        # Prior authorisation expiring while sessions are booked, or booked beyond its count.
-        expires = c["prior_auth_expires_on"]
-        if (
-            expires
-            and st["booked_future"]
-            and expires <= today + dt.timedelta(days=PRIOR_AUTH_WARNING_DAYS)
-        ):
-            gaps.append(
-                _Gap(pid, FlagCode.PRIOR_AUTH_EXPIRING, str(cid),
-                     "critical" if expires < today else "warning",
-                     f"Prior authorisation expires {expires.isoformat()} with sessions booked.",
-                     component_id=cid, detail={"expires_on": expires.isoformat()})
-            )  # fmt: skip
-        limit = c["prior_auth_sessions"]
-        if limit is not None and st["authorised_use"] > limit:
-            gaps.append(
-                _Gap(pid, FlagCode.SESSIONS_BEYOND_AUTHORIZATION, str(cid), "warning",
-                     f"{st['authorised_use']} sessions booked or held; {limit} authorised.",
-                     component_id=cid,
-                     detail={"authorised": limit, "used_or_booked": st["authorised_use"]})
-            )  # fmt: skip
 
     # Psychiatric follow-up within the cadence during active interventional treatment.
     cadence = follow_up_cadence()
@@ -465,12 +537,14 @@ def detect_gaps(
                      detail={"cadence_days": cadence.days, "source": "DOMAIN.md §5.3 UNSOURCED"})
             )  # fmt: skip
 
-    for row in _pmf_overdue(session_q, now):
+    pmf = pmf_windows()
+    for row in _pmf_overdue(session_q, now, pmf):
         gaps.append(
             _Gap(row["component__plan_id"], FlagCode.REMS_MONITORING_FORM_OVERDUE, str(row["id"]),
                  "warning", "SPRAVATO REMS Patient Monitoring Form not filed within 7 days.",
                  component_id=row["component_id"], session_id=row["id"],
-                 due_at=row["starts_at"] + dt.timedelta(days=PMF_DAYS),
+                 due_at=row["starts_at"] + pmf.get(row["component__protocol_id"],
+                                                   dt.timedelta(days=PMF_DAYS)),
                  detail={"source": "DOMAIN.md §2.4 PMF [REG-form]"})
         )  # fmt: skip
     for pid in _no_show_streaks(session_q, now):
@@ -479,7 +553,15 @@ def detect_gaps(
                 _Gap(pid, FlagCode.NO_SHOW_STREAK, "", "warning",
                      f"{NO_SHOW_STREAK} or more consecutive no-shows.")
             )  # fmt: skip
-    gaps.extend(_requirement_gaps(components, stats, now, plan_q=plan_q, patient_ids=patient_ids))
+    gaps.extend(
+        _requirement_gaps(
+            components, stats, now, plan_q=plan_q, session_q=session_q, patient_ids=patient_ids
+        )
+    )
+    # Prior authorisations: their own rule set (plans/scanner_authorization.py).
+    from plans.scanner_authorization import authorization_gaps
+
+    gaps.extend(authorization_gaps(plan_q=plan_q, now=now))
     return plan_ids, gaps
 
 
@@ -528,9 +610,19 @@ def _reconcile(
         ).values("id", "plan_id", "code", "requirement_key", "severity")
     }
     # Open what is missing; a concurrent scan's insert wins silently (partial unique index).
+    patient_of = (
+        dict(
+            CarePlan.objects.filter(pk__in={g.plan_id for g in wanted.values()}).values_list(
+                "pk", "patient_id"
+            )
+        )
+        if len(wanted) > len(existing)
+        else {}
+    )
     new = [
         Flag(
             plan_id=g.plan_id,
+            patient_id=patient_of[g.plan_id],
             code=str(g.code),
             requirement_key=g.key,
             severity=g.severity,
@@ -574,6 +666,51 @@ def _reconcile(
 # Coordinator digest
 
 
+def _patient_flag_recipients(*, since: dt.datetime) -> list[tuple[tuple[int, str], Any]]:
+    """Critical patient-level flags (raised before the patient had a plan) with who hears of
+    them: the patient's care team and the coordinators of the patient's organisation (there is
+    no plan coordinator yet). Three queries whatever the number of flags."""
+    from backend.accounts.models import Role, User
+    from plans.models import CareTeamMember
+
+    rows = list(
+        Flag.objects.filter(
+            status=FlagStatus.OPEN, severity__in=("critical", "blocking"), plan__isnull=True
+        )
+        .filter(Q(opened_at__gte=since) | Q(updated_at__gte=since))
+        .values(
+            "id",
+            "plan_id",
+            "patient_id",
+            "code",
+            "severity",
+            "message",
+            "patient__organization_id",
+        )
+        .order_by("patient_id", "id")
+    )
+    if not rows:
+        return []
+    coordinators: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for user_id, email, org_id in User.objects.filter(
+        role=Role.COORDINATOR, is_active=True,
+        organization_id__in={r["patient__organization_id"] for r in rows},
+    ).values_list("pk", "email", "organization_id"):  # fmt: skip
+        coordinators[org_id].append((user_id, email))
+    team: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for patient_id, user_id, email in CareTeamMember.objects.filter(
+        patient_id__in={r["patient_id"] for r in rows}, user__is_active=True
+    ).values_list("patient_id", "user_id", "user__email"):
+        team[patient_id].append((user_id, email))
+    out: list[tuple[tuple[int, str], Any]] = []
+    for r in rows:
+        for recipient in dict.fromkeys(
+            [*team[r["patient_id"]], *coordinators[r["patient__organization_id"]]]
+        ):
+            out.append((recipient, r))
+    return out
+
+
 def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
     """One email per coordinator listing the critical (or blocking) flags opened or escalated in
     the last 24 h on their open plans. The subject carries no patient detail (DOMAIN.md §7.2);
@@ -595,6 +732,7 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
         .values(
             "id",
             "plan_id",
+            "patient_id",
             "code",
             "severity",
             "message",
@@ -606,6 +744,8 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
     by_coordinator: dict[tuple[int, str], list[Any]] = defaultdict(list)
     for r in rows:
         by_coordinator[(r["plan__coordinator_id"], r["plan__coordinator__email"])].append(r)
+    for recipient, flag_row in _patient_flag_recipients(since=since):
+        by_coordinator[recipient].append(flag_row)
     sent = 0
     base = getattr(settings, "DASHBOARD_BASE_URL", "")
     for (user_id, email), flags in by_coordinator.items():
@@ -619,6 +759,9 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
             *(
                 f"- Plan {f['plan_id']}: [{f['severity']}] {f['code']} — {f['message']}"
                 f" {base}/dashboard/plans/{f['plan_id']}/"
+                if f["plan_id"]
+                else f"- Patient {f['patient_id']} (no plan yet): [{f['severity']}] "
+                f"{f['code']} — {f['message']} {base}/dashboard/#flags"
                 for f in flags
             ),
         ]

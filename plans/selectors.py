@@ -10,6 +10,7 @@ of queries, whatever the number of components, evaluations or measures:
 3. the protocols' requirement specs (prefetch)
 4. the patient's evaluations (not entered-in-error)
 5. the patient's measures (not entered-in-error)
+6. the components' active course sessions (where each course stands: ``CourseFacts``)
 (+1 for the clinic when ``plan.clinic`` is not already loaded)
 """
 
@@ -17,16 +18,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Value, When
 from django.utils import timezone
 
 from modalities.services import indication_spec_from_model, protocol_spec_from_model
 from modalities.vocab import EvaluationKind, Instrument, LabelStatus, PayerType
+from plans.flag_codes import SAFETY_CODES, SEVERITY_ORDER
 from plans.models import (
     CarePlan,
     Evaluation,
@@ -37,9 +39,11 @@ from plans.models import (
     RecordStatus,
 )
 from plans.rules.readiness import (
+    NOT_STARTED,
     ClinicFacts,
     ComponentFacts,
     ComponentReadiness,
+    CourseFacts,
     EvaluationFact,
     MeasureFact,
     PlanReadiness,
@@ -49,15 +53,56 @@ from plans.rules.readiness import (
 from plans.rules.scoring import Change, ScoringError, compare_to_baseline
 
 # ---------------------------------------------------------------------------------------------
+# Flag order: safety first everywhere (issue 15)
+# ---------------------------------------------------------------------------------------------
+
+
+def order_flags_by_priority(qs: QuerySet[Flag]) -> QuerySet[Flag]:
+    """Safety-critical codes first (``plans.flag_codes.SAFETY_CODES``: suicide risk outranks
+    any paperwork gap, even a blocking one), then most severe, soonest due (none last), oldest.
+    The one order of the API flag list, the worklist and the plan page."""
+    return qs.annotate(
+        safety_rank=Case(
+            When(code__in=[str(c) for c in SAFETY_CODES], then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ),
+        severity_rank=Case(
+            *(When(severity=name, then=Value(rank)) for name, rank in SEVERITY_ORDER.items()),
+            default=Value(-1),
+            output_field=IntegerField(),
+        ),
+    ).order_by(
+        "safety_rank",
+        F("severity_rank").desc(),
+        F("due_at").asc(nulls_last=True),
+        "opened_at",
+        "id",
+    )
+
+
+def flag_priority_key(flag: Flag) -> tuple:
+    """``order_flags_by_priority`` for flags already loaded."""
+    due = flag.due_at.timestamp() if flag.due_at else float("inf")
+    return (
+        0 if flag.code in SAFETY_CODES else 1,
+        -SEVERITY_ORDER.get(flag.severity, -1),
+        due,
+        flag.opened_at,
+        flag.pk,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Readiness
 # ---------------------------------------------------------------------------------------------
 
 
 def components_with_protocols(qs: QuerySet[PlanComponent] | None = None) -> QuerySet:
-    """Components with everything readiness and the API need: 3 queries for any number."""
+    """Components with everything readiness and the API need: 4 queries for any number."""
     qs = PlanComponent.objects.all() if qs is None else qs
     return qs.select_related("protocol", "indication").prefetch_related(
-        "protocol__indications", "protocol__requirements"
+        "protocol__indications", "protocol__requirements", "authorizations"
     )
 
 
@@ -68,14 +113,66 @@ def _number(value: Decimal | float | int | None) -> float | int | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def component_facts(component: PlanComponent) -> ComponentFacts:
-    prior_auth = None
-    if component.prior_auth_number:
-        prior_auth = PriorAuthFact(
-            number=component.prior_auth_number,
-            sessions=component.prior_auth_sessions,
-            expires_on=component.prior_auth_expires_on,
+_COURSE_KINDS = ("mapping", "treatment")  # scheduling SessionKind values that count in a course
+_ACTIVE_SESSIONS = ("booked", "arrived", "fulfilled")
+_TAKEN_SESSIONS = ("arrived", "fulfilled")
+
+
+def course_session_rows(component_ids: Iterable[Any]) -> dict[Any, list[tuple]]:
+    """(sequence, starts_at, status) of each component's active course sessions (one query)."""
+    from scheduling.models import Session  # scheduling depends on plans, not the reverse
+
+    rows: dict[Any, list[tuple]] = {}
+    for component_id, sequence, starts_at, status in (
+        Session.objects.filter(
+            component_id__in=list(component_ids),
+            kind__in=_COURSE_KINDS,
+            status__in=_ACTIVE_SESSIONS,
+            sequence__isnull=False,
         )
+        .order_by("starts_at", "id")
+        .values_list("component_id", "sequence", "starts_at", "status")
+    ):
+        rows.setdefault(component_id, []).append((sequence, starts_at, status))
+    return rows
+
+
+def course_facts(
+    rows: Sequence[tuple], *, zone: dt.tzinfo, at_sequence: int | None = None
+) -> CourseFacts:
+    """Where a course stands from its active sessions: the session judged is ``at_sequence``
+    (the one being checked in) or the one after the last taken (arrived/fulfilled) session."""
+    if not rows:
+        return NOT_STARTED if at_sequence is None else CourseFacts(at_sequence=at_sequence)
+    dates = {seq: start.astimezone(zone).date() for seq, start, _ in rows}
+    taken = [(seq, start) for seq, start, status in rows if status in _TAKEN_SESSIONS]
+    started_on = min(start for _, start in taken).astimezone(zone).date() if taken else None
+    if at_sequence is None:
+        done = [seq for seq, start, status in rows if status == "fulfilled"]
+        at_sequence = (max(done) + 1) if done else 1
+    return CourseFacts(at_sequence=at_sequence, started_on=started_on, session_dates=dates)
+
+
+def _zone(clinic: Any) -> dt.tzinfo:
+    try:
+        return ZoneInfo(clinic.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def prior_auth_fact(component: PlanComponent) -> PriorAuthFact | None:
+    """The current approved authorisation as readiness sees it (issue 11: records, not
+    component fields); a requested or denied one satisfies nothing."""
+    current = component.current_authorization
+    if current is None:
+        return None
+    return PriorAuthFact(
+        number=current.number, sessions=current.authorized_units, expires_on=current.ends_on
+    )
+
+
+def component_facts(component: PlanComponent) -> ComponentFacts:
+    prior_auth = prior_auth_fact(component)
     return ComponentFacts(
         component_id=component.pk,
         protocol=protocol_spec_from_model(component.protocol),
@@ -140,11 +237,28 @@ def readiness_from(
     evaluations: Sequence[Evaluation],
     measures: Sequence[Measure],
     today: dt.date | None = None,
+    sessions: dict[Any, list[tuple]] | None = None,
+    at_sequence: dict[Any, int] | None = None,
 ) -> PlanReadiness:
-    """Readiness from already-loaded rows (no query except ``plan.clinic`` if not loaded)."""
+    """Readiness from already-loaded rows (no query except ``plan.clinic`` if not loaded).
+
+    ``sessions``: ``course_session_rows`` of the components (none = no course started);
+    ``at_sequence``: component id → the session being judged (default: the next one)."""
     clinic = plan.clinic
+    zone = _zone(clinic)
+    sessions = sessions or {}
+    at_sequence = at_sequence or {}
+    facts = [
+        replace(
+            component_facts(c),
+            course=course_facts(
+                sessions.get(c.pk, []), zone=zone, at_sequence=at_sequence.get(c.pk)
+            ),
+        )
+        for c in components
+    ]
     return evaluate_plan(
-        components=[component_facts(c) for c in components],
+        components=facts,
         evaluations=evaluation_facts(evaluations),
         measures=measure_facts(measures),
         clinic=ClinicFacts(rems_certified_until=clinic.rems_certified_until),
@@ -153,7 +267,8 @@ def readiness_from(
 
 
 def get_plan_readiness(*, plan: CarePlan, today: dt.date | None = None) -> PlanReadiness:
-    """Readiness of every component of ``plan`` and its combination warnings (5–6 queries)."""
+    """Readiness of every component of ``plan`` at its next session, and its combination
+    warnings (6–7 queries)."""
     components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
     return readiness_from(
         plan=plan,
@@ -161,13 +276,15 @@ def get_plan_readiness(*, plan: CarePlan, today: dt.date | None = None) -> PlanR
         evaluations=_patient_evaluations(plan.patient_id),
         measures=_patient_measures(plan.patient_id),
         today=today,
+        sessions=course_session_rows(c.pk for c in components),
     )
 
 
 def get_component_readiness(
-    *, component: PlanComponent, today: dt.date | None = None
+    *, component: PlanComponent, today: dt.date | None = None, at_sequence: int | None = None
 ) -> ComponentReadiness:
-    """Readiness of one component (what the check-in gate asks). Constant query count."""
+    """Readiness of one component at course session ``at_sequence`` (default: the next one) —
+    what the check-in gate asks. Constant query count."""
     loaded = components_with_protocols(
         PlanComponent.objects.filter(pk=component.pk)
     ).select_related("plan", "plan__clinic")
@@ -179,6 +296,8 @@ def get_component_readiness(
         evaluations=_patient_evaluations(plan.patient_id),
         measures=_patient_measures(plan.patient_id),
         today=today,
+        sessions=course_session_rows([row.pk]),
+        at_sequence={row.pk: at_sequence} if at_sequence else None,
     )
     return readiness.component(row.pk)
 
@@ -252,6 +371,11 @@ def latest_measures(measures: Sequence[Measure]) -> list[MeasureSummary]:
 # ---------------------------------------------------------------------------------------------
 
 
+# Plan detail shows the most severe, newest open flags only; the rest are one link away (flags
+# list filtered by plan and status). A long SPRAVATO course can hold one open flag per session.
+DETAIL_OPEN_FLAGS = 20
+
+
 @dataclass(frozen=True, slots=True)
 class PlanDetail:
     plan: CarePlan
@@ -259,22 +383,38 @@ class PlanDetail:
     readiness: PlanReadiness
     open_flags: list[Flag]
     latest_measures: list[MeasureSummary]
+    # True when ``open_flags`` was cut at ``open_flag_limit`` (more are open).
+    more_open_flags: bool = False
 
 
 def plans_for_detail(qs: QuerySet[CarePlan]) -> QuerySet[CarePlan]:
     return qs.select_related("patient", "clinic", "coordinator")
 
 
-def get_plan_detail(*, plan: CarePlan, today: dt.date | None = None) -> PlanDetail:
+def get_plan_detail(
+    *,
+    plan: CarePlan,
+    today: dt.date | None = None,
+    open_flag_limit: int | None = DETAIL_OPEN_FLAGS,
+) -> PlanDetail:
     """Everything the plan detail shows, in a constant number of queries (7 with a loaded plan):
     components + protocol indications + protocol requirements (3), evaluations (1), measures (1),
-    open flags (1), patient/clinic/coordinator when not already joined on ``plan`` (0–3)."""
+    the components' course sessions (1), open flags (1), patient/clinic/coordinator when not
+    already joined on ``plan`` (0–3).
+
+    Open flags in the one priority order (``order_flags_by_priority``: safety first, then most
+    severe, soonest due): the first ``open_flag_limit`` (``None``: all, e.g. for an export or the
+    dashboard), with ``more_open_flags`` telling the caller to link to the rest — so a cut list
+    never hides a safety flag or a blocking gap behind newer notes."""
     components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
     evaluations = _patient_evaluations(plan.patient_id)
     measures = _patient_measures(plan.patient_id)
-    open_flags = list(
-        Flag.objects.filter(plan_id=plan.pk, status=FlagStatus.OPEN).order_by("-opened_at", "-id")
-    )
+    flags_qs = order_flags_by_priority(Flag.objects.filter(plan_id=plan.pk, status=FlagStatus.OPEN))
+    if open_flag_limit is not None:
+        flags_qs = flags_qs[: open_flag_limit + 1]
+    open_flags = list(flags_qs)
+    more_open_flags = open_flag_limit is not None and len(open_flags) > open_flag_limit
+    open_flags = open_flags[:open_flag_limit] if more_open_flags else open_flags
     for flag in open_flags:
         flag.plan = plan  # serializers read flag.plan.patient_id: no query per flag
     readiness = readiness_from(
@@ -283,6 +423,7 @@ def get_plan_detail(*, plan: CarePlan, today: dt.date | None = None) -> PlanDeta
         evaluations=evaluations,
         measures=measures,
         today=today,
+        sessions=course_session_rows(c.pk for c in components),
     )
     return PlanDetail(
         plan=plan,
@@ -290,6 +431,7 @@ def get_plan_detail(*, plan: CarePlan, today: dt.date | None = None) -> PlanDeta
         readiness=readiness,
         open_flags=open_flags,
         latest_measures=latest_measures([m for m in measures if m.plan_id == plan.pk]),
+        more_open_flags=more_open_flags,
     )
 
 

@@ -25,6 +25,34 @@ def request_recheck(*, plan_id: int) -> None:
     transaction.on_commit(_enqueue)
 
 
+def request_safety_notification(*, flag_id: int) -> None:
+    """Tell the prescribers about a new safety flag once the caller's transaction commits."""
+
+    def _enqueue() -> None:
+        try:
+            notify_safety_flag.apply_async(kwargs={"flag_id": int(flag_id)}, queue="flags")
+        except Exception:  # broker unreachable: still the same-day critical-flag digest
+            logger.warning("safety notification for flag %s not published", flag_id,
+                           exc_info=True)  # fmt: skip
+
+    transaction.on_commit(_enqueue)
+
+
+@shared_task(
+    name="plans.notify_safety_flag",
+    ignore_result=True,
+    autoretry_for=(ConnectionError, TimeoutError, OSError),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def notify_safety_flag(*, flag_id: int) -> int:
+    """Email the prescribers of a safety flag (idempotent per recipient: provider ledger)."""
+    from plans.services.notifications import notify_safety_flag as notify
+
+    return notify(flag_id=flag_id)
+
+
 @shared_task(name="plans.scan_flags", ignore_result=True)
 def scan_flags() -> dict:
     """Beat task (every 10 minutes): scan every active plan in one set-based pass."""

@@ -31,7 +31,10 @@ def _ensure_resources(clinic: Any, kinds: list[str]) -> None:
     for kind in kinds:
         if kind not in have:
             Resource.objects.get_or_create(
-                clinic=clinic, name=f"Demo {kind.replace('_', ' ')} 1", defaults={"kind": kind}
+                clinic=clinic,
+                name=f"Demo {kind.replace('_', ' ')} 1",
+                # a figure-8 device: the demo's MDD course is cleared with it (DOMAIN.md §1.1)
+                defaults={"kind": kind, "coil_type": "figure8" if kind == "tms_device" else ""},
             )
 
 

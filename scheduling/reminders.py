@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from scheduling.rules import reminders as rules
@@ -69,11 +67,6 @@ def claim_timeout() -> timedelta:
     key) and the send holds the row lock, so the timeout only bounds how late a retry comes.
     """
     return timedelta(seconds=getattr(settings, "REMINDER_CLAIM_TIMEOUT_SECONDS", 600))
-
-
-def max_in_flight() -> int:
-    """Most rows claimed-but-not-started at once (see ``dispatch_due_reminders``)."""
-    return getattr(settings, "REMINDER_MAX_IN_FLIGHT", 1000)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -314,361 +307,6 @@ def _plan_change_notices(*, patient, info, policy, sessions, rows, cancelled_ids
 
 
 # ---------------------------------------------------------------------------------------------
-# Dispatch: claim due rows (the beat tick)
-
-_CLAIM_SQL = """
-WITH zones AS MATERIALIZED (SELECT name FROM pg_timezone_names),
-due AS (
-    SELECT r.id
-    FROM scheduling_reminder r
-    JOIN plans_patient p ON p.id = r.patient_id
-    LEFT JOIN zones z ON z.name = p.timezone  -- an unknown zone must not stop the tick
-    CROSS JOIN LATERAL (
-        SELECT CASE WHEN z.name IS NOT NULL
-                    THEN (%(now)s AT TIME ZONE p.timezone)::time END AS local_time
-    ) l
-    WHERE (
-        (r.status = 'pending' AND r.due_at <= %(now)s)
-        OR (r.status = 'sending' AND r.claimed_at < %(stale_before)s)
-    )
-    AND l.local_time >= %(quiet_end)s
-    AND l.local_time < %(quiet_start)s
-    ORDER BY r.due_at, r.id
-    LIMIT %(batch)s
-    FOR UPDATE OF r SKIP LOCKED
-)
-UPDATE scheduling_reminder r
-SET status = 'sending', claimed_at = %(now)s, updated_at = %(now)s
-FROM due WHERE r.id = due.id
-RETURNING r.id
-"""
-
-
-def claim_due_reminders(*, now: datetime | None = None, batch_size: int = 200) -> list[int]:
-    """Claim up to ``batch_size`` due rows: pending and due, or 'sending' past the claim timeout
-    (its task was lost: worker killed, Redis restarted), and only where it is now 08:00–21:00
-    for the patient (47 CFR 64.1200).
-
-    ``FOR UPDATE SKIP LOCKED``: concurrent ticks (two beats, a manual dispatch) take disjoint
-    rows and never wait on each other, and a row a worker is sending right now (locked) is never
-    re-claimed (DESIGN.md §4 promise 4). Commits before returning.
-    """
-    now = now or timezone.now()
-    if batch_size <= 0:
-        return []
-    params: dict[str, Any] = {
-        "now": now,
-        "stale_before": now - claim_timeout(),
-        "batch": batch_size,
-        "quiet_end": _DEFAULT_POLICY.quiet_start,  # allowed window starts where quiet ends
-        "quiet_start": _DEFAULT_POLICY.quiet_end,
-    }
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(_CLAIM_SQL, params)
-        return sorted(row[0] for row in cur.fetchall())
-
-
-def expire_unsendable_reminders(*, now: datetime | None = None) -> int:
-    """Waiting rows whose session has started are skipped (never remind after the visit)."""
-    from scheduling.models.reminders import Reminder
-
-    now = now or timezone.now()
-    waiting = Q(status="pending") | Q(status="sending", claimed_at__lt=now - claim_timeout())
-    return Reminder.objects.filter(waiting, due_at__lte=now, session__starts_at__lte=now).update(
-        status="skipped", skip_reason="session_started", updated_at=now
-    )
-
-
-def dispatch_due_reminders(
-    *, now: datetime | None = None, batch_size: int = 200, max_batches: int = 25, enqueue=None
-) -> list[int]:
-    """The beat tick: claim due rows in batches and hand each id to a send task on commit.
-
-    ``enqueue(ids)`` defaults to publishing ``scheduling.send_reminder`` on the "reminders"
-    queue. If publishing fails (Redis down) the rows stay 'sending' and a later tick re-claims
-    them after ``claim_timeout()`` — the broker is only a doorbell.
-    """
-    from scheduling.models.reminders import Reminder
-
-    if enqueue is None:
-        enqueue = _enqueue_sends
-    now = now or timezone.now()
-    expire_unsendable_reminders(now=now)
-    # Back-pressure: never have more rows waiting in the queue than the workers can start
-    # within the claim timeout, or they would be re-claimed (harmless, but wasted work).
-    in_flight = Reminder.objects.filter(
-        status="sending", claimed_at__gte=now - claim_timeout()
-    ).count()
-    room = max_in_flight() - in_flight
-    claimed: list[int] = []
-    for _ in range(max_batches):
-        ids = claim_due_reminders(now=now, batch_size=min(batch_size, room - len(claimed)))
-        if not ids:
-            break
-        claimed.extend(ids)
-        enqueue(ids)
-        if len(ids) < batch_size:
-            break
-    return claimed
-
-
-def _enqueue_sends(ids: list[int]) -> None:
-    from scheduling.tasks import send_reminder
-
-    for rid in ids:
-        try:
-            send_reminder.apply_async(kwargs={"reminder_id": rid}, queue="reminders")
-        except Exception:  # broker down: the claim timeout brings the row back
-            logger.warning("could not publish send for reminder %s", rid, exc_info=True)
-
-
-# ---------------------------------------------------------------------------------------------
-# Send one row (idempotent)
-
-
-def _render(reminder, session_map) -> tuple[str, str]:
-    """(subject, body) for the row, from committed data. SMS bodies are ≤160 chars and free of
-    treatment terms (render_* refuse otherwise); the preparation text is dropped, not the
-    message, if it would leak a term."""
-    patient = reminder.patient
-    zone = ZoneInfo(patient.timezone)
-    sessions = [session_map[i] for i in reminder.session_ids if i in session_map]
-    if not sessions and reminder.session_id in session_map:
-        sessions = [session_map[reminder.session_id]]
-    if not sessions:
-        raise rules.ForbiddenTermError("", "session")  # nothing to announce
-    first = sessions[0]
-    clinic = first.clinic
-    common = {
-        "clinic_name": clinic.name,
-        "clinic_phone": clinic.phone,
-        "room_or_address": clinic.address,
-    }
-    if reminder.kind == "weekly_digest":
-        body = rules.render_digest_sms(
-            local_starts=[s.starts_at.astimezone(zone) for s in sessions], **common
-        )
-        return "", body
-    local_start = first.starts_at.astimezone(zone)
-    if reminder.kind == "change_notice":
-        cancelled = reminder.key.endswith(":cancelled")
-        if reminder.channel == "sms":
-            return "", rules.render_change_notice_sms(
-                local_start=local_start, cancelled=cancelled, **common
-            )
-        subject, body = rules.render_email(
-            kind="change_notice", local_start=local_start, preparation="", **common
-        )
-        if cancelled:
-            body = body.replace(
-                "Your appointment has moved. The new time is:",
-                "Your appointment has been cancelled:",
-            )
-        return subject, body
-    preparation = ""
-    component = getattr(first, "component", None)
-    protocol = getattr(component, "protocol", None)
-    if protocol is not None and protocol.preparation:
-        preparation = protocol.preparation
-        if rules.contains_forbidden_term(preparation):
-            preparation = ""
-    if reminder.channel == "sms":
-        return "", rules.render_sms(
-            kind=reminder.kind, local_start=local_start, preparation=preparation, **common
-        )
-    return rules.render_email(
-        kind=reminder.kind, local_start=local_start, preparation=preparation, **common
-    )
-
-
-def _sms_budget_reason(reminder, now: datetime) -> str | None:
-    """Send-time guard of FCC 15-72 (1/day, 3/week, patient-local) over SMS actually sent."""
-    from scheduling.models.reminders import Reminder
-
-    zone = ZoneInfo(reminder.patient.timezone)
-    today = now.astimezone(zone).date()
-    week_start = today - timedelta(days=today.weekday())
-    sent = Reminder.objects.filter(
-        patient_id=reminder.patient_id,
-        channel="sms",
-        status="sent",
-        sent_at__gte=now - timedelta(days=8),
-    ).exclude(pk=reminder.pk)
-    sent_days = [
-        s.astimezone(zone).date() for s in sent.values_list("sent_at", flat=True) if s is not None
-    ]
-    return rules.check_sms_budget(
-        sent_local_dates=[d for d in sent_days if d >= week_start],
-        candidate_local_date=today,
-        policy=_DEFAULT_POLICY,
-    )
-
-
-def _next_local_morning(now: datetime, tz: str) -> datetime:
-    zone = ZoneInfo(tz)
-    day = now.astimezone(zone).date() + timedelta(days=1)
-    return datetime.combine(day, _DEFAULT_POLICY.quiet_start, tzinfo=zone).astimezone(UTC)
-
-
-def _mark(reminder, now: datetime, **fields) -> None:
-    for k, v in fields.items():
-        setattr(reminder, k, v)
-    reminder.updated_at = now
-    reminder.save(update_fields=[*fields, "updated_at"])
-
-
-def send_reminder(*, reminder_id: int, now: datetime | None = None) -> str:
-    """Send one claimed row at most once in effect; returns the outcome.
-
-    The row is locked (``SKIP LOCKED``: a second copy of the task returns at once) and must be
-    'sending'; the provider call carries the row key as idempotency key, so if this worker dies
-    after the provider accepted but before we commit 'sent', the re-claimed retry gets the same
-    message back from the provider instead of a second one. Transient provider errors put the row
-    back to pending with a capped backoff; the last attempt or a permanent error marks it failed
-    and flags the coordinator (REMINDER_FAILED).
-    """
-    from scheduling.channels import PermanentSendError, TransientSendError, get_channel
-    from scheduling.models import Session
-    from scheduling.models.reminders import Reminder, SmsOptOut
-
-    now = now or timezone.now()
-    # 1. Take the lease: count the attempt and refresh claimed_at, committed before the
-    #    provider is called, so a message that kills its worker every time still ends (failed
-    #    after MAX_ATTEMPTS) and a slow queue does not make the row look lost.
-    with transaction.atomic():
-        leased = (
-            Reminder.objects.select_for_update(skip_locked=True)
-            .filter(pk=reminder_id, status="sending")
-            .first()
-        )
-        if leased is None:
-            return "not_claimed"
-        if leased.attempts >= MAX_ATTEMPTS:
-            _fail(leased, now, leased.last_error or "no outcome after the last attempt")
-            return "failed"
-        _mark(leased, now, attempts=leased.attempts + 1, claimed_at=now)
-    # 2. Send under the row lock (a duplicate task skips it) and record the outcome.
-    with transaction.atomic():
-        reminder = (
-            Reminder.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("patient")
-            .filter(pk=reminder_id, status="sending")
-            .first()
-        )
-        if reminder is None:
-            return "not_claimed"
-        patient = reminder.patient
-        ids = list(reminder.session_ids) or ([reminder.session_id] if reminder.session_id else [])
-        session_map = {
-            s.pk: s
-            for s in Session.objects.filter(pk__in=ids)
-            .select_related("clinic", "component__protocol")
-            .order_by("starts_at")
-        }
-        live = [s for s in session_map.values() if s.status in _LIVE_SESSION_STATUSES]
-        if reminder.kind == "change_notice":
-            live = list(session_map.values())
-        if not live:
-            _mark(reminder, now, status="cancelled", skip_reason="session_cancelled")
-            return "cancelled"
-        if min(s.starts_at for s in live) <= now:
-            _mark(reminder, now, status="skipped", skip_reason="session_started")
-            return "skipped"
-        if rules.in_quiet_hours(now, patient.timezone, _DEFAULT_POLICY):
-            _mark(reminder, now, status="pending", claimed_at=None)
-            return "deferred_quiet_hours"
-        if reminder.channel == "sms":
-            to = patient.phone
-            if not to or SmsOptOut.objects.filter(phone=to).exists():
-                _mark(reminder, now, status="skipped", skip_reason="sms_opt_out")
-                return "skipped"
-            reason = _sms_budget_reason(reminder, now)
-            if reason is not None:
-                # Today's text is used up (FCC 15-72): try tomorrow morning if that is still
-                # before the visit (e.g. a change notice after the day's reminder), else skip.
-                nxt = _next_local_morning(now, patient.timezone)
-                first = min(s.starts_at for s in live)
-                if reason == str(rules.SkipReason.SMS_DAILY_LIMIT) and nxt < first:
-                    _mark(reminder, now, status="pending", due_at=nxt, claimed_at=None)
-                    return "deferred_budget"
-                _mark(reminder, now, status="skipped", skip_reason=reason)
-                return "skipped"
-        else:
-            to = patient.email
-            if not to:
-                _mark(reminder, now, status="skipped", skip_reason="no_email")
-                return "skipped"
-        try:
-            subject, body = _render(reminder, {s.pk: s for s in live})
-        except (rules.ForbiddenTermError, ValueError) as exc:
-            _fail(reminder, now, f"render: {exc}")
-            return "failed"
-        try:
-            result = get_channel(reminder.channel).send(
-                to=to, body=body, subject=subject, idempotency_key=reminder.key
-            )
-        except TransientSendError as exc:
-            if reminder.attempts >= MAX_ATTEMPTS:
-                _fail(reminder, now, f"transient: {exc}")
-                return "failed"
-            _mark(
-                reminder,
-                now,
-                status="pending",
-                due_at=now + backoff(reminder.attempts),
-                last_error=str(exc)[:2000],
-                claimed_at=None,
-            )
-            return "retry"
-        except PermanentSendError as exc:
-            _fail(reminder, now, f"permanent: {exc}")
-            return "failed"
-        _mark(
-            reminder,
-            now,
-            status="sent",
-            sent_at=now,
-            provider_id=result.provider_id,
-            subject=subject,
-            body=body,
-            announced_starts_at=min(s.starts_at for s in live),
-            announced={str(s.pk): s.starts_at.isoformat() for s in live},
-        )
-        return "sent"
-
-
-def _fail(reminder, now: datetime, error: str) -> None:
-    """Final failure: the row says why, and the plan's coordinator gets a REMINDER_FAILED flag."""
-    from plans.flag_codes import FlagCode
-    from plans.models import Flag
-    from scheduling.models import Session
-
-    _mark(reminder, now, status="failed", last_error=error[:2000])
-    sid = reminder.session_id or (reminder.session_ids[0] if reminder.session_ids else None)
-    session = Session.objects.filter(pk=sid).select_related("component").first() if sid else None
-    if session is None:
-        return
-    try:
-        with transaction.atomic():
-            Flag.objects.get_or_create(
-                plan_id=session.component.plan_id,
-                code=FlagCode.REMINDER_FAILED,
-                requirement_key=str(session.pk),
-                status="open",
-                defaults={
-                    "component_id": session.component_id,
-                    "session_id": session.pk,
-                    "severity": "warning",
-                    "message": "A patient reminder could not be delivered; contact the patient.",
-                    "detail": {"reminder_id": reminder.pk, "channel": reminder.channel},
-                    "due_at": session.starts_at,
-                },
-            )
-    except IntegrityError:  # a concurrent writer opened it first: one open flag per gap
-        pass
-
-
-# ---------------------------------------------------------------------------------------------
 # Inbound SMS: STOP / START / HELP (FCC 24-24; DOMAIN.md §7.3)
 
 
@@ -763,3 +401,24 @@ def handle_inbound_sms(
 
         transaction.on_commit(_reply)
     return keyword or "none"
+
+
+# Dispatch and send live in scheduling/delivery.py (issue 17); these names stay importable from
+# here for existing callers, resolved lazily (delivery imports this module's policy helpers).
+_DELIVERY_NAMES = frozenset(
+    {
+        "claim_due_reminders",
+        "dispatch_due_reminders",
+        "expire_unsendable_reminders",
+        "send_reminder",
+        "send_reminders",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DELIVERY_NAMES:
+        from scheduling import delivery
+
+        return getattr(delivery, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,8 +1,9 @@
 """Reminder tasks (DESIGN.md §4 promises 4–6). Thin and idempotent: ids in, one service call.
 
-Beat only rings the doorbell: ``dispatch_reminders`` (every minute) claims due rows; each
-``send_reminder`` sends one claimed row. Retries are rows with a capped ``due_at`` backoff, never
-a long Celery countdown (docs/adr/0002-reminder-delivery.md).
+Beat only rings the doorbell: ``dispatch_reminders`` (every minute) claims due rows in batches;
+each ``send_reminders`` sends one claimed batch and, when the batch was full, claims the next
+one itself (back-pressure by queue depth, issue 17). Retries are rows with a capped ``due_at``
+backoff, never a long Celery countdown (docs/adr/0002-reminder-delivery.md).
 """
 
 from __future__ import annotations
@@ -29,13 +30,30 @@ def sync_session_reminders(*, session_ids: list[int], change: str = "status") ->
 
 @shared_task(name="scheduling.dispatch_reminders", ignore_result=True)
 def dispatch_reminders() -> int:
-    from scheduling.reminders import dispatch_due_reminders
+    from scheduling.delivery import dispatch_due_reminders
 
     return len(dispatch_due_reminders())
 
 
+@shared_task(name="scheduling.send_reminders", ignore_result=True)
+def send_reminders(*, reminder_ids: list[int]) -> dict[str, int]:
+    from collections import Counter
+
+    from scheduling.delivery import dispatch_due_reminders, send_batch_size
+    from scheduling.delivery import send_reminders as send
+
+    outcomes = send(reminder_ids=reminder_ids)
+    if len(reminder_ids) >= send_batch_size() or "returned" in outcomes.values():
+        # A full batch (or one cut by its time budget) suggests more due rows: claim the next
+        # batch now instead of waiting for beat (SKIP LOCKED keeps this disjoint from every
+        # other tick; the queue-depth check keeps it from flooding the broker).
+        dispatch_due_reminders()
+    return dict(Counter(outcomes.values()))
+
+
 @shared_task(name="scheduling.send_reminder", ignore_result=True)
 def send_reminder(*, reminder_id: int) -> str:
-    from scheduling.reminders import send_reminder as send
+    """One row (messages published before batches existed are still understood)."""
+    from scheduling.delivery import send_reminder as send
 
     return send(reminder_id=reminder_id)

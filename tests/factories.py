@@ -122,8 +122,9 @@ def make_active_component(*, patient, clinic, code: str, coordinator=None, **ext
         coordinator=coordinator,
     )
     indication = proto.indications.first()
+    legacy = {k: extra.pop(k) for k in list(extra) if k.startswith("prior_auth_")}
     fields = {"payer_type": "commercial", **extra}
-    return PlanComponent.objects.create(
+    component = PlanComponent.objects.create(
         plan=plan,
         protocol=proto,
         indication=indication,
@@ -132,6 +133,18 @@ def make_active_component(*, patient, clinic, code: str, coordinator=None, **ext
         status="active",
         **fields,
     )
+    if legacy.get("prior_auth_number") or legacy.get("prior_auth_sessions"):
+        # the old component fields are an approved authorisation record now (issue 11)
+        from plans.models import PriorAuthorization
+
+        PriorAuthorization.objects.create(
+            component=component,
+            number=legacy.get("prior_auth_number") or "PA-1",
+            authorized_units=legacy.get("prior_auth_sessions"),
+            ends_on=legacy.get("prior_auth_expires_on"),
+            status="approved",
+        )
+    return component
 
 
 # Evaluation data: two adequate (8-week) antidepressant trials without response — what payers
@@ -144,3 +157,20 @@ TWO_FAILED_TRIALS = {
          "outcome": "inadequate_response"},
     ]
 }  # fmt: skip
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    """A synthetic patient (example.com email, +1-555-01xx phone) — a leaf for report tests."""
+
+    class Meta:
+        model = "plans.Patient"
+        skip_postgeneration_save = True
+
+    organization = factory.SubFactory(OrganizationFactory)
+    mrn = factory.Sequence(lambda n: f"P{n:05d}")
+    given_name = "Sam"
+    family_name = factory.Sequence(lambda n: f"Example{n}")
+    birth_date = date(1980, 5, 17)
+    phone = "+15555550123"
+    email = factory.LazyAttribute(lambda o: f"{o.mrn.lower()}@example.com")
+    timezone = "America/New_York"

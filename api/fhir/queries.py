@@ -28,7 +28,13 @@ from scheduling.selectors import visible_sessions
 
 
 def _components(qs: QuerySet[PlanComponent]) -> list[PlanComponent]:
-    return list(qs.select_related("protocol", "indication").order_by("plan_id", "position", "id"))
+    """Components with protocol, indication and their prior authorisations (Coverage reads the
+    current one, issue 11) — one query each whatever the number of components."""
+    return list(
+        qs.select_related("protocol", "indication")
+        .prefetch_related("authorizations")
+        .order_by("plan_id", "position", "id")
+    )
 
 
 def _session_qs(qs: QuerySet[Session]) -> QuerySet[Session]:

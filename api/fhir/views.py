@@ -19,7 +19,6 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
@@ -29,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from api.fhir import capability, codes, mapping, queries
+from api.schema import ContractAutoSchema
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import DomainError, NotFoundError, api_exception_handler
@@ -184,7 +184,8 @@ class EverythingView(FhirView):
 
 # --- search -------------------------------------------------------------------------------------
 
-#: result parameters every search accepts (FHIR §3.1.1.5.7 paging; ``_format`` is content type)
+#: result parameters every search accepts (FHIR R4 search spec, section 3.1.1.5.7, paging;
+#: ``_format`` is content type)
 _RESULT_PARAMS = ("_count", "page", "_format")
 SEARCH_PARAMS: dict[str, tuple[str, ...]] = {
     "CarePlan": ("patient",),
@@ -380,7 +381,7 @@ class PlanFhirExportView(FhirView):
 
     An /api/v1/ route: its errors keep the API's ``{"code", "message", "fields"}`` shape."""
 
-    schema = AutoSchema()
+    schema = ContractAutoSchema()  # an /api/v1/ route: in the OpenAPI contract
     renderer_classes = [FhirJSONRenderer, JSONRenderer]
 
     def get_exception_handler(self):

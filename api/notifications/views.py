@@ -37,6 +37,8 @@ class InboundSmsView(APIView):
     with ``SMS_WEBHOOK_SECRET`` (5-minute replay window); anything else is 403.
     """
 
+    error_codes = {403: ()}  # bad or stale webhook signature
+
     permission_classes = [AllowAny]
     authentication_classes: list = []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters as filters
 
+from api.filters import IdFilter
 from modalities import vocab
 from modalities.models import Protocol
 from plans.models import CarePlan, Evaluation, Flag, FlagStatus, Measure, PlanStatus, RecordStatus
@@ -32,8 +33,8 @@ class ProtocolFilter(filters.FilterSet):
 
 
 class PlanFilter(filters.FilterSet):
-    patient = filters.NumberFilter(field_name="patient_id")
-    status = filters.CharFilter(help_text="one of: " + ", ".join(PlanStatus.values))
+    patient = IdFilter(field_name="patient_id")
+    status = filters.ChoiceFilter(choices=_choices(PlanStatus))
 
     class Meta:
         model = CarePlan
@@ -41,11 +42,11 @@ class PlanFilter(filters.FilterSet):
 
 
 class EvaluationFilter(filters.FilterSet):
-    patient = filters.NumberFilter(field_name="patient_id")
-    plan = filters.NumberFilter(field_name="plan_id")
-    component = filters.NumberFilter(field_name="component_id")
+    patient = IdFilter(field_name="patient_id")
+    plan = IdFilter(field_name="plan_id")
+    component = IdFilter(field_name="component_id")
     kind = filters.ChoiceFilter(choices=_choices(vocab.EvaluationKind))
-    status = filters.CharFilter(help_text="one of: " + ", ".join(RecordStatus.values))
+    status = filters.ChoiceFilter(choices=_choices(RecordStatus))
 
     class Meta:
         model = Evaluation
@@ -53,8 +54,8 @@ class EvaluationFilter(filters.FilterSet):
 
 
 class MeasureFilter(filters.FilterSet):
-    patient = filters.NumberFilter(field_name="patient_id")
-    plan = filters.NumberFilter(field_name="plan_id")
+    patient = IdFilter(field_name="patient_id")
+    plan = IdFilter(field_name="plan_id")
     instrument = filters.ChoiceFilter(choices=_choices(vocab.Instrument))
 
     class Meta:
@@ -63,9 +64,9 @@ class MeasureFilter(filters.FilterSet):
 
 
 class FlagFilter(filters.FilterSet):
-    patient = filters.NumberFilter(field_name="plan__patient_id")
-    plan = filters.NumberFilter(field_name="plan_id")
-    status = filters.CharFilter(help_text="one of: " + ", ".join(FlagStatus.values))
+    patient = IdFilter(field_name="patient_id")
+    plan = IdFilter(field_name="plan_id")
+    status = filters.ChoiceFilter(choices=_choices(FlagStatus))
     severity = filters.ChoiceFilter(choices=_choices(vocab.Severity))
     code = filters.CharFilter()
 

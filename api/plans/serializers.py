@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import re
 
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.boundary import (
+    RECORDED_WINDOW,
+    BoundedDateField,
+    BoundedDateTimeField,
+    InputSerializer,
+    VisibleRelatedField,
+    Window,
+)
+from backend.accounts.models import Organization, User
 from modalities import vocab
 from modalities.models import Protocol, ProtocolIndication, RequirementSpec
+from plans import access
 from plans.models import (
     CarePlan,
     CareTeamMember,
@@ -26,6 +37,8 @@ from plans.models import (
 )
 
 ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$", re.IGNORECASE)
+# The same rule spelled out for the OpenAPI schema (which has no case-insensitive flag).
+ICD10_PATTERN = r"^[A-TV-Za-tv-z][0-9][0-9ABab](\.[0-9A-TV-Za-tv-z]{1,4})?$"
 
 
 def _choices(enum) -> list[str]:
@@ -139,21 +152,68 @@ class PatientOut(serializers.ModelSerializer):
                   "care_team", "created_at", "updated_at"]  # fmt: skip
 
 
-class PatientIn(serializers.Serializer):
-    organization = serializers.IntegerField(
-        required=False, help_text="Admins only: the organisation (others use their own)."
+def _all_protocols(user):
+    return Protocol.objects.all()  # the catalogue is not patient data: every caller sees it
+
+
+def _all_indications(user):
+    return ProtocolIndication.objects.all()
+
+
+def patient_field(**kwargs) -> VisibleRelatedField:
+    return VisibleRelatedField(
+        model=Patient, scope=access.visible_patients, label_name="Patient", **kwargs
+    )
+
+
+def plan_field(**kwargs) -> VisibleRelatedField:
+    return VisibleRelatedField(
+        model=CarePlan, scope=access.visible_plans, label_name="Plan", **kwargs
+    )
+
+
+def component_field(**kwargs) -> VisibleRelatedField:
+    return VisibleRelatedField(
+        model=PlanComponent, scope=access.visible_components, label_name="Component", **kwargs
+    )
+
+
+def user_field(**kwargs) -> VisibleRelatedField:
+    return VisibleRelatedField(model=User, scope=access.visible_users, label_name="User", **kwargs)
+
+
+def clinician_field(**kwargs) -> VisibleRelatedField:
+    return VisibleRelatedField(
+        model=User, scope=access.visible_clinicians, label_name="Clinician", **kwargs
+    )
+
+
+def clinic_field(**kwargs) -> VisibleRelatedField:
+    from scheduling.models import Clinic
+    from scheduling.selectors import visible_clinics
+
+    return VisibleRelatedField(model=Clinic, scope=visible_clinics, label_name="Clinic", **kwargs)
+
+
+class PatientIn(InputSerializer):
+    organization = VisibleRelatedField(
+        model=Organization,
+        scope=access.visible_organizations,
+        label_name="Organisation",
+        required=False,
+        help_text="Admins only: the organisation (others use their own).",
     )
     mrn = serializers.CharField(max_length=40)
     given_name = serializers.CharField(max_length=100)
     family_name = serializers.CharField(max_length=100)
-    birth_date = serializers.DateField()
+    birth_date = BoundedDateField(window=Window(future=0))
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64)
     preferred_channel = enum_field(Channel, required=False)
-    sms_consent_at = serializers.DateTimeField(required=False, allow_null=True)
-    user = serializers.IntegerField(required=False, allow_null=True)
-    care_team = serializers.ListField(child=serializers.IntegerField(), required=False)
+    sms_consent_at = BoundedDateTimeField(required=False, allow_null=True, window=RECORDED_WINDOW)
+    user = user_field(required=False, allow_null=True)
+    care_team = user_field(many=True, required=False)
 
     def validate_birth_date(self, value):
         if value > timezone.now().date():
@@ -166,8 +226,8 @@ class PatientPatchIn(PatientIn):
     care_team = None
 
 
-class CareTeamIn(serializers.Serializer):
-    user = serializers.IntegerField()
+class CareTeamIn(InputSerializer):
+    user = user_field()
     role = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
 
 
@@ -176,9 +236,11 @@ class CareTeamIn(serializers.Serializer):
 # ---------------------------------------------------------------------------------------------
 
 
-class ComponentIn(serializers.Serializer):
-    protocol = serializers.PrimaryKeyRelatedField(queryset=Protocol.objects.all())
-    indication = serializers.PrimaryKeyRelatedField(queryset=ProtocolIndication.objects.all())
+class ComponentIn(InputSerializer):
+    protocol = VisibleRelatedField(model=Protocol, scope=_all_protocols, label_name="Protocol")
+    indication = VisibleRelatedField(
+        model=ProtocolIndication, scope=_all_indications, label_name="Indication"
+    )
     target = enum_field(vocab.Target, required=False)
     laterality = serializers.CharField(max_length=10, required=False, allow_blank=True)
     rationale = serializers.CharField(required=False, allow_blank=True)
@@ -186,14 +248,19 @@ class ComponentIn(serializers.Serializer):
     payer_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
     prior_auth_number = serializers.CharField(max_length=60, required=False, allow_blank=True)
     prior_auth_sessions = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    prior_auth_expires_on = serializers.DateField(required=False, allow_null=True)
+    prior_auth_expires_on = BoundedDateField(
+        required=False, allow_null=True, window=Window(past=3 * 366)
+    )
 
 
 class ComponentPatchIn(ComponentIn):
-    protocol = serializers.PrimaryKeyRelatedField(queryset=Protocol.objects.all(), required=False)
-    indication = serializers.PrimaryKeyRelatedField(
-        queryset=ProtocolIndication.objects.all(), required=False
+    protocol = VisibleRelatedField(
+        model=Protocol, scope=_all_protocols, label_name="Protocol", required=False
     )
+    indication = VisibleRelatedField(
+        model=ProtocolIndication, scope=_all_indications, label_name="Indication",
+        required=False,
+    )  # fmt: skip
     payer_type = enum_field(vocab.PayerType, required=False)
 
 
@@ -220,32 +287,44 @@ def _validate_diagnoses(values: list[str]) -> list[str]:
     return [v.upper() for v in values]
 
 
-class PlanIn(serializers.Serializer):
-    patient = serializers.IntegerField()
-    clinic = serializers.IntegerField()
+class PlanIn(InputSerializer):
+    patient = patient_field()
+    clinic = clinic_field()
     title = serializers.CharField(max_length=200)
-    diagnoses = serializers.ListField(child=serializers.CharField(max_length=10), required=False)
+    diagnoses = serializers.ListField(
+        child=serializers.RegexField(ICD10_PATTERN, max_length=10), required=False
+    )
     goals = serializers.CharField(required=False, allow_blank=True)
-    coordinator = serializers.IntegerField(required=False, allow_null=True)
+    coordinator = user_field(required=False, allow_null=True)
     components = ComponentIn(many=True, required=False)
 
     def validate_diagnoses(self, value):
         return _validate_diagnoses(value)
 
 
-class PlanPatchIn(serializers.Serializer):
-    clinic = serializers.IntegerField(required=False)
+class PlanPatchIn(InputSerializer):
+    clinic = clinic_field(required=False)
     title = serializers.CharField(max_length=200, required=False)
-    diagnoses = serializers.ListField(child=serializers.CharField(max_length=10), required=False)
+    diagnoses = serializers.ListField(
+        child=serializers.RegexField(ICD10_PATTERN, max_length=10), required=False
+    )
     goals = serializers.CharField(required=False, allow_blank=True)
-    coordinator = serializers.IntegerField(required=False, allow_null=True)
+    coordinator = user_field(required=False, allow_null=True)
 
     def validate_diagnoses(self, value):
         return _validate_diagnoses(value)
 
 
-class ReasonIn(serializers.Serializer):
+class ReasonIn(InputSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+# Schema of the actions whose service requires a reason (400 ``reason_required``): the views
+# parse ``ReasonIn`` so that the service's stable code answers; the schema states the rule.
+class ReasonRequiredIn(InputSerializer):
+    """A reason is required (not only whitespace)."""
+
+    reason = serializers.RegexField(r"\S", help_text="required; not only whitespace")
 
 
 class RequirementResultOut(serializers.Serializer):
@@ -285,7 +364,11 @@ class PlanReadinessOut(serializers.Serializer):
 
 
 class FlagOut(serializers.ModelSerializer):
-    patient = serializers.IntegerField(source="plan.patient_id", read_only=True)
+    patient = serializers.IntegerField(source="patient_id", read_only=True)
+    plan = serializers.IntegerField(
+        source="plan_id", read_only=True, allow_null=True,
+        help_text="Empty for a patient-level flag raised before the patient had a plan.",
+    )  # fmt: skip
     status = enum_field(FlagStatus, read_only=True)
     severity = enum_field(vocab.Severity, read_only=True)
 
@@ -340,11 +423,20 @@ class PlanDetailOut(PlanOut):
         read_only=True, source="detail.readiness.ready_to_start"
     )
     open_flags = FlagOut(many=True, read_only=True, source="detail.open_flags")
+    open_flags_more = serializers.SerializerMethodField(
+        help_text="when open_flags holds only the newest ones: the flags list of all of them"
+    )
     latest_measures = MeasureSummaryOut(many=True, read_only=True, source="detail.latest_measures")
 
     class Meta(PlanOut.Meta):
         fields = [*PlanOut.Meta.fields, "ready_to_start", "readiness", "open_flags",
-                  "latest_measures"]  # fmt: skip
+                  "open_flags_more", "latest_measures"]  # fmt: skip
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_open_flags_more(self, plan) -> str | None:
+        if not plan.detail.more_open_flags:
+            return None
+        return f"{reverse('api:flag-list')}?plan={plan.pk}&status=open"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -352,13 +444,13 @@ class PlanDetailOut(PlanOut):
 # ---------------------------------------------------------------------------------------------
 
 
-class EvaluationIn(serializers.Serializer):
-    patient = serializers.IntegerField()
-    plan = serializers.IntegerField(required=False, allow_null=True)
-    component = serializers.IntegerField(required=False, allow_null=True)
+class EvaluationIn(InputSerializer):
+    patient = patient_field()
+    plan = plan_field(required=False, allow_null=True)
+    component = component_field(required=False, allow_null=True)
     kind = enum_field(vocab.EvaluationKind)
-    performed_at = serializers.DateTimeField(required=False)
-    data = serializers.JSONField(required=False)
+    performed_at = BoundedDateTimeField(required=False, window=RECORDED_WINDOW)
+    data = serializers.DictField(required=False)  # kind-specific, validated by the service
     valid_until = serializers.DateField(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -374,13 +466,13 @@ class EvaluationOut(serializers.ModelSerializer):
                   "error_reason", "errored_at", "errored_by"]  # fmt: skip
 
 
-class MeasureIn(serializers.Serializer):
-    patient = serializers.IntegerField()
-    plan = serializers.IntegerField(required=False, allow_null=True)
-    component = serializers.IntegerField(required=False, allow_null=True)
+class MeasureIn(InputSerializer):
+    patient = patient_field()
+    plan = plan_field(required=False, allow_null=True)
+    component = component_field(required=False, allow_null=True)
     instrument = enum_field(vocab.Instrument)
-    answers = serializers.JSONField()
-    taken_at = serializers.DateTimeField(required=False)
+    answers = serializers.DictField()  # item → answer, validated by the instrument's scoring
+    taken_at = BoundedDateTimeField(required=False, window=RECORDED_WINDOW)
     is_baseline = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 

@@ -12,12 +12,14 @@ from typing import Any
 
 from django.db.models import Count, Prefetch
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.boundary import resolve_subject
+from api.pagination_cursor import KeysetPagination
 from api.plans import serializers as s
 from api.plans.filters import (
     EvaluationFilter,
@@ -26,7 +28,8 @@ from api.plans.filters import (
     PlanFilter,
     ProtocolFilter,
 )
-from backend.accounts.models import Organization, Role, User
+from api.plans.rows import list_plans, plan_rows
+from backend.accounts.models import Role
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event, record_object
 from backend.errors import InvalidInput, NotFoundError
@@ -34,15 +37,26 @@ from modalities.models import Protocol
 from plans import access, services
 from plans.access import Action, require
 from plans.errors import PlanErrorCode
+from plans.errors import PlanErrorCode as P
 from plans.models import CarePlan, CareTeamMember, Measure, PlanComponent, RecordStatus
 from plans.selectors import (
     baseline_for,
     components_with_protocols,
     get_plan_detail,
     get_plan_readiness,
+    order_flags_by_priority,
     plans_for_detail,
 )
-from scheduling.models import Clinic
+
+# Domain codes the services return (400) per input kind; each view declares its ``error_codes``
+# (status → codes) so the OpenAPI schema documents them (api/schema.py).
+PATIENT_INPUT_CODES = (
+    P.INVALID_PHONE,
+    P.INVALID_TIMEZONE,
+    P.CARE_TEAM_MEMBER_INVALID,
+    P.USER_NOT_IN_ORGANIZATION,
+)
+COMPONENT_INPUT_CODES = (P.INDICATION_NOT_IN_PROTOCOL, P.PROTOCOL_INACTIVE, P.INVALID_COVERAGE)
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -79,8 +93,8 @@ class AuditedListMixin:
             )
         return None
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        response = super().list(request, *args, **kwargs)  # type: ignore[misc]
+    def audit_list(self, request: Request) -> None:
+        """The one read event of a list request (promise 7)."""
         record_event(
             actor=request.user,
             action=AuditAction.READ,
@@ -88,29 +102,20 @@ class AuditedListMixin:
             patient_id=self.scoped_patient_id(request),
             detail={"list": True, "query": dict(request.query_params.items())},
         )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        response = super().list(request, *args, **kwargs)  # type: ignore[misc]
+        self.audit_list(request)
         return response
 
 
-def _clinic(clinic_id: Any) -> Clinic:
-    clinic = Clinic.objects.filter(pk=clinic_id).first()
-    if clinic is None:
-        raise InvalidInput(PlanErrorCode.CLINIC_NOT_IN_ORGANIZATION, "Unknown clinic.",
-                           fields={"clinic": ["unknown clinic"]})  # fmt: skip
-    return clinic
-
-
-def _user(user_id: Any, field: str) -> User | None:
-    if user_id is None:
-        return None
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
-        raise InvalidInput(PlanErrorCode.USER_NOT_IN_ORGANIZATION, "Unknown user.",
-                           fields={field: ["unknown user"]})  # fmt: skip
-    return user
-
-
-def _plan_detail_response(plan: CarePlan, *, code: int = status.HTTP_200_OK) -> Response:
-    plan = plans_for_detail(CarePlan.objects.filter(pk=plan.pk)).get()
+def _plan_detail_response(
+    plan: CarePlan, *, code: int = status.HTTP_200_OK, reload: bool = True
+) -> Response:
+    """The plan detail. ``reload`` after a write (the row changed); a plain read passes the plan
+    ``access_plan`` already loaded with its patient, clinic and coordinator (loaded once)."""
+    if reload:
+        plan = plans_for_detail(CarePlan.objects.filter(pk=plan.pk)).get()
     plan.detail = get_plan_detail(plan=plan)  # type: ignore[attr-defined]
     return Response(s.PlanDetailOut(plan).data, status=code)
 
@@ -156,6 +161,8 @@ def _patients(user):
 
 
 class PatientListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    error_codes = {400: PATIENT_INPUT_CODES, 409: (P.DUPLICATE_MRN,)}
+
     serializer_class = s.PatientOut
     audit_object_type = "plans.patient"
 
@@ -165,22 +172,20 @@ class PatientListCreateView(AuditedListMixin, generics.ListCreateAPIView):
     @extend_schema(request=s.PatientIn, responses={201: s.PatientOut})
     def post(self, request: Request) -> Response:
         require(request.user, Action.MANAGE_PATIENTS)
-        data = s.PatientIn(data=request.data)
+        payload = request.data
+        if request.user.role != Role.ADMIN and isinstance(payload, dict):
+            # "organization" is for admins; everyone else creates in their own organisation
+            payload = {k: v for k, v in payload.items() if k != "organization"}
+        data = s.PatientIn(data=payload, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        org_id = values.pop("organization", None)
-        if request.user.role != Role.ADMIN or org_id is None:
-            org_id = request.user.organization_id
-        if org_id is None:
+        organization = values.pop("organization", None)
+        if request.user.role != Role.ADMIN or organization is None:
+            organization = request.user.organization
+        if organization is None:
             raise InvalidInput(PlanErrorCode.USER_NOT_IN_ORGANIZATION, "Organisation required.",
                                fields={"organization": ["required"]})  # fmt: skip
-        organization = Organization.objects.filter(pk=org_id).first()
-        if organization is None:
-            raise InvalidInput(PlanErrorCode.USER_NOT_IN_ORGANIZATION, "Unknown organisation.",
-                               fields={"organization": ["unknown"]})  # fmt: skip
-        team = [_user(u, "care_team") for u in values.pop("care_team", [])]
-        if "user" in values:
-            values["user"] = _user(values["user"], "user")
+        team = values.pop("care_team", [])
         patient = services.create_patient(
             organization=organization, by=request.user, care_team=tuple(team), **values
         )
@@ -188,6 +193,8 @@ class PatientListCreateView(AuditedListMixin, generics.ListCreateAPIView):
 
 
 class PatientDetailView(APIView):
+    error_codes = {400: PATIENT_INPUT_CODES, 409: (P.DUPLICATE_MRN,)}
+
     @extend_schema(responses=s.PatientOut)
     def get(self, request: Request, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
@@ -198,23 +205,23 @@ class PatientDetailView(APIView):
     def patch(self, request: Request, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
         require(request.user, Action.MANAGE_PATIENTS)
-        data = s.PatientPatchIn(data=request.data, partial=True)
+        data = s.PatientPatchIn(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        if "user" in values:
-            values["user"] = _user(values["user"], "user")
         services.update_patient(patient=patient, by=request.user, **values)
         return Response(s.PatientOut(_patients(request.user).get(pk=patient.pk)).data)
 
 
 class CareTeamAddView(APIView):
+    error_codes = {400: (P.CARE_TEAM_MEMBER_INVALID, P.USER_NOT_IN_ORGANIZATION)}
+
     @extend_schema(request=s.CareTeamIn, responses={201: s.PatientOut})
     def post(self, request: Request, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
         require(request.user, Action.MANAGE_PATIENTS)
-        data = s.CareTeamIn(data=request.data)
+        data = s.CareTeamIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        user = _user(data.validated_data["user"], "user")
+        user = data.validated_data["user"]
         services.add_care_team_member(
             patient=patient, user=user, role=data.validated_data["role"], by=request.user
         )
@@ -239,29 +246,43 @@ class CareTeamRemoveView(APIView):
 
 
 class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    """Plans, newest first, in keyset pages (``?cursor=``; ``?count=true`` for the total;
+    ``?page=`` still gives numbered pages)."""
+
+    # 404: the patient named in the body is not visible to the caller
+    error_codes = {
+        400: (P.CLINIC_NOT_IN_ORGANIZATION, P.USER_NOT_IN_ORGANIZATION, *COMPONENT_INPUT_CODES),
+        404: (),
+    }
+
     serializer_class = s.PlanOut
     filterset_class = PlanFilter
+    pagination_class = KeysetPagination
     audit_object_type = "plans.careplan"
 
     def get_queryset(self):
-        return access.visible_plans(self.request.user).prefetch_related(
-            Prefetch(
-                "components",
-                queryset=PlanComponent.objects.select_related("protocol", "indication"),
-            )
-        )
+        return list_plans(access.visible_plans(self.request.user))
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """The page, rendered by ``api.plans.rows`` (the same JSON as ``PlanOut``, without
+        DRF's per-field cost), then audited by ``AuditedListMixin``."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        response = self.get_paginated_response(plan_rows(page))
+        self.audit_list(request)
+        return response
 
     @extend_schema(request=s.PlanIn, responses={201: s.PlanDetailOut})
     def post(self, request: Request) -> Response:
-        data = s.PlanIn(data=request.data)
+        resolve_subject(s.PlanIn, request)  # 404 for an invisible patient before the 403
+        require(request.user, Action.MANAGE_PLANS)
+        data = s.PlanIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        patient = access.access_patient(user=request.user, patient_id=values.pop("patient"))
-        require(request.user, Action.MANAGE_PLANS)
+        patient = values.pop("patient")
         plan = services.create_plan(
             patient=patient,
-            clinic=_clinic(values.pop("clinic")),
-            coordinator=_user(values.pop("coordinator", None), "coordinator"),
+            clinic=values.pop("clinic"),
+            coordinator=values.pop("coordinator", None),
             by=request.user,
             components=[dict(c) for c in values.pop("components", [])],
             **values,
@@ -270,29 +291,32 @@ class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
 
 
 class PlanDetailView(APIView):
+    error_codes = {
+        400: (P.CLINIC_NOT_IN_ORGANIZATION, P.USER_NOT_IN_ORGANIZATION),
+        409: (P.PLAN_LOCKED,),
+    }
+
     @extend_schema(responses=s.PlanDetailOut)
     def get(self, request: Request, pk: int) -> Response:
         plan = access.access_plan(user=request.user, plan_id=pk)
         audit_read(request, plan, plan.patient_id)
-        return _plan_detail_response(plan)
+        return _plan_detail_response(plan, reload=False)
 
     @extend_schema(request=s.PlanPatchIn, responses=s.PlanDetailOut)
     def patch(self, request: Request, pk: int) -> Response:
         plan = access.access_plan(user=request.user, plan_id=pk)
         require(request.user, Action.MANAGE_PLANS)
-        data = s.PlanPatchIn(data=request.data, partial=True)
+        data = s.PlanPatchIn(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        if "clinic" in values:
-            values["clinic"] = _clinic(values["clinic"])
-        if "coordinator" in values:
-            values["coordinator"] = _user(values["coordinator"], "coordinator")
         services.update_plan(plan=plan, by=request.user, **values)
         return _plan_detail_response(plan)
 
 
 class _PlanActionView(APIView):
     """One view per state change (STYLE.md habit 3); 409 ``illegal_transition`` otherwise."""
+
+    error_codes: dict = {409: (P.ILLEGAL_TRANSITION,)}
 
     service: Any = None
     takes_reason = False
@@ -303,15 +327,18 @@ class _PlanActionView(APIView):
         require(request.user, Action.MANAGE_PLANS)
         kwargs: dict[str, Any] = {}
         if self.takes_reason:
-            data = s.ReasonIn(data=request.data)
+            data = s.ReasonIn(data=request.data, context={"request": request})
             data.is_valid(raise_exception=True)
             kwargs["reason"] = data.validated_data["reason"]
         type(self).service(plan=plan, by=request.user, **kwargs)
         return _plan_detail_response(plan)
 
 
+@extend_schema_view(post=extend_schema(request=None, responses=s.PlanDetailOut))
 class PlanActivateView(_PlanActionView):
     """draft → active (needs at least one component)."""
+
+    error_codes = {409: (P.ILLEGAL_TRANSITION, P.PLAN_HAS_NO_COMPONENTS)}
 
     service = staticmethod(services.activate_plan)
 
@@ -323,6 +350,7 @@ class PlanHoldView(_PlanActionView):
     takes_reason = True
 
 
+@extend_schema_view(post=extend_schema(request=None, responses=s.PlanDetailOut))
 class PlanResumeView(_PlanActionView):
     """on-hold → active."""
 
@@ -336,8 +364,11 @@ class PlanCompleteView(_PlanActionView):
     takes_reason = True
 
 
+@extend_schema_view(post=extend_schema(request=s.ReasonRequiredIn, responses=s.PlanDetailOut))
 class PlanRevokeView(_PlanActionView):
     """any open status → revoked; the reason is required."""
+
+    error_codes = {400: (P.REASON_REQUIRED,), 409: (P.ILLEGAL_TRANSITION,)}
 
     service = staticmethod(services.revoke_plan)
     takes_reason = True
@@ -366,17 +397,21 @@ def _component_out(component: PlanComponent) -> dict:
 
 
 class PlanComponentCreateView(APIView):
+    error_codes = {400: COMPONENT_INPUT_CODES, 409: (P.COMPONENT_LOCKED, P.PLAN_LOCKED)}
+
     @extend_schema(request=s.ComponentIn, responses={201: s.ComponentOut})
     def post(self, request: Request, pk: int) -> Response:
         plan = access.access_plan(user=request.user, plan_id=pk)
         require(request.user, Action.MANAGE_PLANS)
-        data = s.ComponentIn(data=request.data)
+        data = s.ComponentIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         component = services.add_component(plan=plan, by=request.user, **data.validated_data)
         return Response(_component_out(component), status=status.HTTP_201_CREATED)
 
 
 class ComponentDetailView(APIView):
+    error_codes = {400: COMPONENT_INPUT_CODES, 409: (P.COMPONENT_LOCKED, P.PLAN_LOCKED)}
+
     @extend_schema(responses=s.ComponentOut)
     def get(self, request: Request, pk: int) -> Response:
         component = access.access_component(user=request.user, component_id=pk)
@@ -387,7 +422,7 @@ class ComponentDetailView(APIView):
     def patch(self, request: Request, pk: int) -> Response:
         component = access.access_component(user=request.user, component_id=pk)
         require(request.user, Action.MANAGE_PLANS)
-        data = s.ComponentPatchIn(data=request.data, partial=True)
+        data = s.ComponentPatchIn(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         services.update_component(component=component, by=request.user, **data.validated_data)
         return Response(_component_out(component))
@@ -406,19 +441,18 @@ class ComponentDetailView(APIView):
 
 
 def _scope(request: Request, values: dict[str, Any]):
-    """Patient (404 unless visible), then the optional plan/component (404 unless visible)."""
-    patient = access.access_patient(user=request.user, patient_id=values.pop("patient"))
-    plan_id, component_id = values.pop("plan", None), values.pop("component", None)
-    plan = access.access_plan(user=request.user, plan_id=plan_id) if plan_id else None
-    component = (
-        access.access_component(user=request.user, component_id=component_id)
-        if component_id
-        else None
-    )
-    return patient, plan, component
+    """Patient, optional plan and component — each already resolved inside what the caller may
+    see (``VisibleRelatedField``: unknown and invisible ids are the same 404)."""
+    return values.pop("patient"), values.pop("plan", None), values.pop("component", None)
 
 
 class EvaluationListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    # 404: the patient, plan or component named in the body is not visible to the caller
+    error_codes = {
+        400: (P.COMPONENT_NOT_IN_PLAN, P.PLAN_NOT_OF_PATIENT, P.INVALID_EVALUATION_DATA),
+        404: (),
+    }
+
     serializer_class = s.EvaluationOut
     filterset_class = EvaluationFilter
     audit_object_type = "plans.evaluation"
@@ -428,7 +462,7 @@ class EvaluationListCreateView(AuditedListMixin, generics.ListCreateAPIView):
 
     @extend_schema(request=s.EvaluationIn, responses={201: s.EvaluationOut})
     def post(self, request: Request) -> Response:
-        data = s.EvaluationIn(data=request.data)
+        data = s.EvaluationIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         patient, plan, component = _scope(request, values)
@@ -458,11 +492,13 @@ class EvaluationDetailView(APIView):
 class EvaluationEnteredInErrorView(APIView):
     """Mark an evaluation entered-in-error (with a reason) instead of deleting it."""
 
-    @extend_schema(request=s.ReasonIn, responses=s.EvaluationOut)
+    error_codes = {400: (P.REASON_REQUIRED,), 409: (P.ALREADY_ENTERED_IN_ERROR,)}
+
+    @extend_schema(request=s.ReasonRequiredIn, responses=s.EvaluationOut)
     def post(self, request: Request, pk: int) -> Response:
         evaluation = access.access_evaluation(user=request.user, evaluation_id=pk)
         require(request.user, Action.RECORD_CLINICAL)
-        data = s.ReasonIn(data=request.data)
+        data = s.ReasonIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         evaluation = services.mark_evaluation_entered_in_error(
             evaluation=evaluation, by=request.user, reason=data.validated_data["reason"]
@@ -498,6 +534,11 @@ def _baselines(measures: list[Measure]) -> dict[int, Measure | None]:
 
 
 class MeasureListCreateView(AuditedListMixin, generics.ListCreateAPIView):
+    error_codes = {
+        400: (P.COMPONENT_NOT_IN_PLAN, P.PLAN_NOT_OF_PATIENT, P.INVALID_ANSWERS),
+        404: (),
+    }
+
     serializer_class = s.MeasureOut
     filterset_class = MeasureFilter
     audit_object_type = "plans.measure"
@@ -517,7 +558,7 @@ class MeasureListCreateView(AuditedListMixin, generics.ListCreateAPIView):
 
     @extend_schema(request=s.MeasureIn, responses={201: s.MeasureOut})
     def post(self, request: Request) -> Response:
-        data = s.MeasureIn(data=request.data)
+        data = s.MeasureIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         patient, plan, component = _scope(request, values)
@@ -557,25 +598,30 @@ class FlagListView(AuditedListMixin, generics.ListAPIView):
     audit_object_type = "plans.flag"
 
     def get_queryset(self):
-        return access.visible_flags(self.request.user).select_related("plan")
+        # safety-critical flags first, then by severity (issue 15)
+        return order_flags_by_priority(
+            access.visible_flags(self.request.user).select_related("plan")
+        )
 
 
 class FlagDetailView(APIView):
     @extend_schema(responses=s.FlagOut)
     def get(self, request: Request, pk: int) -> Response:
         flag = access.access_flag(user=request.user, flag_id=pk)
-        audit_read(request, flag, flag.plan.patient_id)
+        audit_read(request, flag, flag.patient_id)
         return Response(s.FlagOut(flag).data)
 
 
 class FlagDismissView(APIView):
     """Dismiss an open flag; the reason is required (400 ``reason_required``)."""
 
-    @extend_schema(request=s.ReasonIn, responses=s.FlagOut)
+    error_codes = {400: (P.REASON_REQUIRED,), 409: (P.FLAG_NOT_OPEN,)}
+
+    @extend_schema(request=s.ReasonRequiredIn, responses=s.FlagOut)
     def post(self, request: Request, pk: int) -> Response:
         flag = access.access_flag(user=request.user, flag_id=pk)
         require(request.user, Action.HANDLE_FLAGS)
-        data = s.ReasonIn(data=request.data)
+        data = s.ReasonIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         flag = services.dismiss_flag(
             flag=flag, by=request.user, reason=data.validated_data["reason"]

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import django_filters
 
+from api.filters import IdFilter, IsoDateTimeFilter
 from scheduling.models import Resource, Session, SessionStatus
 
 
 class SessionFilter(django_filters.FilterSet):
-    start = django_filters.IsoDateTimeFilter(
+    start = IsoDateTimeFilter(
         field_name="ends_at", lookup_expr="gt", label="Sessions ending after (ISO 8601)"
     )
-    end = django_filters.IsoDateTimeFilter(
+    end = IsoDateTimeFilter(
         field_name="starts_at", lookup_expr="lt", label="Sessions starting before (ISO 8601)"
     )
-    clinic = django_filters.NumberFilter(field_name="clinic_id")
-    clinician = django_filters.NumberFilter(field_name="clinician_id")
-    patient = django_filters.NumberFilter(field_name="patient_id")
-    component = django_filters.NumberFilter(field_name="component_id")
-    plan = django_filters.NumberFilter(field_name="component__plan_id")
+    clinic = IdFilter(field_name="clinic_id")
+    clinician = IdFilter(field_name="clinician_id")
+    patient = IdFilter(field_name="patient_id")
+    component = IdFilter(field_name="component_id")
+    plan = IdFilter(field_name="component__plan_id")
     status = django_filters.MultipleChoiceFilter(choices=SessionStatus.choices)
 
     class Meta:
@@ -27,7 +28,7 @@ class SessionFilter(django_filters.FilterSet):
 
 
 class ResourceFilter(django_filters.FilterSet):
-    clinic = django_filters.NumberFilter(field_name="clinic_id")
+    clinic = IdFilter(field_name="clinic_id")
     kind = django_filters.CharFilter(field_name="kind")
     is_active = django_filters.BooleanFilter(field_name="is_active")
 

@@ -6,6 +6,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rest_framework import serializers
 
+from api.boundary import (
+    BOOKING_WINDOW,
+    BoundedDateField,
+    InputModelSerializer,
+    InputSerializer,
+    Window,
+    WindowMixin,
+)
+from api.plans.serializers import clinic_field, clinician_field, component_field, patient_field
+from api.plans.serializers import user_field as _user_field
 from modalities import vocab
 from modalities.models import _choices
 from scheduling.models import (
@@ -20,17 +30,26 @@ from scheduling.models import (
 )
 
 
-class LocalDateTimeField(serializers.DateTimeField):
+class LocalDateTimeField(WindowMixin, serializers.DateTimeField):
     """Keeps a naive input naive (the view reads it in the clinic zone) and an offset as given."""
 
     def enforce_timezone(self, value):
         return value
 
 
+def resource_field(**kwargs):
+    from api.boundary import VisibleRelatedField
+    from scheduling.selectors import visible_resources
+
+    return VisibleRelatedField(
+        model=Resource, scope=visible_resources, label_name="Resource", **kwargs
+    )
+
+
 # ---------------------------------------------------------------------------------- clinics
 
 
-class ClinicHoursSerializer(serializers.ModelSerializer):
+class ClinicHoursSerializer(InputModelSerializer):
     class Meta:
         model = ClinicHours
         fields = ["weekday", "opens", "closes"]
@@ -43,7 +62,7 @@ class ClinicClosureSerializer(serializers.ModelSerializer):
         fields = ["date", "reason"]
 
 
-class ClinicSerializer(serializers.ModelSerializer):
+class ClinicSerializer(InputModelSerializer):
     hours = ClinicHoursSerializer(many=True, required=False)
     closures = ClinicClosureSerializer(many=True, read_only=True)
     rems_certified = serializers.SerializerMethodField()
@@ -98,12 +117,12 @@ class ClinicSerializer(serializers.ModelSerializer):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-class ClosureInputSerializer(serializers.Serializer):
-    date = serializers.DateField()
+class ClosureInputSerializer(InputSerializer):
+    date = BoundedDateField(window=Window(past=366))
     reason = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
 
 
-class GenerateClosuresInputSerializer(serializers.Serializer):
+class GenerateClosuresInputSerializer(InputSerializer):
     year = serializers.IntegerField(min_value=2000, max_value=2100)
 
 
@@ -111,15 +130,36 @@ class GenerateClosuresOutputSerializer(serializers.Serializer):
     created = ClinicClosureSerializer(many=True)
 
 
-class ResourceSerializer(serializers.ModelSerializer):
+class ResourceSerializer(InputModelSerializer):
+    clinic = clinic_field()
+    coil_type = serializers.CharField(
+        max_length=40,
+        required=False,
+        allow_blank=True,
+        help_text="TMS devices: the coil / system family — one of "
+        + ", ".join(c.value for c in vocab.Coil)
+        + " (spellings such as 'Figure-8' or 'H7' are normalised). Label status follows it.",
+    )
+
     class Meta:
         model = Resource
         fields = ["id", "clinic", "kind", "name", "coil_type", "is_active"]
         read_only_fields = ["id"]
         validators: list = []
 
+    def validate_coil_type(self, value: str) -> str:
+        coil = vocab.normalise_coil(value)
+        if coil and coil not in {c.value for c in vocab.Coil}:
+            raise serializers.ValidationError(
+                "one of " + ", ".join(c.value for c in vocab.Coil) + " (or empty)"
+            )
+        return coil
 
-class ClinicianHoursSerializer(serializers.ModelSerializer):
+
+class ClinicianHoursSerializer(InputModelSerializer):
+    clinician = clinician_field()
+    clinic = clinic_field()
+
     class Meta:
         model = ClinicianHours
         fields = ["id", "clinician", "clinic", "weekday", "starts", "ends"]
@@ -150,6 +190,12 @@ class SessionSerializer(serializers.ModelSerializer):
     local_start = serializers.SerializerMethodField()
     plan = serializers.IntegerField(source="component.plan_id", read_only=True)
     modality = serializers.CharField(source="component.protocol.modality", read_only=True)
+    component_label_status = serializers.CharField(
+        source="component.label_status",
+        read_only=True,
+        help_text="The course's label status after this booking: a device outside the "
+        "indication's clearance makes it off_label (issue 13).",
+    )
 
     class Meta:
         model = Session
@@ -158,6 +204,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "plan",
             "component",
             "modality",
+            "component_label_status",
             "patient",
             "clinic",
             "kind",
@@ -181,40 +228,48 @@ class SessionSerializer(serializers.ModelSerializer):
         return obj.starts_at.astimezone(ZoneInfo(obj.clinic.timezone)).isoformat()
 
 
-class BookSessionInputSerializer(serializers.Serializer):
-    component = serializers.IntegerField()
+class BookSessionInputSerializer(InputSerializer):
+    component = component_field()
     kind = serializers.ChoiceField(choices=_choices(vocab.SessionKind))
     starts_at = LocalDateTimeField(
-        help_text="ISO 8601; without an offset it is read as the clinic's local time."
+        help_text="ISO 8601; without an offset it is read as the clinic's local time.",
+        window=BOOKING_WINDOW,
     )
     minutes = serializers.IntegerField(min_value=5, max_value=12 * 60, required=False)
-    resource_ids = serializers.ListField(
-        child=serializers.IntegerField(), required=False, allow_empty=False
-    )
-    clinician = serializers.IntegerField(required=False, allow_null=True)
+    resource_ids = resource_field(many=True, required=False, allow_empty=False)
+    clinician = clinician_field(required=False, allow_null=True)
+    authorization_override_reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="",
+        help_text="Book past the prior authorisation (units or dates) anyway; audited.",
+    )  # fmt: skip
 
 
-class RescheduleInputSerializer(serializers.Serializer):
+class RescheduleInputSerializer(InputSerializer):
     starts_at = LocalDateTimeField(
-        help_text="ISO 8601; without an offset it is read as the clinic's local time."
+        help_text="ISO 8601; without an offset it is read as the clinic's local time.",
+        window=BOOKING_WINDOW,
     )
+    authorization_override_reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="",
+        help_text="Move past the prior authorisation's dates anyway; audited.",
+    )  # fmt: skip
 
 
-class CancelInputSerializer(serializers.Serializer):
+class CancelInputSerializer(InputSerializer):
     reason = serializers.CharField(max_length=500)
 
 
-class NoShowInputSerializer(serializers.Serializer):
+class NoShowInputSerializer(InputSerializer):
     note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
 
-class CheckInInputSerializer(serializers.Serializer):
+class CheckInInputSerializer(InputSerializer):
     override_reason = serializers.CharField(
         max_length=1000, required=False, allow_blank=True, default=""
     )
 
 
-class CompleteInputSerializer(serializers.Serializer):
+class CompleteInputSerializer(InputSerializer):
     completion = serializers.DictField()
 
 
@@ -231,12 +286,18 @@ class MissedSessionOutputSerializer(serializers.Serializer):
 # ---------------------------------------------------------------------------------- course
 
 
-class ScheduleInputSerializer(serializers.Serializer):
-    starts_on = serializers.DateField()
+class ScheduleInputSerializer(InputSerializer):
+    starts_on = BoundedDateField(
+        window=Window(past="SESSION_BACK_ENTRY_DAYS", future="SCHEDULING_HORIZON_DAYS")
+    )
     preferred_start = serializers.TimeField(help_text="Local wall-clock time in the clinic zone.")
     window_end = serializers.TimeField(required=False, allow_null=True, default=None)
-    clinician = serializers.IntegerField(required=False, allow_null=True, default=None)
+    clinician = clinician_field(required=False, allow_null=True, default=None)
     commit = serializers.BooleanField(default=False)
+    authorization_override_reason = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="",
+        help_text="Book past the prior authorisation (units or dates) anyway; audited.",
+    )  # fmt: skip
 
     def validate(self, attrs: dict) -> dict:
         if attrs.get("window_end") and attrs["window_end"] < attrs["preferred_start"]:
@@ -294,9 +355,9 @@ class FreeSlotSerializer(serializers.Serializer):
 # ---------------------------------------------------------------------------------- feeds
 
 
-class FeedInputSerializer(serializers.Serializer):
-    patient = serializers.IntegerField(required=False, allow_null=True, default=None)
-    clinician = serializers.IntegerField(required=False, allow_null=True, default=None)
+class FeedInputSerializer(InputSerializer):
+    patient = patient_field(required=False, allow_null=True, default=None)
+    clinician = _user_field(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict) -> dict:
         if (attrs.get("patient") is None) == (attrs.get("clinician") is None):

@@ -29,8 +29,9 @@ from backend.accounts.models import Organization, Role, User
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import ConflictError, ErrorCode, NotFoundError
-from plans.access import Action, access_component, access_patient, require
+from plans.access import Action, access_component, require
 from scheduling import selectors
+from scheduling.errors import SchedulingErrorCode as S
 from scheduling.models import CalendarFeed, Clinic, ClinicianHours, Resource, Session
 from scheduling.services import (
     book_session,
@@ -77,14 +78,13 @@ def _audit_read(request: Request, *, object_type: str, object_id: Any = "", pati
     )
 
 
-def _clinician_in_org(user_id: int | None, organization_id: int | None) -> User | None:
-    if user_id is None:
+def _clinician_in_org(clinician: User | None, organization_id: int | None) -> User | None:
+    """The payload's clinician (already resolved inside what the caller sees) must work for the
+    plan's organisation — only an admin can name one who does not; same 404 as unknown."""
+    if clinician is None:
         return None
-    clinician = User.objects.filter(pk=user_id, role=Role.CLINICIAN).first()
-    if clinician is None or (
-        organization_id is not None and clinician.organization_id != organization_id
-    ):
-        raise NotFoundError("Clinician not found.")
+    if organization_id is not None and clinician.organization_id != organization_id:
+        raise NotFoundError("Clinician not found.", fields={"clinician": ["not found"]})
     return clinician
 
 
@@ -101,6 +101,8 @@ class ClinicViewSet(
 ):
     """Sites: staff of the organisation read; coordinators (and admins) write. No delete."""
 
+    error_codes = {409: (ErrorCode.CONFLICT,)}
+
     serializer_class = s.ClinicSerializer
 
     def get_queryset(self):
@@ -113,7 +115,8 @@ class ClinicViewSet(
         user = self.request.user
         if user.role == Role.ADMIN:
             org_id = self.request.data.get("organization")
-            org = Organization.objects.filter(pk=org_id).first() if org_id else None
+            valid = isinstance(org_id, int) and not isinstance(org_id, bool) and 0 < org_id < 2**31
+            org = Organization.objects.filter(pk=org_id).first() if valid else None
             if org is None:
                 from rest_framework.exceptions import ValidationError
 
@@ -158,7 +161,7 @@ class ClinicClosuresView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         clinic = selectors.access_clinic(user=request.user, clinic_id=pk)
         require(request.user, Action.SCHEDULE)
-        data = s.ClosureInputSerializer(data=request.data)
+        data = s.ClosureInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         closure = add_closure(
             clinic=clinic, day=data.validated_data["date"], reason=data.validated_data["reason"]
@@ -183,6 +186,8 @@ class ClinicClosuresView(APIView):
 class ClinicGenerateClosuresView(APIView):
     """Add the public holidays of the clinic's country/subdivision for a year as closures."""
 
+    error_codes = {400: (S.HOLIDAYS_UNAVAILABLE,)}
+
     @extend_schema(
         request=s.GenerateClosuresInputSerializer,
         responses={201: s.GenerateClosuresOutputSerializer},
@@ -190,7 +195,7 @@ class ClinicGenerateClosuresView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         clinic = selectors.access_clinic(user=request.user, clinic_id=pk)
         require(request.user, Action.SCHEDULE)
-        data = s.GenerateClosuresInputSerializer(data=request.data)
+        data = s.GenerateClosuresInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         created = generate_closures(clinic=clinic, year=data.validated_data["year"])
         return Response(
@@ -202,6 +207,8 @@ class ClinicGenerateClosuresView(APIView):
 @extend_schema(tags=["clinics"])
 class ResourceViewSet(viewsets.ModelViewSet):
     """Bookable resources. Delete deactivates (bookings keep their history)."""
+
+    error_codes = {404: (), 409: (ErrorCode.CONFLICT,)}  # 404: the clinic named in the body
 
     serializer_class = s.ResourceSerializer
     filter_backends = [DjangoFilterBackend]
@@ -250,6 +257,8 @@ class ClinicianHoursViewSet(
 ):
     """Clinician working hours per clinic: coordinators manage; clinicians their own."""
 
+    error_codes = {404: ()}  # the clinician or clinic named in the body
+
     serializer_class = s.ClinicianHoursSerializer
 
     def get_queryset(self):
@@ -281,13 +290,18 @@ class ClinicianHoursViewSet(
 class ComponentScheduleView(APIView):
     """Generate a component's course from its protocol: preview (commit=false) or book it."""
 
+    error_codes = {
+        409: (S.COMPONENT_NOT_SCHEDULABLE, S.COURSE_ALREADY_SCHEDULED, S.NO_SLOTS,
+              S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED, S.AUTHORIZATION_EXCEEDED),
+    }  # fmt: skip
+
     @extend_schema(
         request=s.ScheduleInputSerializer,
         responses={200: s.CourseScheduleSerializer, 201: s.CourseScheduleSerializer},
     )
     def post(self, request: Request, pk: int) -> Response:
         component = access_component(user=request.user, component_id=pk)
-        data = s.ScheduleInputSerializer(data=request.data)
+        data = s.ScheduleInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         v = data.validated_data
         clinician = _clinician_in_org(v["clinician"], component.plan.organization_id)
@@ -299,6 +313,7 @@ class ComponentScheduleView(APIView):
             clinician=clinician,
             by=request.user,
             commit=v["commit"],
+            authorization_override_reason=v["authorization_override_reason"],
         )
         if not result.committed:
             _audit_read(
@@ -319,6 +334,13 @@ class ComponentScheduleView(APIView):
 class SessionListView(generics.ListAPIView):
     """Sessions visible to the caller, filtered by date range, clinic, clinician, patient,
     status; POST books one session (an evaluation, a follow-up or a single course session)."""
+
+    error_codes = {
+        404: (),  # the component, resources or clinician named in the body
+        409: (S.CAP_REACHED, S.COMPONENT_NOT_SCHEDULABLE, S.OUTSIDE_CLINIC_HOURS,
+              S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED, S.AUTHORIZATION_EXCEEDED,
+              S.COIL_NOT_ALLOWED),
+    }  # fmt: skip
 
     serializer_class = s.SessionSerializer
     filter_backends = [DjangoFilterBackend]
@@ -342,18 +364,12 @@ class SessionListView(generics.ListAPIView):
 
     @extend_schema(request=s.BookSessionInputSerializer, responses={201: s.SessionSerializer})
     def post(self, request: Request) -> Response:
-        data = s.BookSessionInputSerializer(data=request.data)
+        data = s.BookSessionInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        component = access_component(user=request.user, component_id=v["component"])
+        component = v["component"]
         clinic = component.plan.clinic
-        resources = None
-        if v.get("resource_ids"):
-            resources = list(
-                selectors.visible_resources(request.user).filter(pk__in=v["resource_ids"])
-            )
-            if len(resources) != len(set(v["resource_ids"])):
-                raise NotFoundError("Resource not found.")
+        resources = list(dict.fromkeys(v["resource_ids"])) if v.get("resource_ids") else None
         clinician = _clinician_in_org(v.get("clinician"), component.plan.organization_id)
         session = book_session(
             component=component,
@@ -363,6 +379,7 @@ class SessionListView(generics.ListAPIView):
             resources=resources,
             clinician=clinician,
             by=request.user,
+            authorization_override_reason=v["authorization_override_reason"],
         )
         session = selectors.list_sessions(user=request.user).get(pk=session.pk)
         return Response(s.SessionSerializer(session).data, status=status.HTTP_201_CREATED)
@@ -392,7 +409,7 @@ class _SessionAction(APIView):
 
     def _load(self, request: Request, pk: int) -> tuple[Session, dict]:
         session = selectors.access_session(user=request.user, session_id=pk)
-        data = self.input_serializer(data=request.data)
+        data = self.input_serializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         return session, data.validated_data
 
@@ -411,19 +428,33 @@ def _missed(request: Request, session: Session, result: Any) -> Response:
 
 @extend_schema(tags=["sessions"])
 class SessionRescheduleView(_SessionAction):
+    error_codes = {
+        409: (S.ILLEGAL_TRANSITION, S.OUTSIDE_CLINIC_HOURS, S.SLOT_CONFLICT,
+              S.REMS_SITE_NOT_CERTIFIED, S.AUTHORIZATION_EXCEEDED),
+    }  # fmt: skip
+
     input_serializer = s.RescheduleInputSerializer
 
     @extend_schema(request=s.RescheduleInputSerializer, responses=s.SessionSerializer)
     def post(self, request: Request, pk: int) -> Response:
         session, v = self._load(request, pk)
         moved = reschedule_session(
-            session=session, starts_at=_aware(v["starts_at"], session.clinic), by=request.user
+            session=session,
+            starts_at=_aware(v["starts_at"], session.clinic),
+            by=request.user,
+            authorization_override_reason=v["authorization_override_reason"],
         )
         return Response(_render(request, moved))
 
 
 @extend_schema(tags=["sessions"])
 class SessionCancelView(_SessionAction):
+    # the make-up session appended to the course can conflict like any booking
+    error_codes = {
+        409: (S.ILLEGAL_TRANSITION, S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED,
+              S.AUTHORIZATION_EXCEEDED),
+    }  # fmt: skip
+
     input_serializer = s.CancelInputSerializer
 
     @extend_schema(request=s.CancelInputSerializer, responses=s.MissedSessionOutputSerializer)
@@ -435,6 +466,12 @@ class SessionCancelView(_SessionAction):
 
 @extend_schema(tags=["sessions"])
 class SessionNoShowView(_SessionAction):
+    # the make-up session appended to the course can conflict like any booking
+    error_codes = {
+        409: (S.ILLEGAL_TRANSITION, S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED,
+              S.AUTHORIZATION_EXCEEDED),
+    }  # fmt: skip
+
     input_serializer = s.NoShowInputSerializer
 
     @extend_schema(request=s.NoShowInputSerializer, responses=s.MissedSessionOutputSerializer)
@@ -449,6 +486,8 @@ class SessionCheckInView(_SessionAction):
     """Check in behind the readiness gate; 409 ``readiness_gate_blocked`` lists the missing
     steps; a prescriber may pass ``override_reason``."""
 
+    error_codes = {409: (S.ILLEGAL_TRANSITION, S.READINESS_GATE_BLOCKED)}
+
     input_serializer = s.CheckInInputSerializer
 
     @extend_schema(request=s.CheckInInputSerializer, responses=s.SessionSerializer)
@@ -462,6 +501,8 @@ class SessionCheckInView(_SessionAction):
 
 @extend_schema(tags=["sessions"])
 class SessionCompleteView(_SessionAction):
+    error_codes = {400: (S.COMPLETION_INVALID,), 409: (S.ILLEGAL_TRANSITION,)}
+
     input_serializer = s.CompleteInputSerializer
 
     @extend_schema(request=s.CompleteInputSerializer, responses=s.SessionSerializer)
@@ -477,6 +518,8 @@ class SessionCompleteView(_SessionAction):
 @extend_schema(tags=["scheduling"])
 class AvailabilityView(APIView):
     """Free slots for one resource of a kind, for a duration, over a date range (≤ 31 days)."""
+
+    error_codes = {404: ()}  # the clinic named in the query
 
     @extend_schema(
         parameters=[s.AvailabilityQuerySerializer], responses=s.FreeSlotSerializer(many=True)
@@ -516,20 +559,22 @@ def _managed_feeds(user: Any):
 class FeedListView(APIView):
     """Calendar feeds the caller manages; POST creates one and returns its secret URL once."""
 
+    error_codes = {400: (S.FEED_OWNER_INVALID,), 404: ()}
+
     @extend_schema(responses=s.FeedSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(s.FeedSerializer(_managed_feeds(request.user), many=True).data)
 
     @extend_schema(request=s.FeedInputSerializer, responses={201: s.FeedCreatedSerializer})
     def post(self, request: Request) -> Response:
-        data = s.FeedInputSerializer(data=request.data)
+        data = s.FeedInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         v = data.validated_data
         if v["patient"] is not None:
-            patient = access_patient(user=request.user, patient_id=v["patient"])
+            patient = v["patient"]
             feed, token = create_feed(by=request.user, patient=patient)
         else:
-            if v["clinician"] != request.user.pk:
+            if v["clinician"].pk != request.user.pk:
                 raise PermissionDenied("a clinician feed is created by that clinician")
             feed, token = create_feed(by=request.user, clinician=request.user)
         body = dict(s.FeedSerializer(feed).data)

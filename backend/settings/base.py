@@ -8,6 +8,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 
+from backend.log import logging_config
 from backend.settings.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -36,14 +37,19 @@ INSTALLED_APPS = [
     "modalities",
     "plans",
     "scheduling",
+    "billing",
     "api",
     "dashboard",
 ]
 
 MIDDLEWARE = [
+    # First, so that every response (an HTTPS redirect, a bad Host's 400, a static file) carries
+    # X-Request-ID and every log line of the request has its id (backend/log.py).
+    "backend.audit.middleware.RequestContextMiddleware",
+    "backend.errors.ApiErrorShapeMiddleware",  # /api/ answers keep the error shape (issue 9)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "backend.audit.middleware.RequestContextMiddleware",
+    "api.middleware.BoundaryMiddleware",  # NUL / lone surrogates in any API request → 400
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -80,6 +86,8 @@ DATABASES = {
 # Services own their transactions (STYLE.md habit 6): no implicit per-request transaction.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Largest request body the API accepts (413 ``request_too_large`` above it, backend/errors.py).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHES = {
@@ -113,6 +121,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / ".data" / "static"
+# Uploaded prior-authorisation evidence (PHI): private files, never served at a public URL —
+# no MEDIA_URL route; read through the authorisation API only (issue 11).
+MEDIA_ROOT = env_str("MEDIA_ROOT", str(BASE_DIR / ".data" / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -130,11 +141,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": _RENDERERS,
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundaryJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ContractAutoSchema",  # error responses (issue 12)
     "EXCEPTION_HANDLER": "backend.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth-token": env_str("AUTH_TOKEN_THROTTLE", "10/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -144,6 +155,15 @@ REST_FRAMEWORK = {
 # (PlanDefinition canonicals of protocols, MRN and prior-authorisation identifier systems). Set it
 # to a URL the organisation controls; it must stay stable, since receivers match identifiers on it.
 FHIR_CANONICAL_BASE = env_str("FHIR_CANONICAL_BASE", "https://fhir.clinic.example.com")
+
+# Boundary validation (api/boundary.py, docs/adr/0009-boundary-validation.md).
+API_TEXT_MAX_LENGTH = env_int("API_TEXT_MAX_LENGTH", 10_000)  # free text without its own bound
+API_JSON_MAX_BYTES = env_int("API_JSON_MAX_BYTES", 16_384)  # evaluation data, answers, completion
+CLINICAL_EARLIEST_DATE = env_str("CLINICAL_EARLIEST_DATE", "1900-01-01")
+CLINICAL_DATE_HORIZON_DAYS = env_int("CLINICAL_DATE_HORIZON_DAYS", 5 * 366)
+CLINICAL_RECORD_CLOCK_SKEW_MINUTES = env_int("CLINICAL_RECORD_CLOCK_SKEW_MINUTES", 15)
+SCHEDULING_HORIZON_DAYS = env_int("SCHEDULING_HORIZON_DAYS", 366)
+SESSION_BACK_ENTRY_DAYS = env_int("SESSION_BACK_ENTRY_DAYS", 7)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Integrated treatment-plan coordination API",
@@ -166,6 +186,9 @@ SPECTACULAR_SETTINGS = {
         "SessionKindEnum": "api.scheduling.schema_enums.SESSION_KIND",
         "ResourceKindEnum": "api.scheduling.schema_enums.RESOURCE_KIND",
         "EvaluationKindEnum": "api.scheduling.schema_enums.EVALUATION_KIND",
+        # billing (issue 11): prior-authorisation status, evidence kind
+        "AuthorizationStatusEnum": "api.billing.schema_enums.AUTHORIZATION_STATUS",
+        "EvidenceKindEnum": "api.billing.schema_enums.EVIDENCE_KIND",
     },
 }
 
@@ -203,11 +226,22 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {  # reminder rows + flag scan (docs/adr
         "options": {"queue": "flags"},
     },
 }
+# Beat's liveness file (backend/beat.py), touched every tick; the compose health check reads
+# its age (backend/healthcheck.py). Empty: no file.
+CELERY_BEAT_SCHEDULER = "backend.beat:HeartbeatScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = env_int("BEAT_MAX_LOOP_INTERVAL", 30)
+BEAT_HEARTBEAT_FILE = env_str("BEAT_HEARTBEAT_FILE", str(BASE_DIR / ".data" / "beat-heartbeat"))
 REMINDER_CLAIM_TIMEOUT_SECONDS = env_int("REMINDER_CLAIM_TIMEOUT_SECONDS", 600)
-REMINDER_MAX_IN_FLIGHT = env_int("REMINDER_MAX_IN_FLIGHT", 1000)
+# Rows per send task / claim query, and the most send messages waiting in the "reminders" queue
+# before a tick stops claiming (back-pressure by queue depth; docs/adr/0002, issue 17).
+REMINDER_SEND_BATCH_SIZE = env_int("REMINDER_SEND_BATCH_SIZE", 100)
+REMINDER_SEND_BATCH_SECONDS = env_int("REMINDER_SEND_BATCH_SECONDS", 1)  # then hand the rest back
+REMINDER_QUEUE_HIGH_WATER = env_int("REMINDER_QUEUE_HIGH_WATER", 20)
 WORKER_HEARTBEAT_KEY = "clinic:worker-heartbeat"
 WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15)
 WORKER_HEARTBEAT_MAX_AGE = timedelta(seconds=env_int("WORKER_HEARTBEAT_MAX_AGE", 90))
+# issue 15: how long before a booked session the scanner warns of an expiring required step
+REQUIREMENT_EXPIRY_WARNING_DAYS = env_int("REQUIREMENT_EXPIRY_WARNING_DAYS", 7)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -222,10 +256,7 @@ SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET", "")
 SMS_PROVIDER_API_URL = env_str("SMS_PROVIDER_API_URL", "")
 SMS_PROVIDER_API_KEY = env_str("SMS_PROVIDER_API_KEY", "")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# One structured format for web, worker and beat, with the request id / task id on every line
+# (backend/log.py). Celery must not install its own handlers over it (backend/celery.py).
+LOGGING = logging_config(env_str("LOG_LEVEL", "INFO"), env_str("LOG_FORMAT", "logfmt"))
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -23,6 +23,11 @@ if _XDIST_WORKER.startswith("gw"):
 DEBUG = False
 SECRET_KEY = "test-only-insecure-key"
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+# Every error answer a test provokes under /api/v1/ must be documented in the schema (issue 12).
+MIDDLEWARE = [
+    *MIDDLEWARE,  # noqa: F405
+    "api.schema.ContractCheckMiddleware",
+]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 SMS_BACKEND = env_str("SMS_BACKEND", "scheduling.channels.sms.LedgerSmsBackend")

@@ -22,8 +22,9 @@ class Pattern(StrEnum):
     14 = fortnightly)."""
 
     ACCELERATED = "accelerated"
-    """``sessions_per_day`` sessions a day, starts ``interval_minutes`` apart, on consecutive clinic
-    days (SAINT: 10 a day, 50 minutes apart, 5 days — DOMAIN.md §1.2)."""
+    """``sessions_per_day`` sessions a day with an intersession interval of ``interval_minutes``
+    (the gap from the end of one session to the start of the next), on consecutive clinic days
+    (SAINT: 10 a day, 50-minute intersession interval, 5 days — DOMAIN.md §1.2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class Phase:
     min_gap_hours: int | None = None  # SPACED: minimum hours between two sessions
     interval_days: int | None = None  # SPACED: one session every N days instead of per week
     sessions_per_day: int | None = None  # ACCELERATED
-    interval_minutes: int | None = None  # ACCELERATED: start-to-start spacing
+    interval_minutes: int | None = None  # ACCELERATED: gap between one end and the next start
 
     def __post_init__(self) -> None:
         if self.sessions < 1:

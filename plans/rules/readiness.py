@@ -14,9 +14,19 @@ clinical rule lives there with its DOMAIN.md citation. This module only interpre
 * ``check``: ``min_failed_trials`` + ``min_trial_weeks`` (antidepressant_trials),
   ``decision_in`` (tms_safety_screen), ``form_in`` (financial_acknowledgment). Failing → the
   evidence does not count (``missing`` with a detail) .
-* Timing: only ``before_first_session`` and ``before_every_session`` requirements gate the start;
-  ``within_days_after_each_session`` / ``every_n_sessions`` / ``end_of_phase`` are reported
-  ``not_applicable`` here (the flag scanner checks them once sessions happen).
+* ``check`` also knows ``min_drug_classes`` (distinct drug classes among the failed trials,
+  DOMAIN.md §1.6/§2.5: two SSRIs are one class) and ``hard_contraindications`` (safety-screen
+  fields that, when true, fail the screen whatever its ``decision``: DOMAIN.md §1.4 device-label
+  contraindication, magnetic-sensitive implant within 30 cm of the coil).
+* Timing (``modalities.vocab.Timing``), judged at one session of the course (``CourseFacts``:
+  the session being checked in, or the next one; ``None`` = the course has not started):
+  ``before_first_session`` — satisfied once; its validity window is judged at the first session
+  and never re-checked after the course started. ``valid_during_course`` /
+  ``before_every_session`` — valid on the day of every session. ``every_n_sessions`` — evidence
+  dated on/after session 1+kN is due from that session on (not yet due → ``not_applicable``).
+  ``after_medication_change`` — a ``medication_change`` recorded during the course needs new
+  evidence dated on/after it. ``within_days_after_each_session`` / ``end_of_phase`` are the
+  flag scanner's (``not_applicable`` here).
 """
 
 from __future__ import annotations
@@ -55,6 +65,28 @@ class PriorAuthFact:
 
 
 @dataclass(frozen=True, slots=True)
+class CourseFacts:
+    """Where the course stands, as the rules see it.
+
+    ``at_sequence``: the course session being judged (checked in, or the next to come), 1-based.
+    ``started_on``: the date of the first course session that took place (arrived/fulfilled);
+    ``None`` while none has. ``session_dates``: sequence → date of each active course session
+    (booked, arrived, fulfilled), which dates the ``every_n_sessions`` due points.
+    """
+
+    at_sequence: int
+    started_on: dt.date | None = None
+    session_dates: Mapping[int, dt.date] = field(default_factory=dict, hash=False)
+
+    @property
+    def started(self) -> bool:
+        return self.started_on is not None and self.at_sequence > 1
+
+
+NOT_STARTED = CourseFacts(at_sequence=1)
+
+
+@dataclass(frozen=True, slots=True)
 class ComponentFacts:
     """One plan component as the rules see it.
 
@@ -69,6 +101,7 @@ class ComponentFacts:
     label_status: LabelStatus
     payer_type: PayerType
     prior_auth: PriorAuthFact | None = None
+    course: CourseFacts = NOT_STARTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +219,17 @@ class PlanReadiness:
 # Conditions
 # ---------------------------------------------------------------------------------------------
 
-_START_TIMINGS = (Timing.BEFORE_FIRST_SESSION, Timing.BEFORE_EVERY_SESSION)
+_START_TIMINGS = (
+    Timing.BEFORE_FIRST_SESSION,
+    Timing.VALID_DURING_COURSE,
+    Timing.BEFORE_EVERY_SESSION,
+)
+GATED_TIMINGS = frozenset(
+    {*_START_TIMINGS, Timing.EVERY_N_SESSIONS, Timing.AFTER_MEDICATION_CHANGE}
+)
+"""Timings the check-in gate evaluates at a session (the rest are the flag scanner's)."""
+RECHECKED_TIMINGS = frozenset({Timing.VALID_DURING_COURSE, Timing.BEFORE_EVERY_SESSION})
+"""Timings whose validity window is re-checked on the day of every session."""
 
 
 def _condition_facts(component: ComponentFacts) -> dict[str, str]:
@@ -226,22 +269,17 @@ TRIAL_OUTCOMES = frozenset({"inadequate_response", "intolerance", "response"})
 SAFETY_DECISIONS = frozenset({"cleared", "cleared_with_precautions", "not_cleared"})
 FINANCIAL_FORMS = frozenset({"abn", "good_faith_estimate", "waiver_not_needed"})
 MT_METHODS = frozenset({"visual", "emg"})
+SAFETY_HARD_CONTRAINDICATION_FIELDS = ("magnetic_implant_within_30cm",)
+"""Safety-screen fields naming a device-label hard contraindication (DOMAIN.md §1.4)."""
 IFCN_ITEMS = tuple(f"q{i}" for i in range(1, 16))  # DOMAIN.md §1.4: IFCN 15-item questionnaire
 DEFAULT_MIN_TRIAL_WEEKS = 6  # payer adequacy, DOMAIN.md §1.6 / §2.5 [PAYER]
 
 
-def count_failed_trials(
-    data: Mapping[str, Any], *, min_weeks: int = DEFAULT_MIN_TRIAL_WEEKS
-) -> int:
-    """Failed adequate antidepressant trials: outcome is not 'response' and weeks ≥ ``min_weeks``.
-
-    DOMAIN.md §1.6 Adequate trial [PAYER]; §2.5 (≥6 weeks at therapeutic dose) [PAYER].
-    Malformed entries do not count.
-    """
+def _failed_trials(data: Mapping[str, Any], min_weeks: int) -> list[Mapping[str, Any]]:
     trials = data.get("trials") if isinstance(data, Mapping) else None
     if not isinstance(trials, list):
-        return 0
-    count = 0
+        return []
+    out = []
     for trial in trials:
         if not isinstance(trial, Mapping):
             continue
@@ -252,8 +290,41 @@ def count_failed_trials(
             and not isinstance(weeks, bool)
             and weeks >= min_weeks
         ):
-            count += 1
-    return count
+            out.append(trial)
+    return out
+
+
+def count_failed_trials(
+    data: Mapping[str, Any], *, min_weeks: int = DEFAULT_MIN_TRIAL_WEEKS
+) -> int:
+    """Failed adequate antidepressant trials: outcome is not 'response' and weeks ≥ ``min_weeks``.
+
+    DOMAIN.md §1.6 Adequate trial [PAYER]; §2.5 (≥6 weeks at therapeutic dose) [PAYER].
+    Malformed entries do not count.
+    """
+    return len(_failed_trials(data, min_weeks))
+
+
+def drug_class_key(value: Any) -> str:
+    """A drug class as compared: case and punctuation ignored ("SSRI" = "ssri" = "S.S.R.I.")."""
+    return "".join(ch for ch in str(value).casefold() if ch.isalnum())
+
+
+def count_failed_drug_classes(
+    data: Mapping[str, Any], *, min_weeks: int = DEFAULT_MIN_TRIAL_WEEKS
+) -> int:
+    """Distinct drug classes among the failed adequate trials (two SSRIs count once).
+
+    DOMAIN.md §1.6 Failed antidepressant trials: ≥2 adequate trials from ≥2 different classes
+    [PAYER]; §2.5 nonresponse to ≥2 antidepressants from different classes [PAYER].
+    """
+    return len(
+        {
+            key
+            for trial in _failed_trials(data, min_weeks)
+            if (key := drug_class_key(trial.get("drug_class", "")))
+        }
+    )
 
 
 def _check_failure(req: RequirementSpec, data: Mapping[str, Any]) -> str | None:
@@ -268,6 +339,24 @@ def _check_failure(req: RequirementSpec, data: Mapping[str, Any]) -> str | None:
             return (
                 f"only {got} failed antidepressant {noun} of ≥{weeks} weeks recorded; "
                 f"{need} required"
+            )
+    if "min_drug_classes" in check:
+        need = int(check["min_drug_classes"])
+        weeks = int(check.get("min_trial_weeks", DEFAULT_MIN_TRIAL_WEEKS))
+        got = count_failed_drug_classes(data, min_weeks=weeks)
+        if got < need:
+            noun = "class" if got == 1 else "classes"
+            return (
+                f"failed trials of ≥{weeks} weeks cover {got} drug {noun}; "
+                f"{need} different classes required"
+            )
+    if "hard_contraindications" in check:
+        present = [name for name in check["hard_contraindications"] if data.get(name) is True]
+        if present:
+            return (
+                "hard contraindication recorded ("
+                + ", ".join(name.replace("_", " ") for name in present)
+                + "); the screen cannot clear stimulation whatever its decision"
             )
     if "decision_in" in check:
         decision = data.get("decision")
@@ -310,11 +399,15 @@ def _candidates(
     evaluations: Sequence[EvaluationFact],
     measures: Sequence[MeasureFact],
     today: dt.date,
+    since: dt.date | None = None,
 ) -> list[_Candidate]:
+    """Evidence for ``req`` dated on or before ``today`` (and on or after ``since`` if given)."""
     out: list[_Candidate] = []
     if req.evidence == Evidence.EVALUATION:
         for ev in evaluations:
             if ev.kind != req.code or ev.performed_at.date() > today:
+                continue
+            if since is not None and ev.performed_at.date() < since:
                 continue
             if ev.component_id is not None and ev.component_id != component.component_id:
                 continue
@@ -341,10 +434,24 @@ def _candidates(
         for m in measures:
             if m.instrument != req.code or m.taken_at.date() > today:
                 continue
+            if since is not None and m.taken_at.date() < since:
+                continue
             if baseline_only and not m.is_baseline:
                 continue
             out.append(_Candidate(m.id, m.taken_at, _expiry(req, m.taken_at, None), None))
     return out
+
+
+def _due_point(req: RequirementSpec, course: CourseFacts, today: dt.date) -> tuple[int, dt.date]:
+    """(sequence, date) of the latest ``every_n_sessions`` due point at or before the session
+    judged: sessions 1+N, 1+2N, … (session 1 is the requirement's first-session twin)."""
+    n = req.timing_value or 1
+    due = 1 + n * ((course.at_sequence - 1) // n)
+    on = course.session_dates.get(due)
+    if on is None:  # renumbered or not loaded: the latest known session date before it
+        earlier = [d for seq, d in course.session_dates.items() if seq <= due]
+        on = max(earlier) if earlier else today
+    return due, on
 
 
 def _evaluate_requirement(
@@ -380,12 +487,42 @@ def _evaluate_requirement(
     applies, because = condition_applies(req.condition, component)
     if not applies:
         return result(RequirementStatus.NOT_APPLICABLE, "condition not met for this component", "")
-    if req.timing not in _START_TIMINGS:
+    if req.timing not in GATED_TIMINGS:
         return result(
             RequirementStatus.NOT_APPLICABLE,
             f"applies once sessions happen ({req.timing.value}); not part of readiness to start",
             because,
         )
+    course = component.course
+    since: dt.date | None = None
+    if req.timing == Timing.EVERY_N_SESSIONS:
+        n = req.timing_value or 1
+        if course.at_sequence <= n:
+            return result(
+                RequirementStatus.NOT_APPLICABLE,
+                f"not due yet: first due at session {n + 1}",
+                because,
+            )
+        due, since = _due_point(req, course, today)
+        because = f"{because}; due at session {due} (every {n} sessions)"
+    elif req.timing == Timing.AFTER_MEDICATION_CHANGE:
+        changes = [
+            ev
+            for ev in evaluations
+            if ev.kind == EvaluationKind.MEDICATION_CHANGE
+            and course.started_on is not None
+            and course.started_on <= ev.performed_at.date() <= today
+            and (ev.component_id is None or ev.component_id == component.component_id)
+        ]
+        if not changes:
+            return result(
+                RequirementStatus.NOT_APPLICABLE,
+                "no medication change recorded during the course",
+                because,
+            )
+        changed = max(changes, key=lambda ev: ev.performed_at)
+        since = changed.performed_at.date()
+        because = f"{because}; medication changed on {since.isoformat()}"
 
     if req.evidence == Evidence.CLINIC:
         if req.code == ClinicAttribute.SPRAVATO_REMS_CERTIFICATION:
@@ -404,9 +541,16 @@ def _evaluate_requirement(
             return result(RequirementStatus.SATISFIED, "", because, "clinic", until)
         return result(RequirementStatus.MISSING, f"unknown clinic attribute {req.code}", because)
 
-    candidates = _candidates(req, component, evaluations, measures, today)
+    # A before-first-session step is judged at the first session, never again (issue 15).
+    judged_on = today
+    if req.timing == Timing.BEFORE_FIRST_SESSION and course.started:
+        assert course.started_on is not None
+        judged_on = min(course.started_on, today)
+    candidates = _candidates(req, component, evaluations, measures, today, since)
     passing = [c for c in candidates if c.failure is None]
-    valid = [c for c in passing if c.expires_on is None or c.expires_on >= today]
+    valid = [
+        c for c in passing if c.expires_on is None or c.expires_on >= max(judged_on, c.at.date())
+    ]
     if valid:
         best = max(valid, key=lambda c: c.at)
         return result(RequirementStatus.SATISFIED, "", because, best.ident, best.expires_on)
@@ -423,6 +567,12 @@ def _evaluate_requirement(
     if candidates:
         latest = max(candidates, key=lambda c: c.at)
         return result(RequirementStatus.MISSING, latest.failure or "", because)
+    if since is not None:
+        return result(
+            RequirementStatus.MISSING,
+            f"no {req.code} recorded since {since.isoformat()}",
+            because,
+        )
     if req.evidence == Evidence.MEASURE and req.timing == Timing.BEFORE_FIRST_SESSION:
         return result(RequirementStatus.MISSING, f"no baseline {req.code} recorded", because)
     return result(RequirementStatus.MISSING, f"no {req.code} recorded", because)
@@ -471,6 +621,79 @@ def evaluate_plan(
         ),
         warnings=tuple(combination_warnings(components)),
     )
+
+
+def post_session_window(req: RequirementSpec) -> dt.timedelta | None:
+    """How long after each session a ``within_days_after_each_session`` step may wait (the
+    SPRAVATO REMS Patient Monitoring Form: 7 days, DOMAIN.md §2.4); ``None`` for other timings.
+    The flag scanner reads it per protocol."""
+    if req.timing != Timing.WITHIN_DAYS_AFTER_EACH_SESSION or req.timing_value is None:
+        return None
+    return dt.timedelta(days=req.timing_value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Expiry forecast (the scanner warns before an expiry blocks a booked session)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryForecast:
+    """A satisfied blocking step whose validity ends before a booked session it must cover."""
+
+    key: str
+    code: str
+    expires_on: dt.date
+    blocks_sequence: int
+    blocks_on: dt.date
+    reason: str
+    source: str
+
+
+def forecast_expiries(
+    readiness: ComponentReadiness,
+    *,
+    booked: Sequence[tuple[int, dt.date]],
+    started: bool,
+) -> list[ExpiryForecast]:
+    """Which satisfied blocking steps would be expired at a booked future session.
+
+    ``booked``: (sequence, local date) of the booked course sessions still to come. A
+    ``valid_during_course`` / ``before_every_session`` step must cover every one of them; a
+    ``before_first_session`` step only the first session, and nothing once the course started
+    (it is never re-checked). The earliest session it would block is reported.
+    """
+    out: list[ExpiryForecast] = []
+    ordered = sorted(booked)
+    for item in readiness.items:
+        if (
+            item.status != RequirementStatus.SATISFIED
+            or item.expires_on is None
+            or item.severity != Severity.BLOCKING
+        ):
+            continue
+        if item.timing in RECHECKED_TIMINGS:
+            sessions = ordered
+        elif item.timing == Timing.BEFORE_FIRST_SESSION and not started:
+            sessions = ordered[:1]
+        else:
+            continue
+        expires = item.expires_on
+        blocked = next(((seq, on) for seq, on in sessions if on > expires), None)
+        if blocked is None:
+            continue
+        out.append(
+            ExpiryForecast(
+                key=item.key,
+                code=item.code,
+                expires_on=expires,
+                blocks_sequence=blocked[0],
+                blocks_on=blocked[1],
+                reason=item.reason,
+                source=item.source,
+            )
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -567,6 +790,11 @@ def _validate_safety_screen(data: Mapping[str, Any], errors: dict[str, str]) -> 
             errors[f"answers.{extra}"] = "unknown item (expected q1..q15)"
     if data.get("decision") not in SAFETY_DECISIONS:
         errors["decision"] = "one of: " + ", ".join(sorted(SAFETY_DECISIONS))
+    # DOMAIN.md §1.4 device-label contraindication: magnetic-sensitive metal in the head or
+    # within 30 cm of the coil. Optional (older screens lack it); when true it blocks stimulation.
+    for name in SAFETY_HARD_CONTRAINDICATION_FIELDS:
+        if name in data and not isinstance(data[name], bool):
+            errors[name] = "true or false"
     if not _nonempty_str(data.get("physician")):
         errors["physician"] = "the responsible physician's name or id"
 
@@ -621,7 +849,18 @@ def _validate_financial(data: Mapping[str, Any], errors: dict[str, str]) -> None
         errors["form"] = "one of: " + ", ".join(sorted(FINANCIAL_FORMS))
 
 
+def _validate_medication_change(data: Mapping[str, Any], errors: dict[str, str]) -> None:
+    # DOMAIN.md §1.3: medications shift the motor threshold; re-check MT after a change.
+    if not _nonempty_str(data.get("drug")):
+        errors["drug"] = "the drug started, stopped or changed"
+    if data.get("change") not in MEDICATION_CHANGES:
+        errors["change"] = "one of: " + ", ".join(sorted(MEDICATION_CHANGES))
+
+
+MEDICATION_CHANGES = frozenset({"started", "stopped", "dose_increased", "dose_decreased"})
+
 _VALIDATORS = {
+    EvaluationKind.MEDICATION_CHANGE: _validate_medication_change,
     EvaluationKind.MOTOR_THRESHOLD: _validate_motor_threshold,
     EvaluationKind.TMS_SAFETY_SCREEN: _validate_safety_screen,
     EvaluationKind.REMS_ENROLLMENT: _validate_rems_enrollment,
@@ -635,8 +874,9 @@ def evaluation_data_errors(kind: EvaluationKind | str, data: Any) -> dict[str, s
     """Field → message for invalid kind-specific evaluation data; ``{}`` when valid.
 
     Shapes: motor_threshold {percent 1–100, method visual|emg}; tms_safety_screen {answers
-    {q1..q15: bool}, decision cleared|cleared_with_precautions|not_cleared, physician};
-    rems_enrollment {enrolled_on: ISO date}; antidepressant_trials {trials: [{drug, drug_class,
+    {q1..q15: bool}, decision cleared|cleared_with_precautions|not_cleared, physician,
+    magnetic_implant_within_30cm?: bool}; rems_enrollment {enrolled_on: ISO date};
+    medication_change {drug, change}; antidepressant_trials {trials: [{drug, drug_class,
     max_dose_mg, weeks, outcome inadequate_response|intolerance|response}]}; baseline_bp
     {systolic, diastolic}; financial_acknowledgment {form abn|good_faith_estimate|
     waiver_not_needed}. Every kind accepts an optional ``note`` string; other kinds are free-form.

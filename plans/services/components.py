@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -10,11 +11,13 @@ from django.db import transaction
 from backend.audit.models import AuditAction
 from backend.errors import ConflictError, InvalidInput
 from modalities.models import Protocol, ProtocolIndication
-from modalities.vocab import LabelStatus, PayerType
+from modalities.rules.devices import label_status_with_devices
+from modalities.vocab import LabelStatus, PayerType, ResourceKind
 from plans.errors import PlanErrorCode
 from plans.models import CarePlan, Evaluation, Measure, Patient, PlanComponent, PlanStatus
 from plans.selectors import clinic_today
 from plans.services._common import audit_write, request_recheck
+from plans.services.authorizations import sync_legacy_authorization
 
 COMPONENT_FIELDS = frozenset(
     {"protocol", "indication", "target", "laterality", "rationale", "payer_type", "payer_name",
@@ -28,10 +31,17 @@ def age_on(birth_date: dt.date, day: dt.date) -> int:
     return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
-def derive_label_status(*, indication: ProtocolIndication, patient: Patient, today: dt.date) -> str:
+def derive_label_status(
+    *,
+    indication: ProtocolIndication,
+    patient: Patient,
+    today: dt.date,
+    coils_used: Iterable[str] = (),
+) -> str:
     """The indication's label status, or off-label when the patient's age is outside the
-    cleared/approved range (DOMAIN.md §1.1 data rule: clearance is device-, protocol- and
-    age-specific, e.g. adolescent MDD 15–21)."""
+    cleared/approved range or a TMS device booked/used carries a coil outside the clearance
+    (DOMAIN.md §1.1 data rule: clearance is device-, coil-, protocol- and age-specific, e.g.
+    adolescent MDD 15–21; figure-8 devices are not cleared for OCD)."""
     status = indication.label_status
     if status in (LabelStatus.CLEARED, LabelStatus.APPROVED):
         age = age_on(patient.birth_date, today)
@@ -39,7 +49,53 @@ def derive_label_status(*, indication: ProtocolIndication, patient: Patient, tod
             indication.max_age is not None and age > indication.max_age
         ):
             return LabelStatus.OFF_LABEL
-    return status
+    return label_status_with_devices(
+        status=status, cleared_coils=indication.cleared_coils, coils_used=coils_used
+    )
+
+
+def tms_coils_in_use(*, component_id: int) -> list[str]:
+    """Coils of the TMS devices held by the component's active bookings (one query)."""
+    from scheduling.models import SessionResource
+
+    return list(
+        SessionResource.objects.filter(
+            session__component_id=component_id,
+            active=True,
+            resource__kind=ResourceKind.TMS_DEVICE,
+        )
+        .values_list("resource__coil_type", flat=True)
+        .distinct()
+    )
+
+
+@transaction.atomic
+def relabel_for_devices(*, component: PlanComponent, by: Any) -> bool:
+    """Re-derive the label status from the devices the component's sessions hold; a device
+    outside the clearance makes the component off-label — audited, and the off-label
+    requirements (consent, ABN) open their readiness flags at once. Never moves back on its
+    own: the consent the patient signs refers to the off-label use. True when it changed."""
+    component = (
+        PlanComponent.objects.select_for_update(of=("self",))
+        .select_related("plan__patient", "plan__clinic", "indication")
+        .get(pk=component.pk)
+    )
+    status = derive_label_status(
+        indication=component.indication,
+        patient=component.plan.patient,
+        today=clinic_today(component.plan.clinic),
+        coils_used=tms_coils_in_use(component_id=component.pk),
+    )
+    if status != LabelStatus.OFF_LABEL or component.label_status == LabelStatus.OFF_LABEL:
+        return False
+    before = component.label_status
+    component.label_status = status
+    component.save(update_fields=["label_status", "updated_at"])
+    detail = {"label_status": [before, status], "because": "device_outside_clearance"}
+    audit_write(by=by, action=AuditAction.UPDATE, obj=component,
+                patient_id=component.plan.patient_id, detail=detail)  # fmt: skip
+    _after_change(component.plan)
+    return True
 
 
 def _require_draft(plan: CarePlan) -> None:
@@ -92,7 +148,7 @@ def _validate_coverage(values: dict[str, Any], prefix: str) -> None:
 
 
 def build_component(*, plan: CarePlan, values: dict[str, Any], position: int,
-                    index: int | None = None) -> PlanComponent:  # fmt: skip
+                    index: int | None = None, by: Any = None) -> PlanComponent:  # fmt: skip
     """Validate and save one component (no audit, no flag sync: callers do that)."""
     unknown = set(values) - COMPONENT_FIELDS
     if unknown:
@@ -112,12 +168,10 @@ def build_component(*, plan: CarePlan, values: dict[str, Any], position: int,
         rationale=values.get("rationale") or "",
         payer_type=values["payer_type"],
         payer_name=values.get("payer_name") or "",
-        prior_auth_number=values.get("prior_auth_number") or "",
-        prior_auth_sessions=values.get("prior_auth_sessions"),
-        prior_auth_expires_on=values.get("prior_auth_expires_on"),
         position=position,
     )
     component.save()
+    sync_legacy_authorization(component=component, values=values, by=by)
     return component
 
 
@@ -134,7 +188,7 @@ def add_component(*, plan: CarePlan, by: Any, **values: Any) -> PlanComponent:
         "patient", "clinic").get(pk=plan.pk)  # fmt: skip
     _require_draft(plan)
     position = plan.components.count()
-    component = build_component(plan=plan, values=values, position=position)
+    component = build_component(plan=plan, values=values, position=position, by=by)
     audit_write(by=by, action=AuditAction.CREATE, obj=component, patient_id=plan.patient_id)
     _after_change(plan)
     return component
@@ -165,9 +219,12 @@ def update_component(*, component: PlanComponent, by: Any, **changes: Any) -> Pl
         component.target = protocol.target
     component.protocol, component.indication = protocol, indication
     component.label_status = derive_label_status(
-        indication=indication, patient=plan.patient, today=clinic_today(plan.clinic)
+        indication=indication,
+        patient=plan.patient,
+        today=clinic_today(plan.clinic),
+        coils_used=tms_coils_in_use(component_id=component.pk),
     )
-    for name in changes.keys() - {"protocol", "indication"}:
+    for name in changes.keys() - {"protocol", "indication", *_PRIOR_AUTH}:
         value = changes[name]
         if value is None and name in _TEXT_FIELDS:
             value = ""
@@ -175,6 +232,7 @@ def update_component(*, component: PlanComponent, by: Any, **changes: Any) -> Pl
     if not component.target:
         component.target = protocol.target
     component.save()
+    sync_legacy_authorization(component=component, values=changes, by=by)
     audit_write(by=by, action=AuditAction.UPDATE, obj=component, patient_id=plan.patient_id,
                 detail={"fields": sorted(changes)})  # fmt: skip
     _after_change(plan)

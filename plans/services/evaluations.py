@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.audit.models import AuditAction
-from backend.errors import ConflictError, InvalidInput
+from backend.errors import ConflictError, ErrorCode, InvalidInput
 from modalities.vocab import EvaluationKind
 from plans.errors import PlanErrorCode
 from plans.models import CarePlan, Evaluation, Patient, PlanComponent, RecordStatus
@@ -34,6 +34,17 @@ def _check_scope(
                            "The plan belongs to another patient.",
                            fields={field: ["not a plan of this patient"]})  # fmt: skip
     return plan
+
+
+def check_clinical_time(*, patient: Patient, when: dt.datetime, field: str) -> None:
+    """Something recorded about a patient cannot predate the patient's birth (the API already
+    bounds it to ``CLINICAL_EARLIEST_DATE`` … now + clock skew). 400 ``validation_error``."""
+    if when.date() < patient.birth_date:
+        raise InvalidInput(
+            ErrorCode.VALIDATION_ERROR,
+            "The date is before the patient's birth date.",
+            fields={field: ["before the patient's birth date"]},
+        )
 
 
 def _after_change(patient_id: int) -> None:
@@ -69,6 +80,13 @@ def record_evaluation(
         raise InvalidInput(PlanErrorCode.INVALID_EVALUATION_DATA,
                            "The evaluation data is invalid.", fields=fields)  # fmt: skip
     plan = _check_scope(patient, plan, component)
+    check_clinical_time(patient=patient, when=performed_at, field="performed_at")
+    if valid_until is not None and valid_until < performed_at.date():
+        raise InvalidInput(
+            ErrorCode.VALIDATION_ERROR,
+            "The evidence cannot expire before it was recorded.",
+            fields={"valid_until": ["before performed_at"]},
+        )
     evaluation = Evaluation.objects.create(
         patient=patient,
         plan=plan,

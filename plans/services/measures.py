@@ -15,7 +15,7 @@ from plans.flag_codes import FlagCode
 from plans.models import CarePlan, Measure, Patient, PlanComponent, PlanStatus, RecordStatus
 from plans.rules.scoring import ALERT_CSSRS_HIGH_RISK, ScoringError, score
 from plans.services._common import audit_write, request_recheck
-from plans.services.evaluations import _check_scope
+from plans.services.evaluations import _check_scope, check_clinical_time
 from plans.services.flags import open_or_escalate_flag
 from plans.services.readiness import sync_patient_plans
 
@@ -63,14 +63,16 @@ def record_measure(
 
     Baseline: ``is_baseline`` when given, else the first of that instrument in the plan.
     PHQ-9 item 9 > 0 or C-SSRS high risk opens a *critical* safety flag on the plan(s) in the
-    same transaction — one open flag per plan and code, however often it is repeated
-    (DOMAIN.md §5.2 PHQ-9 item 9 / C-SSRS rows).
+    same transaction — one open flag per plan and code, however often it is repeated; with no
+    open plan, a patient-level flag, attached to the first plan created (DOMAIN.md §5.2 PHQ-9
+    item 9 / C-SSRS rows: intake is exactly when this matters).
     """
     try:
         result = score(instrument, answers)
     except ScoringError as exc:
         raise _scoring_error(exc) from None
     plan = _check_scope(patient, plan, component)
+    check_clinical_time(patient=patient, when=taken_at, field="taken_at")
     if is_baseline is None:
         earlier = Measure.objects.filter(
             patient=patient, instrument=result.instrument, status=RecordStatus.FINAL
@@ -103,14 +105,22 @@ def record_measure(
                 )
             )
         )
+        detail = {"measure_id": measure.pk, "source": source}
+        from plans.tasks import request_safety_notification
+
         for target in targets:
-            open_or_escalate_flag(
-                plan=target,
-                code=code,
-                severity=Severity.CRITICAL,
-                message=message,
-                detail={"measure_id": measure.pk, "source": source},
+            flag, created = open_or_escalate_flag(
+                plan=target, code=code, severity=Severity.CRITICAL, message=message, detail=detail
             )
+            if created:  # the prescribers hear of it at once (after commit), issue 15
+                request_safety_notification(flag_id=flag.pk)
+        if not targets:  # intake screening, no plan yet: the flag sits on the patient (issue 13)
+            flag, created = open_or_escalate_flag(
+                patient=patient, code=code, severity=Severity.CRITICAL, message=message,
+                detail=detail,
+            )  # fmt: skip
+            if created:
+                request_safety_notification(flag_id=flag.pk)
     audit_write(by=by, action=AuditAction.CREATE, obj=measure, patient_id=patient.pk,
                 detail={"instrument": str(result.instrument)})  # fmt: skip
     for plan_id in sync_patient_plans(patient_id=patient.pk):

@@ -18,6 +18,7 @@ from plans.errors import PlanErrorCode
 from plans.models import CarePlan, ComponentStatus, Patient, PlanComponent, PlanStatus
 from plans.services._common import audit_write, request_recheck
 from plans.services.components import build_component
+from plans.services.flags import attach_patient_flags
 from plans.services.readiness import sync_readiness_flags
 
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -81,9 +82,13 @@ def create_plan(
         coordinator=coordinator,
     )
     for index, values in enumerate(components):
-        build_component(plan=plan, values=dict(values), position=index, index=index)
+        build_component(plan=plan, values=dict(values), position=index, index=index, by=by)
+    detail: dict[str, Any] = {"components": len(components)}
+    attached = attach_patient_flags(plan=plan)  # an intake safety flag raised before the plan
+    if attached:
+        detail["attached_flags"] = attached
     audit_write(by=by, action=AuditAction.CREATE, obj=plan, patient_id=patient.pk,
-                detail={"components": len(components)})  # fmt: skip
+                detail=detail)  # fmt: skip
     sync_readiness_flags(plan=plan)
     request_recheck(plan_id=plan.pk)
     return plan

@@ -1,6 +1,8 @@
 """SMS backends (``settings.SMS_BACKEND``), one interface:
 
 - ``ConsoleSmsBackend`` — development: prints the text, nothing leaves the machine.
+- ``NullSmsBackend`` — benchmarks: accepts every message and does nothing (no I/O), so a
+  benchmark measures our side of delivery only.
 - ``LedgerSmsBackend`` — tests: a simulated provider that records each message in
   ``OutboundMessage`` on its *own* autocommit connection, idempotent by key. It behaves like a
   real provider: a message it accepted stays accepted even if our transaction rolls back or the
@@ -38,6 +40,13 @@ class ConsoleSmsBackend:
         return SendResult(
             provider_id=f"console-{hashlib.sha256(idempotency_key.encode()).hexdigest()[:16]}"
         )
+
+
+class NullSmsBackend:
+    name = "sms"
+
+    def send(self, *, to: str, body: str, idempotency_key: str, subject: str = "") -> SendResult:
+        return SendResult(provider_id=f"null-{idempotency_key}"[:120])
 
 
 def _ledger_connection():

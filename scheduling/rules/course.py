@@ -55,8 +55,10 @@ Patterns (``modalities.rules.phases.Pattern``):
   closure shift or DST would otherwise bring them closer: the session moves later).
   A following per-week phase starts at least ``min_gap_hours`` (or one day) after the previous
   session.
-- ACCELERATED: ``sessions_per_day`` sessions a day, starts ``interval_minutes`` apart (elapsed),
-  the first at the preferred time, on consecutive open days (closed days are skipped silently).
+- ACCELERATED: ``sessions_per_day`` sessions a day separated by an intersession interval of
+  ``interval_minutes`` (elapsed time from the end of one session to the start of the next, so a
+  longer mapping session pushes the rest of the day later — SAINT, DOMAIN.md §1.2), the first at
+  the preferred time, on consecutive open days (closed days are skipped silently).
   The whole day's block must fit the opening hours; ``window_end`` applies to the block's first
   start. A day with hours where the block does not fit is skipped and listed in one
   ``no_slot_in_window`` problem for the phase. A following phase starts the next day.
@@ -69,8 +71,13 @@ plan holds the rest, numbered from n + 1, laid out from ``starts_on`` (no mappin
 session 1). If the cap leaves fewer sessions than the phases ask for, the course is cut at the cap
 and a ``capped`` problem records it.
 
-Invalid input (inconsistent minutes, an accelerated chair longer than its interval, an unknown
-zone) raises ``ValueError``: problems are reserved for what the calendar does to a valid request.
+Make-ups. A missed session of a SPACED phase that is not the course's last phase is made up
+inside that phase when a fitting day exists before the next phase's first session, keeping the
+phase's minimum gap to every active session (a missed SPRAVATO induction dose is made up in the
+induction weeks, DOMAIN.md §2.3); otherwise, and for the last phase, the make-up is appended.
+
+Invalid input (inconsistent minutes, an unknown zone) raises ``ValueError``: problems are
+reserved for what the calendar does to a valid request.
 """
 
 from __future__ import annotations
@@ -154,14 +161,6 @@ class CourseRequest:
             raise ValueError("already_booked must be ≥ 0")
         if self.window_end is not None and self.window_end < self.preferred_start:
             raise ValueError("window_end is before preferred_start")
-        for phase in self.phases:
-            if phase.pattern == Pattern.ACCELERATED:
-                longest = max(self.chair_minutes, self.mapping_minutes or 0)
-                if longest > (phase.interval_minutes or 0):
-                    raise ValueError(
-                        f"phase {phase.name!r}: a {longest}-minute slot does not fit a "
-                        f"{phase.interval_minutes}-minute interval without overlapping"
-                    )
 
     def duration(self, sequence: int) -> timedelta:
         if sequence == 1 and self.mapping_minutes:
@@ -252,10 +251,13 @@ class _Fitter:
         return None
 
     def fit_block(
-        self, day: date, durations: list[timedelta], interval: timedelta
+        self, day: date, durations: list[timedelta], gap: timedelta
     ) -> list[datetime] | None:
+        """Starts of a day's block: each session begins ``gap`` after the previous one ends."""
         for first in self._candidates(day, None):
-            starts = [first + i * interval for i in range(len(durations))]
+            starts = [first]
+            for duration in durations[:-1]:
+                starts.append(starts[-1] + duration + gap)
             if all(
                 self._in_hours(day, s, s + d) and _local_date(s, self.zone) == day
                 for s, d in zip(starts, durations, strict=True)
@@ -397,7 +399,7 @@ class _Builder:
 
     def accelerated(self, phase: Phase, count: int) -> bool:
         per_day = phase.sessions_per_day or 1
-        interval = timedelta(minutes=phase.interval_minutes or 0)
+        gap = timedelta(minutes=phase.interval_minutes or 0)
         last = self.last
         day = self.request.starts_on if last is None else last.local_start.date() + _ONE_DAY
         placed, since = 0, day
@@ -409,7 +411,7 @@ class _Builder:
             if self.fitter.calendar.intervals(day):  # closed days are skipped silently
                 today = min(per_day, count - placed)
                 durations = [self.request.duration(self.next_sequence + i) for i in range(today)]
-                starts = self.fitter.fit_block(day, durations, interval)
+                starts = self.fitter.fit_block(day, durations, gap)
                 if starts is None:
                     skipped.append(day)
                 else:
@@ -493,8 +495,14 @@ def make_up_slot(
     missed_sequence: int,
     not_before: datetime | None = None,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
+    existing_phases: Sequence[str] | None = None,
+    missed_start: datetime | None = None,
+    missed_phase: str | None = None,
 ) -> MakeUp:
-    """One make-up session appended after the course's last active session.
+    """One make-up session: inside the missed session's phase when it is a SPACED phase other
+    than the last and a day fits before the next phase (``existing_phases``, aligned with
+    ``existing_starts``, ``missed_start`` and ``missed_phase`` tell where it was), otherwise
+    appended after the course's last active session.
 
     ``existing_starts`` are the aware starts of the course's *active* sessions (booked, arrived,
     fulfilled — not the missed one, nor cancelled/no-show/entered-in-error ones); they count
@@ -543,6 +551,19 @@ def make_up_slot(
             ),
         )
 
+    in_phase = _in_phase_make_up(
+        existing_starts=existing_starts,
+        existing_phases=existing_phases,
+        request=request,
+        calendar=calendar,
+        missed_start=missed_start,
+        missed_phase=missed_phase,
+        not_before=not_before,
+        sequence=sequence,
+    )
+    if in_phase is not None:
+        return MakeUp(in_phase)
+
     starts = sorted(start.astimezone(UTC) for start in existing_starts)
     last = starts[-1]
     last_day = _local_date(last, zone)
@@ -569,7 +590,10 @@ def make_up_slot(
         on_last_day = sum(1 for s in starts if _local_date(s, zone) == last_day)
         if on_last_day < (phase.sessions_per_day or 1):
             first_day = last_day
-            earliest = max(earliest, last + timedelta(minutes=phase.interval_minutes or 0))
+            # the intersession interval runs from the end of the last session
+            earliest = max(
+                earliest, last + longest + timedelta(minutes=phase.interval_minutes or 0)
+            )
     if not_before is not None:
         first_day = max(first_day, _local_date(not_before, zone))
 
@@ -594,6 +618,68 @@ def make_up_slot(
         local_start=start.astimezone(zone),
     )
     return MakeUp(slot)
+
+
+def _in_phase_make_up(
+    *,
+    existing_starts: Sequence[datetime],
+    existing_phases: Sequence[str] | None,
+    request: CourseRequest,
+    calendar: ClinicCalendar,
+    missed_start: datetime | None,
+    missed_phase: str | None,
+    not_before: datetime | None,
+    sequence: int,
+) -> PlannedSlot | None:
+    """A make-up inside the missed SPACED phase, before the next phase begins (module doc)."""
+    names = [p.name for p in request.phases]
+    if (
+        existing_phases is None
+        or missed_start is None
+        or missed_phase not in names
+        or names.index(missed_phase) == len(names) - 1
+    ):
+        return None
+    index = names.index(missed_phase)
+    phase = request.phases[index]
+    if phase.pattern != Pattern.SPACED:
+        return None
+    later = [
+        start.astimezone(UTC)
+        for start, name in zip(existing_starts, existing_phases, strict=True)
+        if name in names and names.index(name) > index
+    ]
+    if not later:
+        return None
+    window_end = min(later)
+    zone = calendar.zone
+    gap = _min_gap(phase) or _ONE_DAY
+    duration = timedelta(minutes=request.chair_minutes)
+    earliest = missed_start.astimezone(UTC)
+    if not_before is not None:
+        earliest = max(earliest, not_before.astimezone(UTC))
+    active = [start.astimezone(UTC) for start in existing_starts]
+    busy_days = {_local_date(start, zone) for start in active}
+    fitter = _Fitter(request, calendar)
+    # never on the missed session's own day (the patient did not come, or the visit was off)
+    day = max(_local_date(earliest, zone), _local_date(missed_start, zone) + _ONE_DAY)
+    while day <= _local_date(window_end, zone):
+        start = None if day in busy_days else fitter.fit(day, duration, earliest)
+        if (
+            start is not None
+            and start < window_end
+            and all(abs(start - other) >= gap for other in active)
+        ):
+            return PlannedSlot(
+                sequence=sequence,
+                phase=phase.name,
+                kind=SessionKind.TREATMENT,
+                start=start,
+                end=start + duration,
+                local_start=start.astimezone(zone),
+            )
+        day += _ONE_DAY
+    return None
 
 
 def renumber(starts: Mapping[K, datetime]) -> dict[K, int]:

@@ -82,6 +82,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -597,20 +598,30 @@ _CAMEL_BOUNDARIES = re.compile(
 )
 
 
+# One pass over the text answers the common question "is anything there?"; only a text that
+# holds a term is searched term by term (so the answer is still the first entry of the list).
+_ANY_TERM = re.compile("|".join(f"(?:{p.pattern})" for _, p in _TERM_PATTERNS))
+_SEPARATORS = re.compile(r"[\s_\-]+")
+
+
 def _normalise_for_matching(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    spaced = _CAMEL_BOUNDARIES.sub(" ", plain).lower()
-    return re.sub(r"[\s_\-]+", " ", spaced)
+    if not text.isascii():  # ASCII has nothing to decompose
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    spaced = _CAMEL_BOUNDARIES.sub(" ", text).lower()
+    return _SEPARATORS.sub(" ", spaced)
 
 
+@lru_cache(maxsize=4096)  # clinic names, places and preparation texts repeat on every message
 def contains_forbidden_term(text: str) -> str | None:
     """The first ``FORBIDDEN_TERMS`` entry found in ``text`` (case/accents ignored), or None."""
     normalised = _normalise_for_matching(text)
+    if _ANY_TERM.search(normalised) is None:
+        return None
     for term, pattern in _TERM_PATTERNS:
         if pattern.search(normalised):
             return term
-    return None
+    return None  # pragma: no cover - the combined pattern matched one of these
 
 
 class ForbiddenTermError(ValueError):

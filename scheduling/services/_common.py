@@ -15,8 +15,9 @@ from django.db import IntegrityError, transaction
 from psycopg import errors as pg_errors
 
 from backend.errors import ConflictError
+from modalities.rules.devices import preferred_coils
 from modalities.rules.phases import Phase
-from modalities.vocab import Modality, SessionKind
+from modalities.vocab import Modality, ResourceKind, SessionKind, normalise_coil
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import (
     ACTIVE_SESSION_STATUSES,
@@ -46,12 +47,70 @@ def clinic_calendar(clinic: Clinic) -> ClinicCalendar:
     return ClinicCalendar(tz=clinic.timezone, hours=dict(hours), closures=closures)
 
 
-def effective_cap(component: Any) -> int | None:
-    """min(protocol cap, prior-authorised sessions when recorded)."""
-    caps = [c for c in (component.protocol.session_cap, component.prior_auth_sessions) if c]
-    if component.prior_auth_sessions == 0:
+def effective_cap(component: Any, *, authorization_override: bool = False) -> int | None:
+    """min(protocol cap, units of the approved prior authorisations when recorded). With an
+    authorisation override (a reason was given) only the protocol cap holds."""
+    units = None if authorization_override else component.authorized_units_total
+    caps = [c for c in (component.protocol.session_cap, units) if c]
+    if units == 0:
         return 0
     return min(caps) if caps else None
+
+
+def authorization_problems(
+    *,
+    component: Any,
+    days: Sequence[date],
+    override_reason: str,
+    held: Sequence[tuple[date, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Would booking course sessions on ``days`` (clinic-local) go past the component's approved
+    prior authorisation — beyond its units or outside its dates (issue 11)? ``held``: the
+    (local date, status) of the course sessions already holding time when the caller has them;
+    otherwise one query when the component has an approved authorisation. Without an override
+    reason any problem is a 409 ``authorization_exceeded``; with one, the problems are returned
+    so the caller records them in its audit event."""
+    from plans.authorizations import course_session_days, window_of
+    from plans.rules.authorization import booking_problem, governing
+
+    windows = [window_of(a) for a in component._approved_authorizations()]
+    if not windows or not days:
+        return []
+    if held is None:
+        held = course_session_days([component.pk]).get(component.pk, [])
+    per_window: dict[Any, int] = defaultdict(int)
+    for day, _status in held:
+        window = governing(windows, day)
+        if window is not None:
+            per_window[window.id] += 1
+    problems = []
+    for day in days:
+        problem = booking_problem(windows, day=day, held_in_window=per_window)
+        if problem is None:
+            window = governing(windows, day)
+            if window is not None:
+                per_window[window.id] += 1
+            continue
+        problems.append({"reason": problem.reason, "message": problem.message, **problem.detail})
+    if problems and not override_reason.strip():
+        raise ConflictError(
+            SchedulingErrorCode.AUTHORIZATION_EXCEEDED,
+            problems[0]["message"]
+            + " Book it with an authorisation override and a reason, or record the"
+            " re-authorisation first.",
+            extra={"problems": problems},
+        )
+    return problems
+
+
+def allowed_coils(component: Any) -> frozenset[str] | None:
+    """The coils a TMS device must carry to be picked for ``component`` without a coordinator
+    choosing it: the protocol's pinned coil, else the indication's cleared coils (DOMAIN.md
+    §1.1); ``None`` = any device. Needs ``component.protocol`` and ``component.indication``."""
+    return preferred_coils(
+        parameters=component.protocol.parameters,
+        cleared_coils=component.indication.cleared_coils,
+    )
 
 
 def course_request(
@@ -61,6 +120,7 @@ def course_request(
     preferred_start: time,
     window_end: time | None = None,
     already_booked: int = 0,
+    authorization_override: bool = False,
 ) -> CourseRequest:
     protocol = component.protocol
     return CourseRequest(
@@ -71,7 +131,7 @@ def course_request(
         session_minutes=protocol.session_minutes,
         chair_minutes=protocol.chair_minutes,
         mapping_minutes=protocol.mapping_minutes,
-        session_cap=effective_cap(component),
+        session_cap=effective_cap(component, authorization_override=authorization_override),
         already_booked=already_booked,
     )
 
@@ -136,14 +196,21 @@ class ResourcePool:
         end: datetime,
         resources: Sequence[Resource] | None = None,
         exclude_session_ids: Sequence[int] = (),
+        coils: frozenset[str] | None = None,
     ) -> None:
+        """``coils``: when given, only TMS devices carrying one of these coils are candidates
+        (``allowed_coils``: the protocol's pinned coil or the indication's clearance)."""
         self.kinds = list(dict.fromkeys(kinds))
         if resources is None:
-            resources = list(
-                Resource.objects.filter(
+            resources = [
+                r
+                for r in Resource.objects.filter(
                     clinic_id=clinic_id, kind__in=self.kinds, is_active=True
                 ).order_by("kind", "name", "id")
-            )
+                if coils is None
+                or r.kind != ResourceKind.TMS_DEVICE
+                or normalise_coil(r.coil_type) in coils
+            ]
         self.by_kind: dict[str, list[Resource]] = defaultdict(list)
         for resource in resources:
             self.by_kind[resource.kind].append(resource)

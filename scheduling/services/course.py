@@ -18,8 +18,12 @@ from django.db import transaction
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import ConflictError, InvalidInput
+from modalities.rules.devices import DeviceFit, device_fit, pinned_coil
+from modalities.vocab import ResourceKind
 from plans.access import Action, require
+from plans.authorizations import course_session_days
 from plans.models import ComponentStatus, PlanComponent
+from plans.services.components import relabel_for_devices
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import ClinicianHours, Resource, Session
 from scheduling.rules.course import generate_course
@@ -27,10 +31,11 @@ from scheduling.services._common import (
     ACTIVE,
     COURSE_KINDS,
     ResourcePool,
+    allowed_coils,
+    authorization_problems,
     check_rems_site,
     clinic_calendar,
     course_request,
-    effective_cap,
     fits_hours,
     insert_sessions,
     notify_sessions_changed,
@@ -98,6 +103,7 @@ def schedule_course(
     clinician: Any = None,
     by: Any,
     commit: bool,
+    authorization_override_reason: str = "",
 ) -> CourseSchedule:
     """Generate the component's course from its protocol; preview it or book it all-or-nothing.
 
@@ -109,12 +115,17 @@ def schedule_course(
     every session date (DOMAIN.md §2.4 [REG]) → 409 ``rems_site_not_certified``. Each session
     holds one free resource of every kind in ``protocol.resource_kinds`` for its whole chair
     time (monitoring included). Commit with any conflict → 409 ``slot_conflict`` and nothing
-    written.
+    written. The course stops at the approved prior authorisation: its units cap the course and
+    a session after its end date is 409 ``authorization_exceeded`` (issue 11), unless
+    ``authorization_override_reason`` is given — then only the protocol cap holds and the
+    override is in the audit event.
     """
     require(by, Action.SCHEDULE)
+    override = (authorization_override_reason or "").strip()
     component = (
         PlanComponent.objects.select_for_update(of=("self",))
-        .select_related("plan", "plan__patient", "plan__clinic", "protocol")
+        .select_related("plan", "plan__patient", "plan__clinic", "protocol", "indication")
+        .prefetch_related("authorizations")
         .get(pk=component.pk)
     )
     if component.status in _CLOSED_COMPONENT:
@@ -125,15 +136,17 @@ def schedule_course(
     plan, protocol = component.plan, component.protocol
     clinic, patient = plan.clinic, plan.patient
     calendar = clinic_calendar(clinic)
-    already = Session.objects.filter(
-        component_id=component.pk, kind__in=COURSE_KINDS, status__in=ACTIVE
-    ).count()
+    # the course sessions already holding time, with their clinic dates (one query): how many
+    # count as done, and what the prior authorisation has already used
+    held_days = course_session_days([component.pk]).get(component.pk, [])
+    already = len(held_days)
     request = course_request(
         component=component,
         starts_on=starts_on,
         preferred_start=preferred_start,
         window_end=window_end,
         already_booked=already,
+        authorization_override=bool(override),
     )
     total = sum(p.sessions for p in request.phases)
     if already >= total:
@@ -147,6 +160,22 @@ def schedule_course(
         {"code": str(p.code), "message": p.message, "detail": p.detail} for p in plan_out.problems
     ]
     check_rems_site(component=component, clinic=clinic, days=[s.local_start.date() for s in slots])
+    try:
+        auth_problems = authorization_problems(
+            component=component,
+            days=[s.local_start.date() for s in slots],
+            override_reason=override,
+            held=held_days,
+        )
+    except ConflictError as exc:
+        if commit:
+            raise
+        auth_problems = exc.extra["problems"]
+    problems.extend(
+        {"code": SchedulingErrorCode.AUTHORIZATION_EXCEEDED.value, "message": p["message"],
+         "detail": p}
+        for p in auth_problems
+    )  # fmt: skip
 
     proposals: list[ProposedSession] = []
     conflicts: list[dict[str, Any]] = []
@@ -154,7 +183,11 @@ def schedule_course(
     if slots:
         window = (slots[0].start, slots[-1].end)
         pool = ResourcePool(
-            clinic_id=clinic.pk, kinds=protocol.resource_kinds, start=window[0], end=window[1]
+            clinic_id=clinic.pk,
+            kinds=protocol.resource_kinds,
+            start=window[0],
+            end=window[1],
+            coils=allowed_coils(component),  # never a device outside the clearance
         )
         taken = patient_busy(patient_id=patient.pk, start=window[0], end=window[1])
         hours = _clinician_hours(clinician=clinician, clinic_id=clinic.pk) if clinician else {}
@@ -234,7 +267,16 @@ def schedule_course(
         object_type="scheduling.session",
         object_id=component.pk,
         patient_id=patient.pk,
-        detail={"component": component.pk, "sessions": len(created), "schedule": "course"},
+        detail={
+            "component": component.pk,
+            "sessions": len(created),
+            "schedule": "course",
+            **(
+                {"authorization_override": {"reason": override, "problems": auth_problems}}
+                if override
+                else {}
+            ),
+        },
     )
     notify_sessions_changed(session_ids=result.session_ids, change="created")
     return result
@@ -250,6 +292,7 @@ def book_session(
     resources: list[Resource] | None = None,
     clinician: Any = None,
     by: Any,
+    authorization_override_reason: str = "",
 ) -> Session:
     """Book one session (an evaluation, a follow-up, or a single course session).
 
@@ -257,16 +300,28 @@ def book_session(
     protocol's chair minutes, monitoring included) and must lie in the clinic's opening hours on
     an open day (409 ``outside_clinic_hours``). ``resources`` pins the resources; otherwise one
     free resource of every kind the protocol needs is picked. A course session counts towards the
-    cap (409 ``cap_reached``) and the course is renumbered. Double booking → 409 ``slot_conflict``.
+    protocol's cap (409 ``cap_reached``) and the course is renumbered. Past the approved prior
+    authorisation — beyond its units or after its end date — is 409 ``authorization_exceeded``
+    unless ``authorization_override_reason`` is given (kept in the audit event; issue 11).
+    Double booking → 409 ``slot_conflict``.
+    A TMS device is auto-picked only among those the clearance covers (``allowed_coils``); one
+    the coordinator pins outside it makes the component off-label (``relabel_for_devices``), or
+    is refused with 409 ``coil_not_allowed`` when the protocol pins another coil (DOMAIN.md §1.1).
     """
     require(by, Action.SCHEDULE)
+    override = (authorization_override_reason or "").strip()
+    auth_problems: list[dict[str, Any]] = []
     if starts_at.tzinfo is None:
         raise InvalidInput(
             "validation_error", "starts_at needs a UTC offset.", fields={"starts_at": ["naive"]}
         )
-    component = PlanComponent.objects.select_related(
-        "plan", "plan__patient", "plan__clinic", "protocol"
-    ).get(pk=component.pk)
+    component = (
+        PlanComponent.objects.select_related(
+            "plan", "plan__patient", "plan__clinic", "protocol", "indication"
+        )
+        .prefetch_related("authorizations")
+        .get(pk=component.pk)
+    )
     if component.status in _CLOSED_COMPONENT:
         raise ConflictError(
             SchedulingErrorCode.COMPONENT_NOT_SCHEDULABLE,
@@ -286,20 +341,25 @@ def book_session(
     local_day = starts_at.astimezone(calendar.zone).date()
     if kind in COURSE_KINDS:
         check_rems_site(component=component, clinic=clinic, days=[local_day])
-        cap = effective_cap(component)
-        count = Session.objects.filter(
-            component_id=component.pk, kind__in=COURSE_KINDS, status__in=ACTIVE
-        ).count()
-        if cap is not None and count >= cap:
-            raise ConflictError(
-                SchedulingErrorCode.CAP_REACHED,
-                f"The authorised cap of {cap} sessions is reached.",
-                extra={"cap": cap},
-            )
+        cap = protocol.session_cap
+        if cap:
+            count = Session.objects.filter(
+                component_id=component.pk, kind__in=COURSE_KINDS, status__in=ACTIVE
+            ).count()
+            if count >= cap:
+                raise ConflictError(
+                    SchedulingErrorCode.CAP_REACHED,
+                    f"The protocol's cap of {cap} sessions is reached.",
+                    extra={"cap": cap},
+                )
+        auth_problems = authorization_problems(
+            component=component, days=[local_day], override_reason=override
+        )
     if patient_busy(patient_id=patient_id, start=starts_at, end=ends_at):
         raise ConflictError(
             SchedulingErrorCode.SLOT_CONFLICT, "The patient already has a session at that time."
         )
+    off_label_device = False
     if resources is not None:
         for resource in resources:
             if resource.clinic_id != clinic.pk or not resource.is_active:
@@ -308,6 +368,22 @@ def book_session(
                     "A resource is not bookable at this clinic.",
                     fields={"resource_ids": [f"resource {resource.pk} is not at {clinic.name}"]},
                 )
+            if resource.kind != ResourceKind.TMS_DEVICE:
+                continue
+            fit = device_fit(
+                coil=resource.coil_type,
+                parameters=protocol.parameters,
+                cleared_coils=component.indication.cleared_coils,
+            )
+            if fit == DeviceFit.REFUSED:
+                raise ConflictError(
+                    SchedulingErrorCode.COIL_NOT_ALLOWED,
+                    f"The protocol is defined for the {pinned_coil(protocol.parameters)} coil; "
+                    f"{resource.name} carries {resource.coil_type or 'no recorded coil'}.",
+                    fields={"resource_ids": [f"resource {resource.pk}: coil not allowed"]},
+                    extra={"pinned_coil": pinned_coil(protocol.parameters)},
+                )
+            off_label_device = off_label_device or fit == DeviceFit.OFF_LABEL
         pool = ResourcePool(
             clinic_id=clinic.pk,
             kinds=[r.kind for r in resources],
@@ -322,7 +398,11 @@ def book_session(
         held = list(resources)
     else:
         pool = ResourcePool(
-            clinic_id=clinic.pk, kinds=protocol.resource_kinds, start=starts_at, end=ends_at
+            clinic_id=clinic.pk,
+            kinds=protocol.resource_kinds,
+            start=starts_at,
+            end=ends_at,
+            coils=allowed_coils(component),
         )
         held, missing = pool.take(starts_at, ends_at)
         if missing:
@@ -344,13 +424,24 @@ def book_session(
     if kind in COURSE_KINDS:
         renumber_course(component_id=component.pk)
         session.refresh_from_db(fields=["sequence"])
+    if off_label_device:
+        # the coordinator chose a device outside the clearance: off-label, never silently
+        relabel_for_devices(component=component, by=by)
     record_event(
         actor=by,
         action=AuditAction.CREATE,
         object_type="scheduling.session",
         object_id=session.pk,
         patient_id=patient_id,
-        detail={"component": component.pk, "kind": kind},
+        detail={
+            "component": component.pk,
+            "kind": kind,
+            **(
+                {"authorization_override": {"reason": override, "problems": auth_problems}}
+                if auth_problems
+                else {}
+            ),
+        },
     )
     notify_sessions_changed(session_ids=[session.pk], change="created")
     return session

@@ -9,6 +9,7 @@ make-up is appended by ``scheduling.rules.course.make_up_slot`` (cadence and cap
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeGuard
@@ -19,8 +20,9 @@ from django.utils import timezone
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import ConflictError, InvalidInput
-from modalities.vocab import Modality, SessionKind
+from modalities.vocab import Modality, ResourceKind, SessionKind, normalise_coil
 from plans.access import Action, require
+from plans.authorizations import course_session_days
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import Session, SessionResource, SessionStatus
 from scheduling.rules.course import make_up_slot
@@ -28,6 +30,8 @@ from scheduling.services._common import (
     ACTIVE,
     COURSE_KINDS,
     ResourcePool,
+    allowed_coils,
+    authorization_problems,
     check_rems_site,
     clinic_calendar,
     course_request,
@@ -113,6 +117,9 @@ def _append_make_up(*, missed: Session, now: datetime) -> MakeUpResult:
         calendar=calendar,
         missed_sequence=missed.sequence or 0,
         not_before=now,
+        existing_phases=[s.phase for s in active],
+        missed_start=missed.starts_at,
+        missed_phase=missed.phase,
     )
     if outcome.slot is None:
         renumber_course(component_id=component.pk)
@@ -125,11 +132,27 @@ def _append_make_up(*, missed: Session, now: datetime) -> MakeUpResult:
         )
     slot = outcome.slot
     check_rems_site(component=component, clinic=clinic, days=[slot.local_start.date()])
+    try:  # a make-up past the prior authorisation is left to the coordinator (issue 11)
+        authorization_problems(
+            component=component, days=[slot.local_start.date()], override_reason=""
+        )
+    except ConflictError as exc:
+        renumber_course(component_id=component.pk)
+        return MakeUpResult(
+            None,
+            {
+                "code": SchedulingErrorCode.AUTHORIZATION_EXCEEDED.value,
+                "message": "The make-up would fall outside the prior authorisation; book it by "
+                "hand with an override reason or after re-authorisation.",
+                "detail": {"starts_at": slot.start.isoformat(), **exc.extra},
+            },
+        )
     pool = ResourcePool(
         clinic_id=clinic.pk,
         kinds=component.protocol.resource_kinds,
         start=slot.start,
         end=slot.end,
+        coils=allowed_coils(component),  # a make-up stays on a cleared device
     )
     held, missing = pool.take(slot.start, slot.end)
     if missing:
@@ -242,13 +265,18 @@ def mark_entered_in_error(*, session: Session, reason: str, by: Any) -> Session:
 
 
 @transaction.atomic
-def reschedule_session(*, session: Session, starts_at: datetime, by: Any) -> Session:
+def reschedule_session(
+    *, session: Session, starts_at: datetime, by: Any, authorization_override_reason: str = ""
+) -> Session:
     """Move a booked session to ``starts_at`` (aware), keeping its length and resources.
 
     The bookings move in step (their denormalised range feeds the exclusion constraint); a held
     resource that is busy at the new time is swapped for a free one of the same kind; the
     new time must be in opening hours on an open day (409 ``outside_clinic_hours``); a double
-    booking is 409 ``slot_conflict``. The course is renumbered (the order may change).
+    booking is 409 ``slot_conflict``. The course is renumbered (the order may change). Moving a
+    course session outside the approved prior authorisation's dates (or into a window whose units
+    are all held) is 409 ``authorization_exceeded`` unless ``authorization_override_reason`` is
+    given (kept in the audit event; issue 11).
     """
     require(by, Action.SCHEDULE)
     if starts_at.tzinfo is None:
@@ -271,11 +299,20 @@ def reschedule_session(*, session: Session, starts_at: datetime, by: Any) -> Ses
             "The clinic is closed at that time.",
             fields={"starts_at": ["outside the clinic's opening hours or on a closure day"]},
         )
+    auth_problems: list[dict[str, Any]] = []
     if session.kind in COURSE_KINDS:
-        check_rems_site(
+        new_day = starts_at.astimezone(calendar.zone).date()
+        check_rems_site(component=session.component, clinic=session.clinic, days=[new_day])
+        # the session itself does not count against the window it moves into
+        held = list(course_session_days([session.component_id]).get(session.component_id, []))
+        own = (session.starts_at.astimezone(calendar.zone).date(), session.status)
+        if own in held:
+            held.remove(own)
+        auth_problems = authorization_problems(
             component=session.component,
-            clinic=session.clinic,
-            days=[starts_at.astimezone(calendar.zone).date()],
+            days=[new_day],
+            override_reason=authorization_override_reason or "",
+            held=held,
         )
     previous = session.starts_at
     bookings = list(
@@ -306,7 +343,13 @@ def reschedule_session(*, session: Session, starts_at: datetime, by: Any) -> Ses
         AuditAction.UPDATE,
         moved_from=previous.isoformat(),
         moved_to=starts_at.isoformat(),
-    )
+        **(
+            {"authorization_override": {"reason": authorization_override_reason.strip(),
+                                        "problems": auth_problems}}
+            if auth_problems
+            else {}
+        ),
+    )  # fmt: skip
     return session
 
 
@@ -317,12 +360,18 @@ def _swap_busy_resources(
     one of the same kind at the clinic; none free → 409 ``slot_conflict``."""
     if not bookings:
         return {}
+    tms_coils = frozenset(
+        normalise_coil(b.resource.coil_type)
+        for b in bookings
+        if b.resource.kind == ResourceKind.TMS_DEVICE
+    )
     pool = ResourcePool(
         clinic_id=session.clinic_id,
         kinds=[b.resource.kind for b in bookings],
         start=start,
         end=end,
         exclude_session_ids=[session.pk],
+        coils=tms_coils or None,  # a swapped device carries the same coil (label unchanged)
     )
     swaps: dict[int, int] = {}
     for booking in bookings:
@@ -352,18 +401,24 @@ _MEASURED_AT_MAPPING = {"motor_threshold"}
 
 
 def blocking_gaps(session: Session, *, today: Any = None) -> list[dict[str, Any]]:
-    """Blocking before-start requirements of the session's component that are missing/expired."""
+    """Blocking requirements of the session's component that are missing/expired *at this
+    session* (``plans.rules.readiness``: a before-first-session step is judged at session 1 and
+    never re-checked; a valid-during-course step on the session's day; repeat and
+    after-medication-change steps at their due points)."""
     if session.kind not in _GATED_KINDS:
         return []
-    from modalities.vocab import Severity, Timing
+    from modalities.vocab import Severity
+    from plans.rules.readiness import GATED_TIMINGS
     from plans.selectors import get_component_readiness
 
-    readiness = get_component_readiness(component=session.component, today=today)
+    readiness = get_component_readiness(
+        component=session.component, today=today, at_sequence=session.sequence or None
+    )
     gaps = []
     for item in readiness.items:
         if not item.blocks_start or item.severity != Severity.BLOCKING:
             continue
-        if item.timing not in (Timing.BEFORE_FIRST_SESSION, Timing.BEFORE_EVERY_SESSION):
+        if item.timing not in GATED_TIMINGS:
             continue
         if session.kind == SessionKind.MAPPING and (
             item.key in _MEASURED_AT_MAPPING or str(item.code) in _MEASURED_AT_MAPPING
@@ -372,6 +427,7 @@ def blocking_gaps(session: Session, *, today: Any = None) -> list[dict[str, Any]
         gaps.append(
             {
                 "key": item.key,
+                "code": str(item.code),
                 "status": str(item.status),
                 "reason": item.reason,
                 "detail": item.detail,
@@ -467,25 +523,52 @@ def _bp_errors(value: Any) -> str | None:
     return None
 
 
-def completion_errors(modality: str, kind: str, data: Any) -> dict[str, list[str]]:
+def spravato_doses(parameters: Mapping[str, Any]) -> tuple[int, ...]:
+    """The doses a SPRAVATO protocol allows, from its catalogue parameters (DOMAIN.md §2.3:
+    56 or 84 mg for TRD; 84 mg, reducible to 56 mg, for MDD with suicidal ideation)."""
+    options = parameters.get("dose_mg_options")
+    if isinstance(options, list) and options:
+        return tuple(options)
+    listed = [parameters.get(k) for k in ("dose_mg", "reduced_dose_mg", "day1_dose_mg")]
+    return tuple(sorted({d for d in listed if _is_int(d)})) or (56, 84)
+
+
+def completion_errors(
+    modality: str, kind: str, data: Any, parameters: Mapping[str, Any] | None = None
+) -> dict[str, list[str]]:
     """Field errors of kind-specific completion data; ``{}`` when valid.
 
-    SPRAVATO: dose_mg 56|84, monitoring_minutes ≥ 120, bp_before / bp_40min / bp_discharge,
-    transport_confirmed true (DOMAIN.md §2.3–2.4 [LABEL]/[REG]). TMS: percent_mt (1–150),
-    pulses (≥ 1) (DOMAIN.md §1.2–1.3). Ketamine: vitals {bp, heart_rate, spo2},
-    driver_confirmed true (DOMAIN.md §3). Other modalities/kinds: free-form object.
+    The limits come from the protocol's catalogue ``parameters`` when given (rules as data):
+    SPRAVATO: dose_mg one of the protocol's doses (``dose_mg_options`` or ``dose_mg`` /
+    ``reduced_dose_mg``; default 56|84), monitoring_minutes ≥ ``monitoring_minutes_min``
+    (default 120), bp_before / bp_40min / bp_discharge, transport_confirmed true (DOMAIN.md
+    §2.3–2.4 [LABEL]/[REG]). TMS: percent_mt (1–150), pulses (≥ 1) (DOMAIN.md §1.2–1.3).
+    Ketamine: vitals {bp, heart_rate, spo2}, driver_confirmed true, and an optional
+    dose_mg_per_kg inside the protocol's ``dose_range_mg_per_kg`` (DOMAIN.md §3).
+    Other modalities/kinds: free-form object.
     """
     if not isinstance(data, dict):
         return {"completion": ["must be an object"]}
+    parameters = parameters or {}
     errors: dict[str, list[str]] = {}
+    # Billing facts any session may carry (billing/codes.yaml, issue 11): the E/M level of a
+    # follow-up, the infusion time of an IV infusion.
+    if "em_code" in data and data["em_code"] not in ("99212", "99213", "99214", "99215"):
+        errors["em_code"] = ["one of 99212, 99213, 99214, 99215"]
+    if "infusion_minutes" in data and (
+        not _is_int(data["infusion_minutes"]) or not 1 <= data["infusion_minutes"] <= 24 * 60
+    ):
+        errors["infusion_minutes"] = ["an integer number of minutes, 1–1440"]
     if kind not in COURSE_KINDS:
         return errors
     if modality == Modality.SPRAVATO:
-        if data.get("dose_mg") not in (56, 84):
-            errors["dose_mg"] = ["56 or 84"]
+        doses = spravato_doses(parameters)
+        if data.get("dose_mg") not in doses:
+            errors["dose_mg"] = [" or ".join(str(d) for d in doses)]
+        minimum = parameters.get("monitoring_minutes_min", 120)
         minutes = data.get("monitoring_minutes")
-        if not _is_int(minutes) or minutes < 120:
-            errors["monitoring_minutes"] = ["an integer ≥ 120 (REMS: at least 2 hours)"]
+        if not _is_int(minutes) or minutes < minimum:
+            errors["monitoring_minutes"] = [f"an integer ≥ {minimum} (REMS: at least 2 hours)"]
         for key in ("bp_before", "bp_40min", "bp_discharge"):
             problem = _bp_errors(data.get(key))
             if problem:
@@ -509,6 +592,15 @@ def completion_errors(modality: str, kind: str, data: Any) -> dict[str, list[str
                 errors["vitals"] = ["heart_rate 20–250 and spo2 50–100"]
         if data.get("driver_confirmed") is not True:
             errors["driver_confirmed"] = ["must be true (a responsible adult drives home)"]
+        dose_range = parameters.get("dose_range_mg_per_kg")
+        if "dose_mg_per_kg" in data and isinstance(dose_range, list) and len(dose_range) == 2:
+            dose, (low, high) = data["dose_mg_per_kg"], dose_range
+            if (
+                not isinstance(dose, int | float)
+                or isinstance(dose, bool)
+                or not low <= dose <= high
+            ):
+                errors["dose_mg_per_kg"] = [f"a dose of {low}–{high} mg/kg"]
     return errors
 
 
@@ -518,7 +610,8 @@ def complete_session(*, session: Session, completion: dict[str, Any], by: Any) -
     require(by, Action.CHECK_IN)
     session = _lock(session)
     _transition(session, S.FULFILLED)
-    errors = completion_errors(session.component.protocol.modality, session.kind, completion)
+    protocol = session.component.protocol
+    errors = completion_errors(protocol.modality, session.kind, completion, protocol.parameters)
     if errors:
         raise InvalidInput(
             SchedulingErrorCode.COMPLETION_INVALID,
@@ -543,4 +636,5 @@ __all__ = [
     "mark_entered_in_error",
     "mark_no_show",
     "reschedule_session",
+    "spravato_doses",
 ]

@@ -277,7 +277,7 @@ def _patient_payload(w: World) -> dict:
 
 
 def _component_payload(w: World) -> dict:
-    protocol = Protocol.objects.get(code="psychiatric_follow_up", version=1)
+    protocol = Protocol.objects.get(code="psychiatric_follow_up")
     return {
         "protocol": protocol.pk,
         "indication": protocol.indications.first().pk,

@@ -12,9 +12,13 @@ from plans import services
 pytestmark = pytest.mark.django_db
 
 # Every list below: 1 token → user · 2 COUNT for pagination · 3 the page · 4 the read's audit
-# event; plus what the rows need, in bulk: plans → 5 their components (+ protocol, indication);
+# event; plus what the rows need, in bulk: plans → 5 their components (+ protocol, indication),
+# 6 the components' prior authorisations (issue 11);
 # measures → 5 the baselines of the page's measures; patients → 5 care-team members (+ user);
 # evaluations and flags (plan joined) → nothing more.
+# Plans are keyset-paginated (issue 17): no COUNT unless ?count=true or ?page= is sent, so
+# 1 token · 2 the page (organisation index) · 3 audit · 4 components · 5 their prior
+# authorisations (issue 11).
 EXPECTED = {"plans": 5, "measures": 5, "patients": 5, "evaluations": 4, "flags": 4}
 
 
@@ -45,3 +49,20 @@ def test_list_query_count_is_constant(client_for, demo_world, endpoint):
         assert response.status_code == 200
         counts.append(len(ctx))
     assert counts == [EXPECTED[endpoint]] * 2, counts
+
+
+@pytest.mark.parametrize(("query", "expected"), [("?count=true", 6), ("?page=1", 6)])
+def test_plan_list_counts_only_when_asked(client_for, demo_world, query, expected):
+    # given a coordinator's plans
+    client = client_for(demo_world["users"]["coordinator"])
+    counts = []
+    for extra in (1, 6):
+        _grow(demo_world, extra)
+        # when the list is asked for its total, or in numbered pages
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"/api/v1/plans/{query}")
+        assert response.status_code == 200
+        # then one COUNT more than a keyset page, the same for 2 plans and 8
+        assert response.json()["count"] >= 2
+        counts.append(len(ctx))
+    assert counts == [expected] * 2, counts

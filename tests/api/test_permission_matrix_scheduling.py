@@ -44,7 +44,7 @@ def world(catalogue) -> World:
     org = factories.OrganizationFactory()
     other_org = factories.OrganizationFactory()
     clinic = factories.ClinicFactory(organization=org)
-    Resource.objects.create(clinic=clinic, kind="tms_device", name="Device 1")
+    Resource.objects.create(clinic=clinic, kind="tms_device", name="Device 1", coil_type="figure8")
     Resource.objects.create(clinic=clinic, kind="consult_room", name="Room 1")
     users = {
         "anonymous": None,

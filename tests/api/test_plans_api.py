@@ -413,7 +413,7 @@ def test_dismiss_flag_needs_a_reason(client_for, demo_world):
 def _plan_with(client, patient, clinic, codes, evaluations, measures):
     components = []
     for code in codes:
-        protocol = Protocol.objects.get(code=code, version=1)
+        protocol = Protocol.objects.get(code=code)
         components.append(
             {
                 "protocol": protocol.pk,
@@ -480,15 +480,18 @@ def test_plan_detail_query_count_does_not_grow(client_for, demo_world, django_as
         client, small_patient, clinic, ["psychiatric_follow_up"], evaluations=2, measures=0
     )
     assert PlanComponent.objects.filter(plan_id=big).count() == 4
-    # 10 queries, whatever the size of the plan:
-    #  1 token → user (authentication)        2 access_plan (visibility subquery, one row)
-    #  3 the read's audit event (insert)      4 plan + patient + clinic + coordinator (one join)
-    #  5 components + protocol + indication   6 the protocols' indications (prefetch)
-    #  7 the protocols' requirement specs     8 the patient's evaluations (all, one query)
-    #  9 the patient's measures               10 the plan's open flags
-    # Readiness, latest measures and their baselines are computed in Python from 5–9.
+    # 11 queries, whatever the size of the plan (the plan is loaded once, issue 17):
+    #  1 token → user (authentication)
+    #  2 access_plan: plan + patient + clinic + coordinator (one join, organisation column)
+    #  3 the read's audit event (insert)      4 components + protocol + indication
+    #  5 the protocols' indications           6 the protocols' requirement specs
+    #  7 the components' prior authorisations (issue 11)
+    #  8 the patient's evaluations            9 the patient's measures
+    # 10 the components' course sessions (where each course stands, issue 15)
+    # 11 the plan's open flags, safety first (bounded: DETAIL_OPEN_FLAGS + 1)
+    # Readiness, latest measures and their baselines are computed in Python from 4–10.
     for plan_id in (big, small):
-        with django_assert_num_queries(10):
+        with django_assert_num_queries(11):
             body = _ok(client.get(f"{API}/plans/{plan_id}/"))
     assert len(body["components"]) == 1
     assert "readiness" in body
@@ -554,9 +557,9 @@ def test_activation_needs_a_component_and_components_lock_after_draft(client_for
 
 def test_failing_component_leaves_nothing_written(client_for, demo_world):
     client = client_for(demo_world["users"]["coordinator"])
-    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd", version=1)
-    spr = Protocol.objects.get(code="spravato_trd", version=1)
-    follow = Protocol.objects.get(code="psychiatric_follow_up", version=1)
+    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd")
+    spr = Protocol.objects.get(code="spravato_trd")
+    follow = Protocol.objects.get(code="psychiatric_follow_up")
     before = (
         CarePlan.objects.count(),
         PlanComponent.objects.count(),
@@ -603,7 +606,7 @@ def test_failing_component_leaves_nothing_written(client_for, demo_world):
 
 def test_self_pay_component_takes_no_prior_authorisation(client_for, demo_world):
     client = client_for(demo_world["users"]["coordinator"])
-    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd", version=1)
+    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd")
     response = client.post(
         f"{API}/plans/{demo_world['plan'].pk}/components/",
         {
@@ -619,7 +622,7 @@ def test_self_pay_component_takes_no_prior_authorisation(client_for, demo_world)
 
 def test_label_status_is_derived_from_indication_and_age(client_for, demo_world):
     client = client_for(demo_world["users"]["coordinator"])
-    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd", version=1)
+    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd")
     adolescent = tms.indications.get(code="mdd_adolescent_adjunct")  # cleared for 15–21
     body = _ok(
         client.post(

@@ -184,13 +184,14 @@ def test_plan_page_shows_header_components_checklist_and_chart(login, scenario):
     for step in (
         "Psychiatric evaluation",
         "TMS safety screen",
-        "Off label consent",
+        "Off-label consent",
         "REMS patient enrolment",
         "Site REMS certification",
         "Baseline pain score (NRS)",
     ):
         assert step in page, step
-    assert "no off_label_consent recorded" in page
+    assert "no Off-label consent recorded" in page  # human labels, never raw codes (issue 15)
+    assert "off_label_consent" not in page
     assert "applies because: off-label indication" in page
     # outcomes: the PHQ-9 series is summarised and drawn
     assert "PHQ-9: latest 8, baseline 16" in page

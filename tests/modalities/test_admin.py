@@ -15,8 +15,8 @@ def test_protocol_admin_is_read_only_once_used(demo_world, admin_user):
     admin = site._registry[Protocol]
     request = RequestFactory().get("/admin/")
     request.user = admin_user
-    used = Protocol.objects.get(code="spravato_trd", version=1)
-    unused = Protocol.objects.get(code="dtms_h7_ocd", version=1)
+    used = Protocol.objects.get(code="spravato_trd")
+    unused = Protocol.objects.get(code="dtms_h7_ocd")
     assert admin.has_change_permission(request, used) is False
     assert admin.has_delete_permission(request, used) is False
     assert admin.has_view_permission(request, used) is True
@@ -25,6 +25,6 @@ def test_protocol_admin_is_read_only_once_used(demo_world, admin_user):
 
 def test_admin_change_page_renders(client, demo_world, admin_user):
     client.force_login(admin_user)
-    used = Protocol.objects.get(code="spravato_trd", version=1)
+    used = Protocol.objects.get(code="spravato_trd")
     response = client.get(f"/admin/modalities/protocol/{used.pk}/change/")
     assert response.status_code == 200

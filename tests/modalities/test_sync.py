@@ -40,12 +40,12 @@ def test_unused_version_is_updated_in_place(catalogue):
     spec = next(s for s in load_catalogue() if s.code == "tms_itbs_ldlpfc_mdd")
     changed = dataclasses.replace(spec, title="iTBS (edited)")
     result = sync_catalogue(specs=[changed])
-    assert result.updated == ["tms_itbs_ldlpfc_mdd@v1"]
+    assert result.updated == [f"tms_itbs_ldlpfc_mdd@v{spec.version}"]
     assert Protocol.objects.get(code=spec.code, version=spec.version).title == "iTBS (edited)"
 
 
 def test_used_version_that_differs_must_be_bumped(demo_world):
-    # given the seed plan uses spravato_trd v1
+    # given the seed plan uses the catalogue's spravato_trd version
     spec = next(s for s in load_catalogue() if s.code == "spravato_trd")
     changed = dataclasses.replace(spec, session_cap=99)
     # when the same version is synced with a change, then it is refused
@@ -53,5 +53,6 @@ def test_used_version_that_differs_must_be_bumped(demo_world):
         sync_catalogue(specs=[changed])
     assert err.value.code == "protocol_version_in_use"
     # and a bumped version is created next to it
-    result = sync_catalogue(specs=[dataclasses.replace(changed, version=2)])
-    assert result.created == ["spravato_trd@v2"]
+    bumped = spec.version + 1
+    result = sync_catalogue(specs=[dataclasses.replace(changed, version=bumped)])
+    assert result.created == [f"spravato_trd@v{bumped}"]

@@ -66,19 +66,20 @@ def test_readiness_selectors_use_a_constant_number_of_queries(
 ):
     plan = CarePlan.objects.select_related("clinic").get(pk=demo_world["plan"].pk)
     # components (+ protocol, indication) · indications · requirement specs · evaluations ·
-    # measures; the clinic is already joined
-    with django_assert_num_queries(5):
+    # measures · the components' course sessions (where each course stands) · prior
+    # authorisations (issue 11); the clinic is already joined
+    with django_assert_num_queries(7):
         readiness = get_plan_readiness(plan=plan)
     assert len(readiness.components) == 3
     component = plan.components.first()
-    # the same five, with plan and clinic joined to the component
-    with django_assert_num_queries(5):
+    # the same seven, with plan and clinic joined to the component
+    with django_assert_num_queries(7):
         get_component_readiness(component=component)
 
 
 def test_failing_component_leaves_no_plan(demo_world):
-    spr = Protocol.objects.get(code="spravato_trd", version=1)
-    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd", version=1)
+    spr = Protocol.objects.get(code="spravato_trd")
+    tms = Protocol.objects.get(code="tms_10hz_ldlpfc_mdd")
     before = CarePlan.objects.count()
     with pytest.raises(InvalidInput) as err:
         services.create_plan(

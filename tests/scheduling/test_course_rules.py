@@ -238,7 +238,8 @@ def test_saint_ten_a_day_fifty_minutes_apart_for_five_consecutive_days():
     # When generated
     plan = generate_course(request, calendar)
 
-    # Then 50 slots, 10 on each of Monday..Friday, starting 08:00 and 50 minutes apart
+    # Then 50 slots, 10 on each of Monday..Friday, starting 08:00, each starting 50 minutes
+    # after the previous one ends (the intersession interval, DOMAIN.md §1.2)
     assert plan.problems == []
     assert len(plan.slots) == 50
     by_day = Counter(slot.local_start.date() for slot in plan.slots)
@@ -247,7 +248,9 @@ def test_saint_ten_a_day_fifty_minutes_apart_for_five_consecutive_days():
     for day in by_day:
         starts = [slot.start for slot in plan.slots if slot.local_start.date() == day]
         assert starts[0].astimezone(ZoneInfo(NEW_YORK)).time() == time(8)
-        assert {b - a for a, b in pairwise(starts)} == {timedelta(minutes=50)}
+        assert {b - a for a, b in pairwise(starts)} == {timedelta(minutes=15 + 50)}
+        day_slots = [slot for slot in plan.slots if slot.local_start.date() == day]
+        assert {b.start - a.end for a, b in pairwise(day_slots)} == {timedelta(minutes=50)}
     assert_well_formed(plan, calendar)
 
 
@@ -274,10 +277,31 @@ def test_saint_skips_a_short_day_with_a_problem():
     assert plan.problems[0].detail["dates"] == ["2026-03-06"]
 
 
-def test_accelerated_chair_longer_than_interval_is_refused():
-    # Given / When / Then a 60-minute chair cannot repeat every 50 minutes
-    with pytest.raises(ValueError, match="overlapping"):
-        tms_request(phases=SAINT_PHASES, chair_minutes=60, mapping_minutes=None)
+def test_saint_mapping_session_longer_than_the_interval_fits_and_pushes_the_day_later():
+    # Given the catalogue's SAINT shape: a 90-minute mapping session, 10-minute sessions, a
+    # 50-minute intersession interval, and a clinic open 08:00–19:00
+    hours = {d: [(time(8), time(19))] for d in range(5)}
+    request = tms_request(
+        phases=SAINT_PHASES,
+        starts_on=date(2026, 3, 2),
+        preferred_start=time(8),
+        session_minutes=10,
+        chair_minutes=10,
+        mapping_minutes=90,
+    )
+
+    # When generated
+    plan = generate_course(request, us_clinic(hours=hours))
+
+    # Then 50 sessions over 5 days; day 1 opens with the mapping session and every session
+    # starts 50 minutes after the previous one ended (no 500, no overlap)
+    assert plan.problems == []
+    assert len(plan.slots) == 50
+    assert len({slot.local_start.date() for slot in plan.slots}) == 5
+    day_one = [slot for slot in plan.slots if slot.local_start.date() == date(2026, 3, 2)]
+    assert day_one[0].kind == "mapping"
+    assert day_one[0].end - day_one[0].start == timedelta(minutes=90)
+    assert {b.start - a.end for a, b in pairwise(day_one)} == {timedelta(minutes=50)}
 
 
 # ---------------------------------------------------------------------------------- (d) cap
@@ -481,7 +505,7 @@ ZONES = [
 PROTOCOLS = {
     "tms": (TMS_PHASES, 40, 60),
     "spravato": (SPRAVATO_TRD_PHASES, 150, None),
-    "saint": (SAINT_PHASES, 15, None),
+    "saint": (SAINT_PHASES, 10, None),
 }
 
 
@@ -492,7 +516,8 @@ def courses(draw):
     protocol = draw(st.sampled_from(sorted(PROTOCOLS)))
     phases, chair, mapping = PROTOCOLS[protocol]
     # late enough to need the preferred time, early enough that a whole SAINT day fits by 18:00
-    latest_hour = 9 if protocol == "saint" else 10
+    # (10 × 10 min + 9 × 50 min intersession intervals = 550 min: from 08:45 at the latest)
+    latest_hour = 8 if protocol == "saint" else 10
     preferred = time(draw(st.integers(8, latest_hour)), draw(st.sampled_from([0, 15, 30, 45])))
     closures = draw(
         st.frozensets(
@@ -527,14 +552,16 @@ def test_property_slots_keep_local_time_avoid_closures_and_never_overlap(course)
     # And inside hours, off closures, strictly increasing, never overlapping
     assert_well_formed(plan, calendar)
     # And each day's first start is the preferred local wall-clock time, later ones (accelerated)
-    # follow at the phase interval
+    # start the phase's intersession interval after the previous one ends
     first_of_day: dict[date, datetime] = {}
     for slot in plan.slots:
         first_of_day.setdefault(slot.local_start.date(), slot.start)
     for slot in plan.slots:
         first = first_of_day[slot.local_start.date()]
         assert first.astimezone(ZoneInfo(calendar.tz)).time() == request.preferred_start
-        assert (slot.start - first) % timedelta(minutes=50) == timedelta(0)
+    for a, b in pairwise(plan.slots):
+        if a.local_start.date() == b.local_start.date():
+            assert b.start - a.end == timedelta(minutes=50)
     # And spaced phases keep their minimum gap
     for phase in request.phases:
         if phase.min_gap_hours:
@@ -582,3 +609,66 @@ def test_property_irregular_hours_and_windows_are_respected(course, day_hours, w
     # And a shortfall is always explained
     if len(plan.slots) < sum(phase.sessions for phase in request.phases):
         assert plan.problems
+
+
+# ------------------------------------------------------------------------- make-ups in phase
+
+
+def test_missed_spravato_induction_dose_is_made_up_inside_the_induction_weeks():
+    # Given a full SPRAVATO TRD course (induction twice weekly weeks 1–4, then weekly, then
+    # fortnightly — DOMAIN.md §2.3) and dose 4 missed
+    calendar = us_clinic()
+    request = spravato_request()
+    plan = generate_course(request, calendar)
+    assert len(plan.slots) == 18
+    missed = plan.slots[3]
+    active = [s for s in plan.slots if s is not missed]
+    induction = [s for s in plan.slots if s.phase == "induction"]
+
+    # When the make-up is asked for the morning after the missed dose
+    result = make_up_slot(
+        existing_starts=[s.start for s in active],
+        existing_phases=[s.phase for s in active],
+        request=request,
+        calendar=calendar,
+        missed_sequence=missed.sequence,
+        missed_start=missed.start,
+        missed_phase=missed.phase,
+        not_before=missed.start + timedelta(hours=20),
+    )
+
+    # Then it is an induction dose before the first weekly dose, not months later after the
+    # last fortnightly one, and at least 48 h from every other dose
+    slot = result.slot
+    assert slot is not None
+    assert slot.phase == "induction"
+    first_weekly = next(s for s in plan.slots if s.phase == "maintenance-weekly")
+    assert missed.start < slot.start < first_weekly.start
+    assert slot.start < induction[-1].start + timedelta(days=7)
+    assert all(abs(slot.start - s.start) >= timedelta(hours=48) for s in active)
+
+
+def test_missed_last_phase_session_is_still_appended_after_the_course():
+    # Given the same course with the last fortnightly dose missed
+    calendar = us_clinic()
+    request = spravato_request()
+    plan = generate_course(request, calendar)
+    missed = plan.slots[-1]
+    active = plan.slots[:-1]
+
+    # When the make-up is asked for
+    result = make_up_slot(
+        existing_starts=[s.start for s in active],
+        existing_phases=[s.phase for s in active],
+        request=request,
+        calendar=calendar,
+        missed_sequence=missed.sequence,
+        missed_start=missed.start,
+        missed_phase=missed.phase,
+        not_before=missed.start,
+    )
+
+    # Then it follows the fortnightly cadence after the last active dose
+    assert result.slot is not None
+    assert result.slot.phase == "maintenance-fortnightly"
+    assert result.slot.start - active[-1].start >= timedelta(days=14)

@@ -200,13 +200,14 @@ def test_course_commit_issues_a_constant_number_of_queries(
         "by": coordinator,
         "commit": True,
     }
-    # n = savepoint + component lock + hours + closures + already-booked count + resources +
-    # resource bookings in the window + patient's sessions in the window + savepoint +
-    # INSERT sessions + INSERT bookings + release + audit INSERT + release: the same for 6 and 36
-    # (on_commit reminder planning publishes nothing inside the transaction).
-    with django_assert_num_queries(14):
+    # n = savepoint + component lock + its prior authorisations (prefetch) + hours + closures +
+    # already-booked sessions with their dates + resources + resource bookings in the window +
+    # patient's sessions in the window + savepoint + INSERT sessions + INSERT bookings + release +
+    # audit INSERT + release: the same for 6 and 36 (on_commit reminder planning publishes
+    # nothing inside the transaction).
+    with django_assert_num_queries(15):
         six = schedule_course(component=short, **kwargs)
-    with django_assert_num_queries(14):
+    with django_assert_num_queries(15):
         thirty_six = schedule_course(component=full, **kwargs)
     assert (len(six.session_ids), len(thirty_six.session_ids)) == (6, 36)
 

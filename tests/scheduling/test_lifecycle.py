@@ -272,3 +272,29 @@ def test_reschedule_swaps_a_busy_device_for_a_free_one(catalogue, us_clinic, coo
     ).resource_id
     assert held == b_device  # the premise: B holds A's device at 11:00
     assert booking.resource_id != held
+
+
+def test_missed_spravato_induction_dose_is_made_up_in_the_induction_phase(
+    spravato_component, coordinator, clinician
+):
+    # given a committed SPRAVATO TRD course (8 induction, 4 weekly, 6 fortnightly doses)
+    with time_machine.travel(datetime(2027, 1, 1, 12, tzinfo=NY), tick=False):
+        sessions = _course(spravato_component, coordinator, starts_on=date(2027, 1, 4))
+    assert len(sessions) == 18
+    fourth = sessions[3]
+    first_weekly = next(s for s in sessions if s.phase == "maintenance_weekly")
+    # when dose 4 is marked a no-show on its day
+    with time_machine.travel(fourth.starts_at, tick=False):
+        result = mark_no_show(session=fourth, by=clinician)
+    # then the make-up is an induction dose within the induction weeks, ≥ 48 h from the others,
+    # not appended after the last fortnightly dose (DOMAIN.md §2.3)
+    make_up = result.session
+    assert make_up is not None, result.problem
+    assert make_up.phase == "induction"
+    assert fourth.starts_at < make_up.starts_at < first_weekly.starts_at
+    active = _active_course(spravato_component)
+    assert len(active) == 18
+    assert [s.sequence for s in active] == list(range(1, 19))
+    others = [s for s in active if s.pk != make_up.pk]
+    assert all(abs(make_up.starts_at - s.starts_at).total_seconds() >= 48 * 3600 for s in others)
+    assert sum(1 for s in active if s.phase == "induction") == 8

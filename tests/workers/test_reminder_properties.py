@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modalities.catalogue import load_catalogue
+from scheduling import delivery
 from scheduling import reminders as svc
 from scheduling.models.reminders import Reminder
 from scheduling.rules import reminders as rules
@@ -111,7 +112,7 @@ def test_every_rendered_message_is_short_and_discloses_no_treatment(
         session_ids=list(sessions) if kind == "weekly_digest" else [1],
     )
     try:
-        subject, body = svc._render(reminder, sessions)
+        subject, body = delivery._render(reminder, sessions)
     except rules.ForbiddenTermError:
         # refused rather than sent: only when the clinic's own address reads as a term
         assert rules.contains_forbidden_term(address) is not None

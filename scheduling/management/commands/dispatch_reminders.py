@@ -10,7 +10,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from scheduling.reminders import dispatch_due_reminders, send_reminder
+from scheduling.delivery import dispatch_due_reminders, send_reminders
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--loop", action="store_true")
         parser.add_argument("--interval", type=float, default=60.0)
         parser.add_argument("--duration", type=float, default=0.0, help="seconds; 0 = forever")
-        parser.add_argument("--batch-size", type=int, default=200)
+        parser.add_argument("--batch-size", type=int, default=None, help="rows per send batch")
         parser.add_argument("--send-inline", action="store_true")
 
     def handle(self, *args, **opts):
@@ -28,8 +28,8 @@ class Command(BaseCommand):
         if opts["send_inline"]:
 
             def enqueue(ids: list[int]) -> None:
-                for rid in ids:
-                    self.stdout.write(f"reminder {rid}: {send_reminder(reminder_id=rid)}")
+                for rid, outcome in send_reminders(reminder_ids=ids).items():
+                    self.stdout.write(f"reminder {rid}: {outcome}")
 
         deadline = time.monotonic() + opts["duration"] if opts["duration"] else None
         while True:

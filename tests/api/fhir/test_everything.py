@@ -15,10 +15,11 @@ from tests.api.fhir.world import add_sessions, demo_plan, latest_protocols
 pytestmark = pytest.mark.django_db
 
 # $everything, token-authenticated: token + user (1), patient with organisation (1), plans with
-# clinic + coordinator (1), components with protocol + indication (1), sessions with clinic,
-# clinician, component + protocol (1), measures (1), open flags (1), consent evaluations (1),
-# the audit event (1) — whatever the number of plans, sessions or measures.
-EVERYTHING_QUERIES = 9
+# clinic + coordinator (1), components with protocol + indication (1), their prior
+# authorisations (1, issue 11), sessions with clinic, clinician, component + protocol (1),
+# measures (1), open flags (1), consent evaluations (1), the audit event (1) — whatever the
+# number of plans, components, sessions or measures.
+EVERYTHING_QUERIES = 10
 
 
 @pytest.fixture

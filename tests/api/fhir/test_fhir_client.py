@@ -63,7 +63,12 @@ def test_fhirclient_reads_metadata_a_care_plan_and_everything(served_plan):
     assert care_plan.status == "draft"
     assert care_plan.subject.reference == f"Patient/{plan.patient_id}"
     assert len(care_plan.activity) == plan.components.count()
-    assert care_plan.activity[0].detail.instantiatesCanonical[0].endswith("|1")
+    first = plan.components.order_by("position", "id").select_related("protocol").first()
+    assert (
+        care_plan.activity[0]
+        .detail.instantiatesCanonical[0]
+        .endswith(f"/PlanDefinition/{first.protocol.code}|{first.protocol.version}")
+    )
     # and $everything, parsed as a Bundle
     bundle = Bundle(smart.server.request_json(f"Patient/{plan.patient_id}/$everything"))
     assert bundle.type == "searchset"
