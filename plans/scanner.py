@@ -716,9 +716,7 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
     the last 24 h on their open plans. The subject carries no patient detail (DOMAIN.md §7.2);
     the body names plans by id and the gap, and links to the dashboard. At most one per
     coordinator per UTC day (ledger key ``flag-digest:<user>:<date>``)."""
-    from django.core.mail import EmailMessage
-
-    from scheduling.models.reminders import OutboundMessage
+    from plans.services.notifications import email_staff_once
 
     now = now or timezone.now()
     since = now - dt.timedelta(hours=24)
@@ -766,20 +764,5 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
             ),
         ]
         body = "\n".join(lines)
-        with transaction.atomic():
-            _, created = OutboundMessage.objects.get_or_create(
-                idempotency_key=key,
-                defaults={
-                    "channel": "email",
-                    "to": email,
-                    "subject": subject,
-                    "body": body,
-                    "provider_id": key,
-                    "created_at": now,
-                },
-            )
-            if not created:
-                continue
-            EmailMessage(subject=subject, body=body, to=[email]).send(fail_silently=False)
-            sent += 1
+        sent += email_staff_once(key=key, to=email, subject=subject, body=body, now=now)
     return sent

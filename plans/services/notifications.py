@@ -14,6 +14,8 @@ shown behind authentication.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -44,9 +46,6 @@ def safety_flag_recipients(*, flag: Flag) -> list[tuple[int, str]]:
 def notify_safety_flag(*, flag_id: int) -> int:
     """Email every prescriber of the patient about an open safety flag; returns how many were
     sent now (0 when already sent, resolved, or not a safety code). Idempotent per recipient."""
-    from scheduling.channels import get_channel
-    from scheduling.models.reminders import OutboundMessage
-
     flag = Flag.objects.select_related("plan").filter(pk=flag_id).first()
     if flag is None or flag.status != FlagStatus.OPEN or flag.code not in SAFETY_CODES:
         return 0
@@ -68,24 +67,36 @@ def notify_safety_flag(*, flag_id: int) -> int:
             ),
         ]
     )
-    channel = get_channel("email")
     sent = 0
     for user_id, email in safety_flag_recipients(flag=flag):
         key = f"safety-flag:{flag.pk}:{user_id}"
-        with transaction.atomic():
-            _, created = OutboundMessage.objects.get_or_create(
-                idempotency_key=key,
-                defaults={
-                    "channel": "email",
-                    "to": email,
-                    "subject": SAFETY_SUBJECT,
-                    "body": body,
-                    "provider_id": key,
-                    "created_at": timezone.now(),
-                },
-            )
-            if not created:
-                continue
-            channel.send(to=email, body=body, idempotency_key=key, subject=SAFETY_SUBJECT)
-            sent += 1
+        sent += email_staff_once(key=key, to=email, subject=SAFETY_SUBJECT, body=body)
     return sent
+
+
+def email_staff_once(
+    *, key: str, to: str, subject: str, body: str, now: dt.datetime | None = None
+) -> bool:
+    """Send one staff e-mail exactly once per ``key``: the provider-ledger row
+    (``OutboundMessage``, unique key) is written first and the send happens in the same
+    transaction, so a failed send leaves no row and a retry sends it; a second call with the
+    key sends nothing. Through the email channel (Message-ID and Idempotency-Key from the key).
+    The one home of the safety notification and the coordinator digest."""
+    from scheduling.channels import get_channel
+    from scheduling.models.reminders import OutboundMessage
+
+    with transaction.atomic():
+        _, created = OutboundMessage.objects.get_or_create(
+            idempotency_key=key,
+            defaults={
+                "channel": "email",
+                "to": to,
+                "subject": subject,
+                "body": body,
+                "provider_id": key,
+                "created_at": now or timezone.now(),
+            },
+        )
+        if created:
+            get_channel("email").send(to=to, body=body, idempotency_key=key, subject=subject)
+    return created
