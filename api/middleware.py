@@ -35,6 +35,8 @@ class BoundaryMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path.startswith("/api/"):
+            if find_hostile(request.path):
+                return _error("path")
             where = find_hostile({k: request.GET.getlist(k) for k in request.GET})
             if where:
                 return _error(where.split("[", 1)[0])

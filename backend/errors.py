@@ -247,16 +247,6 @@ def _status_answer(request: HttpRequest, status_code: int) -> JsonResponse:
     return JsonResponse(error_body(code, message), status=status_code)
 
 
-def _nul_in(request: HttpRequest) -> str | None:
-    """The query parameter (or ``path``) holding a NUL character, if any."""
-    if "\x00" in request.path:
-        return "path"
-    for key, values in request.GET.lists():
-        if "\x00" in key or any("\x00" in v for v in values):
-            return key.replace("\x00", "") or "query"
-    return None
-
-
 class ApiErrorShapeMiddleware:
     """Under ``/api/``: 413 for a declared body over ``API_MAX_BODY_BYTES`` (DRF's JSON parser
     reads the raw stream, so Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` never applies there);
@@ -275,15 +265,7 @@ class ApiErrorShapeMiddleware:
         limit = getattr(settings, "API_MAX_BODY_BYTES", settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         if limit is not None and _declared_length(request) > limit:
             return _status_answer(request, 413)
-        where = _nul_in(request)
-        if where:
-            # PostgreSQL text cannot hold NUL; refuse it before it reaches a filter or the log,
-            # naming the parameter (or the path) that carries it.
-            return JsonResponse(
-                error_body(ErrorCode.VALIDATION_ERROR, "Invalid input.",
-                           {where: ["NUL characters are not allowed"]}),
-                status=400,
-            )  # fmt: skip
+        # NUL bytes and lone surrogates (query, path, body): api.middleware.BoundaryMiddleware
         response = self.get_response(request)
         if response.status_code < 400 or response.get("Content-Type", "").startswith(
             "application/json"

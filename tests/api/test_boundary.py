@@ -69,6 +69,12 @@ def test_nul_reaches_no_endpoint_even_one_that_ignores_its_body(w, client):
     assert CarePlan.objects.get(pk=plan.pk).status == "draft"
 
 
+def test_nul_in_the_path_is_400_naming_the_path(client):
+    err = _error(client.get(f"{API}/flags/%00/"))
+    assert err["code"] == "validation_error"
+    assert list(err["fields"]) == ["path"]
+
+
 def test_nul_in_a_query_parameter_is_400(client):
     err = _error(client.get(f"{API}/flags/", {"code": "safety\u0000"}))
     assert err["code"] == "validation_error"
