@@ -72,6 +72,6 @@ def scan_plan_flags(*, plan_ids: list[int]) -> dict:
 @shared_task(name="plans.send_coordinator_digests", ignore_result=True)
 def send_coordinator_digests() -> int:
     """Daily: one email per coordinator of new critical flags (no patient detail in subject)."""
-    from plans.scanner import send_critical_flag_digests
+    from plans.digests import send_critical_flag_digests
 
     return send_critical_flag_digests()

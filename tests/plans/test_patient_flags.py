@@ -14,8 +14,8 @@ import pytest
 from django.core import mail
 from django.db import IntegrityError, transaction
 
+from plans.digests import send_critical_flag_digests
 from plans.models import Flag, FlagStatus, Patient
-from plans.scanner import send_critical_flag_digests
 from tests import factories
 
 pytestmark = pytest.mark.django_db

@@ -16,9 +16,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bench.bench_scanner import build_world
+from plans.digests import send_critical_flag_digests
 from plans.flag_codes import SEVERITY_ORDER, FlagCode
 from plans.models import Evaluation, Flag, Measure
-from plans.scanner import scan_all_plans, send_critical_flag_digests
+from plans.scanner import scan_all_plans
 from tests import factories
 from tests.workers.conftest import make_component, make_patient, make_session
 

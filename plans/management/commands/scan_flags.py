@@ -6,7 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from plans.scanner import scan_all_plans, send_critical_flag_digests
+from plans.digests import send_critical_flag_digests
+from plans.scanner import scan_all_plans
 
 
 class Command(BaseCommand):
