@@ -23,8 +23,9 @@ import psycopg
 import pytest
 import redis
 
-from backend.devtools import cli, common, lock, postgres, run, services
+from backend.devtools import cli, common, lock, postgres, services
 from backend.devtools import redis as dev_redis
+from backend.devtools import run as dev_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "backend" / "devservices.py"
@@ -155,7 +156,7 @@ def test_make_run_with_its_port_taken_exits_with_one_clear_line(monkeypatch, cap
         squatter.listen()
         port = squatter.getsockname()[1]
         monkeypatch.setenv("PORT", str(port))
-        monkeypatch.setattr(run, "resolve", _must_not_be_called)
+        monkeypatch.setattr(dev_run, "resolve", _must_not_be_called)
         # when make run starts
         code = cli.main(["run"])
     # then it stops before starting anything, saying which port and what to do
@@ -465,7 +466,7 @@ def test_make_run_serves_healthz_with_a_one_screen_summary_and_no_warnings(tmp_p
             lines.append(line)
             if line.startswith("─") and sum(x.startswith("─") for x in lines) == 2:
                 break
-        status = run._http_status(f"http://127.0.0.1:{port}/healthz")
+        status = dev_run._http_status(f"http://127.0.0.1:{port}/healthz")
         # and is stopped like Ctrl-C
         os.killpg(run.pid, signal.SIGINT)
         rest, _ = run.communicate(timeout=120)
@@ -496,7 +497,7 @@ def test_make_run_serves_healthz_with_a_one_screen_summary_and_no_warnings(tmp_p
 
 def test_make_run_watches_the_heartbeat_key_the_worker_writes(settings):
     # devservices runs before Django is configured, so it keeps its own copy of the key
-    assert run.WORKER_HEARTBEAT_KEY == settings.WORKER_HEARTBEAT_KEY
+    assert dev_run.WORKER_HEARTBEAT_KEY == settings.WORKER_HEARTBEAT_KEY
 
 
 def test_the_script_and_its_parts_need_only_the_standard_library():
