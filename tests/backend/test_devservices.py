@@ -504,9 +504,12 @@ def test_the_script_and_its_parts_need_only_the_standard_library():
     # `make setup` runs it on the system Python before the virtualenv exists: without
     # site-packages (-S) and isolated (-I), every part still imports and the usage is printed
     result = subprocess.run(
-        [sys.executable, "-S", "-I", str(SCRIPT)], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-S", "-I", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
-    )  # fmt: skip
+    )
     assert result.returncode == 2, result.stderr
     assert "backend/devservices.py exec [--test] -- CMD" in result.stdout
     assert "Traceback" not in result.stderr
