@@ -104,8 +104,6 @@ ALLOWED_FUNCTION_LEVEL_IMPORTS: dict[str, set[str]] = {
         "api.billing.views -> plans.rules.authorization",
         "api.fhir.capability -> api.fhir.queries",
         "api.fhir.capability -> api.fhir.views",
-        "backend.demo -> plans.demo",
-        "backend.demo -> scheduling.demo",
         "billing.reports -> scheduling.models",
         "plans.demo -> modalities.services",
         "plans.packet -> backend.audit.models",
