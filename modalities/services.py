@@ -206,9 +206,9 @@ def _write_children(protocol: Protocol, spec: ProtocolSpec) -> None:
 
 
 def protocol_is_used(protocol: Protocol) -> bool:
-    from plans.models import PlanComponent
-
-    return PlanComponent.objects.filter(protocol=protocol).exists()
+    # Through the reverse relation of plans' PlanComponent.protocol: modalities sits below plans
+    # and never imports it.
+    return protocol.components.exists()
 
 
 @transaction.atomic

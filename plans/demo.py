@@ -52,7 +52,7 @@ def seed_scenario(*, organization, clinic, users: dict[str, Any]) -> dict[str, A
     """Create the seed patient and plan (and two more patients for variety) once.
 
     ``users``: the demo logins by username ("coordinator", "psychiatrist", "technician",
-    "nurse", "patient"), as returned by ``backend.demo.seed_foundation``.
+    "nurse", "patient"), as returned by ``scheduling.demo_foundation.seed_foundation``.
     """
     from modalities.services import sync_catalogue
 

@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from backend.audit.models import AuditEvent
-from backend.demo import seed_all
 from plans.models import CarePlan, Flag, Patient
+from scheduling.demo_foundation import seed_all
 from scheduling.models import Clinic, Reminder, Session
 from scheduling.models.reminders import ReminderKind
 from scheduling.reminders import sync_reminders_for_sessions

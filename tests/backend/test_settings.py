@@ -137,8 +137,8 @@ def test_the_suite_runs_on_the_test_settings(settings):
 
 
 def test_devservices_children_do_not_inherit_a_settings_module(monkeypatch):
-    from backend import devservices
+    from backend.devtools.services import Services
 
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "backend.settings.development")
-    services = devservices.Services("postgres://x@127.0.0.1/x", "redis://127.0.0.1:6379/0")
+    services = Services("postgres://x@127.0.0.1/x", "redis://127.0.0.1:6379/0")
     assert "DJANGO_SETTINGS_MODULE" not in services.env()

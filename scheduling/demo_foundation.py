@@ -1,5 +1,8 @@
 """Synthetic demo data for ``make run`` (``manage.py seed_demo``). Idempotent.
 
+It lives in scheduling, the lowest layer that may import everything it seeds (the clinic is
+scheduling's; ``seed_all`` then runs plans' and scheduling's own demo scenarios).
+
 Only synthetic people: example.com addresses and +1-555-01xx numbers, so nothing can reach a
 real person. Passwords are printed by the command; they are for a local demo only, and the
 command refuses to run with DEBUG off unless forced.
@@ -14,6 +17,8 @@ from django.db import transaction
 
 from backend.accounts.models import Credential, Organization, Role, User
 from modalities import vocab
+from plans.demo import seed_scenario
+from scheduling.demo import seed_sessions
 from scheduling.models import Clinic, ClinicHours, Resource
 
 
@@ -97,9 +102,6 @@ def seed_foundation() -> tuple[Organization, Clinic, dict[str, User]]:
 
 def seed_all() -> dict:
     """Foundation (organisation, clinic, logins) then each area's scenario. Idempotent."""
-    from plans.demo import seed_scenario
-    from scheduling.demo import seed_sessions
-
     org, clinic, users = seed_foundation()
     scenario = seed_scenario(organization=org, clinic=clinic, users=users)
     # Book the courses so the calendar, reminders and dashboard timeline have something to show

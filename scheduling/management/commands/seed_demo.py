@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from backend import demo
+from scheduling import demo_foundation as demo
 
 
 class Command(BaseCommand):
