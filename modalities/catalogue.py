@@ -23,7 +23,6 @@ Note: the data directory ``modalities/catalogue/`` has no ``__init__.py`` on pur
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -47,86 +46,9 @@ from modalities.vocab import (
     Target,
     Timing,
 )
+from notifications.terms import contains_forbidden_term
 
 CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
-
-# ---------------------------------------------------------------------------------------------
-# Patient-safe text
-# ---------------------------------------------------------------------------------------------
-
-FORBIDDEN_PATIENT_TERMS: frozenset[str] = frozenset(
-    {
-        # drugs and brands (DOMAIN.md §7.2: no drug names in SMS/voicemail/email subject)
-        "spravato",
-        "esketamine",
-        "ketamine",
-        "ketalar",
-        "antidepressant",
-        # modalities and devices
-        "tms",
-        "rtms",
-        "itbs",
-        "dtms",
-        "theta burst",
-        "magnetic",
-        "stimulation",
-        "stimulator",
-        "neuromodulation",
-        "neurostar",
-        "brainsway",
-        "neurofeedback",
-        "biofeedback",
-        "qeeg",
-        "eeg",
-        "electroconvulsive",
-        "infusion",
-        "rems",
-        "esketamin",
-        # diagnoses and services (DOMAIN.md §7.2: no diagnosis or treatment names)
-        "depression",
-        "depressive",
-        "depressed",
-        "suicid",
-        "self-harm",
-        "ocd",
-        "obsessive",
-        "compulsive",
-        "fibromyalgia",
-        "crps",
-        "neuropath",
-        "neuralgia",
-        "pain",
-        "psychiatr",
-        "psycho",
-        "mental",
-        "anxiety",
-        "bipolar",
-        "schizo",
-        "dissociat",
-        "mdd",
-        "trd",
-        "ptsd",
-        "addiction",
-    }
-)
-"""Lower-case words/stems that must never appear in patient-facing text (reminders, preparation
-notes). Matched case-insensitively at the start of a word, so ``suicid`` catches ``suicidal`` and
-``tms`` catches ``TMS-`` but not ``atms``.
-DOMAIN.md §7.2 HIPAA [REG]/[WEAK]; DESIGN.md §4 promise 5."""
-
-_FORBIDDEN_RE = re.compile(
-    r"(?<![a-z0-9])("
-    + "|".join(re.escape(t) for t in sorted(FORBIDDEN_PATIENT_TERMS, key=lambda t: (-len(t), t)))
-    + ")",
-    re.IGNORECASE,
-)
-
-
-def contains_forbidden_term(text: str) -> str | None:
-    """Return the first forbidden term (lower-case, as listed) found in ``text``, else ``None``."""
-    match = _FORBIDDEN_RE.search(text or "")
-    return match.group(1).lower() if match else None
-
 
 # ---------------------------------------------------------------------------------------------
 # Vocabularies for condition / check / measure schedule
@@ -264,7 +186,7 @@ class ProtocolSpec:
     session_cap: int
     resource_kinds: tuple[ResourceKind, ...]
     measure_schedule: tuple[MeasureScheduleItem, ...]
-    preparation: str  # patient-safe (FORBIDDEN_PATIENT_TERMS never appear)
+    preparation: str  # patient-safe (no notifications.terms.FORBIDDEN_TERMS entry appears)
     indications: tuple[IndicationSpec, ...]
     requirements: tuple[RequirementSpec, ...]
     sources: tuple[str, ...]

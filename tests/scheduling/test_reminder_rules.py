@@ -12,31 +12,31 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from scheduling.rules.reminders import (
+from notifications.inbound import parse_inbound_keyword, sign_webhook, verify_webhook_signature
+from notifications.rendering import (
     HELP_TEXT_TEMPLATE,
     SMS_MAX_CHARS,
     START_CONFIRMATION,
     STOP_CONFIRMATION,
-    ForbiddenTermError,
+    render_help_text,
+)
+from notifications.terms import ForbiddenTermError, contains_forbidden_term
+from scheduling.rules.reminders.planning import check_sms_budget, plan_reminders
+from scheduling.rules.reminders.policy import (
     PatientInfo,
     ReminderKind,
     ReminderPolicy,
     SessionInfo,
     SkipReason,
-    check_sms_budget,
-    contains_forbidden_term,
     due_time,
     in_quiet_hours,
     nominal_due_time,
-    parse_inbound_keyword,
-    plan_reminders,
+)
+from scheduling.rules.reminders.texts import (
     render_change_notice_sms,
     render_digest_sms,
     render_email,
-    render_help_text,
     render_sms,
-    sign_webhook,
-    verify_webhook_signature,
 )
 
 ZONES = [
