@@ -7,13 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from modalities.catalogue import (
-    CatalogueError,
-    find_protocol,
-    load_catalogue,
-    parse_catalogue_text,
-)
+from modalities.catalogue import load_catalogue, parse_catalogue_text
 from modalities.rules.phases import Pattern
+from modalities.specs import CatalogueError, find_protocol
 from modalities.vocab import Evidence, Modality, Timing
 from notifications.terms import FORBIDDEN_TERMS, contains_forbidden_term
 
