@@ -55,7 +55,8 @@ def _floor() -> tuple[int, float]:
 
 
 def _one_process() -> tuple[int, float]:
-    from scheduling.delivery import dispatch_due_reminders, send_reminders
+    from scheduling.delivery.dispatch import dispatch_due_reminders
+    from scheduling.delivery.send import send_reminders
 
     done, t0 = 0, time.perf_counter()
     while True:
@@ -80,13 +81,13 @@ def _sent(clinic_id: int) -> int:
 
 def _two_workers(n: int, clinic_id: int, tmp: Path) -> tuple[int, float]:
     from backend.celery import app
-    from scheduling.delivery import dispatch_due_reminders
+    from scheduling.delivery.dispatch import dispatch_due_reminders
 
     app.control.purge()
     env = {
         **os.environ,
         "DEBUG": "false",
-        "SMS_BACKEND": "scheduling.channels.sms.NullSmsBackend",
+        "SMS_BACKEND": "notifications.channels.sms.NullSmsBackend",
     }
     workers = []
     for i in range(2):
@@ -132,7 +133,7 @@ def main() -> None:
 
     from modalities.services import sync_catalogue
 
-    settings.SMS_BACKEND = "scheduling.channels.sms.NullSmsBackend"
+    settings.SMS_BACKEND = "notifications.channels.sms.NullSmsBackend"
     n = int(os.environ.get("BENCH_DISPATCH_ROWS", "5000"))
     zones = _world.awake_zones()
     sync_catalogue()

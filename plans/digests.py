@@ -1,6 +1,8 @@
 """The coordinator digest of critical flags (one e-mail per coordinator per UTC day).
 
-Moved out of the scanner: the scanner decides flags, this module tells people about them.
+Moved out of the scanner: the scanner decides flags, this module tells people about them. Each
+e-mail goes through ``notifications.outbox.send_once``: the ledger row commits first and the send
+follows outside any transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from notifications.outbox import send_once
 from plans.models import Flag, FlagStatus
 
 
@@ -66,8 +69,6 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
     the last 24 h on their open plans. The subject carries no patient detail (DOMAIN.md §7.2);
     the body names plans by id and the gap, and links to the dashboard. At most one per
     coordinator per UTC day (ledger key ``flag-digest:<user>:<date>``)."""
-    from plans.services.notifications import email_staff_once
-
     now = now or timezone.now()
     since = now - dt.timedelta(hours=24)
     rows = (
@@ -114,5 +115,5 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
             ),
         ]
         body = "\n".join(lines)
-        sent += email_staff_once(key=key, to=email, subject=subject, body=body, now=now)
+        sent += send_once(key=key, to=email, subject=subject, body=body, now=now)
     return sent

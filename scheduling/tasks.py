@@ -30,7 +30,7 @@ def sync_session_reminders(*, session_ids: list[int], change: str = "status") ->
 
 @shared_task(name="scheduling.dispatch_reminders", ignore_result=True)
 def dispatch_reminders() -> int:
-    from scheduling.delivery import dispatch_due_reminders
+    from scheduling.delivery.dispatch import dispatch_due_reminders
 
     return len(dispatch_due_reminders())
 
@@ -39,8 +39,8 @@ def dispatch_reminders() -> int:
 def send_reminders(*, reminder_ids: list[int]) -> dict[str, int]:
     from collections import Counter
 
-    from scheduling.delivery import dispatch_due_reminders, send_batch_size
-    from scheduling.delivery import send_reminders as send
+    from scheduling.delivery.dispatch import dispatch_due_reminders, send_batch_size
+    from scheduling.delivery.send import send_reminders as send
 
     outcomes = send(reminder_ids=reminder_ids)
     if len(reminder_ids) >= send_batch_size() or "returned" in outcomes.values():
@@ -54,6 +54,6 @@ def send_reminders(*, reminder_ids: list[int]) -> dict[str, int]:
 @shared_task(name="scheduling.send_reminder", ignore_result=True)
 def send_reminder(*, reminder_id: int) -> str:
     """One row (messages published before batches existed are still understood)."""
-    from scheduling.delivery import send_reminder as send
+    from scheduling.delivery.send import send_reminder as send
 
     return send(reminder_id=reminder_id)

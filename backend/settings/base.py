@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "backend.accounts",
     "backend.audit",
+    "notifications",
     "modalities",
     "plans",
     "scheduling",
@@ -250,7 +251,7 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "reminders@clinic.example.com")
-SMS_BACKEND = env_str("SMS_BACKEND", "scheduling.channels.sms.ConsoleSmsBackend")
+SMS_BACKEND = env_str("SMS_BACKEND", "notifications.channels.sms.ConsoleSmsBackend")
 SMS_FROM_NUMBER = env_str("SMS_FROM_NUMBER", "+15555550100")
 SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET", "")
 SMS_PROVIDER_API_URL = env_str("SMS_PROVIDER_API_URL", "")

@@ -4,8 +4,9 @@ A PHQ-9 item 9 > 0 or a C-SSRS high-risk screen needs same-visit clinical follow
 §5.2 PHQ-9 item 9 / C-SSRS rows; §5.1 Zero Suicide model), so the prescribers on the patient's
 care team hear of it at once — not in the next day's digest. The message goes out after the
 measure's transaction commits (``plans.tasks.notify_safety_flag``, promise 6) through the
-existing email channel (``scheduling.channels``), exactly once per (flag, prescriber): the
-provider ledger row ``OutboundMessage`` keyed ``safety-flag:<flag>:<user>`` is written first.
+email channel (``notifications.channels``), exactly once per (flag, prescriber):
+``notifications.outbox.send_once`` commits the provider ledger row ``OutboundMessage`` keyed
+``safety-flag:<flag>:<user>`` first and sends after that commit, never inside ``atomic``.
 
 The subject carries no PHI (DOMAIN.md §7.2: no diagnosis, treatment or drug name in an email
 subject); the body names the plan by id and links to the dashboard, where the details are
@@ -14,13 +15,10 @@ shown behind authentication.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
 from backend.accounts.models import Credential, Role
+from notifications.outbox import send_once
 from plans.flag_codes import SAFETY_CODES
 from plans.models import CareTeamMember, Flag, FlagStatus
 
@@ -70,33 +68,5 @@ def notify_safety_flag(*, flag_id: int) -> int:
     sent = 0
     for user_id, email in safety_flag_recipients(flag=flag):
         key = f"safety-flag:{flag.pk}:{user_id}"
-        sent += email_staff_once(key=key, to=email, subject=SAFETY_SUBJECT, body=body)
+        sent += send_once(key=key, to=email, subject=SAFETY_SUBJECT, body=body)
     return sent
-
-
-def email_staff_once(
-    *, key: str, to: str, subject: str, body: str, now: dt.datetime | None = None
-) -> bool:
-    """Send one staff e-mail exactly once per ``key``: the provider-ledger row
-    (``OutboundMessage``, unique key) is written first and the send happens in the same
-    transaction, so a failed send leaves no row and a retry sends it; a second call with the
-    key sends nothing. Through the email channel (Message-ID and Idempotency-Key from the key).
-    The one home of the safety notification and the coordinator digest."""
-    from scheduling.channels import get_channel
-    from scheduling.models.reminders import OutboundMessage
-
-    with transaction.atomic():
-        _, created = OutboundMessage.objects.get_or_create(
-            idempotency_key=key,
-            defaults={
-                "channel": "email",
-                "to": to,
-                "subject": subject,
-                "body": body,
-                "provider_id": key,
-                "created_at": now or timezone.now(),
-            },
-        )
-        if created:
-            get_channel("email").send(to=to, body=body, idempotency_key=key, subject=subject)
-    return created

@@ -22,9 +22,9 @@ from icalendar import Calendar, Event
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import InvalidInput
+from notifications.terms import contains_forbidden_term
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import ACTIVE_SESSION_STATUSES, CalendarFeed, Session
-from scheduling.rules.reminders import contains_forbidden_term
 
 FEED_LOOKBACK = timedelta(days=30)
 NEUTRAL_PLACE = "your clinic"

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from modalities.catalogue import ProtocolSpec, load_catalogue
+from modalities.catalogue import load_catalogue
+from modalities.specs import ProtocolSpec
 from modalities.vocab import Coil, Evidence, Modality, Timing
 from plans.models import CareTeamMember, Patient
 from plans.rules.readiness import condition_applies

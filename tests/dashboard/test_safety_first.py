@@ -15,13 +15,14 @@ from django.core import mail
 
 from backend.celery import app as celery_app
 from dashboard import labels
-from modalities.catalogue import contains_forbidden_term, load_catalogue
+from modalities.catalogue import load_catalogue
 from modalities.vocab import ClinicAttribute, EvaluationKind, Instrument
+from notifications.models import OutboundMessage
+from notifications.terms import contains_forbidden_term
 from plans import services as plan_services
 from plans.flag_codes import FlagCode
 from plans.models import Flag
 from plans.services.notifications import SAFETY_SUBJECT, notify_safety_flag
-from scheduling.models.reminders import OutboundMessage
 from tests.dashboard.test_pages import plan_url, text
 
 ITEM9 = {f"q{i}": 1 for i in range(1, 9)} | {"q9": 2}

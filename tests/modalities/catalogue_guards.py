@@ -41,8 +41,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from dashboard.labels import parameters_text
-from modalities.catalogue import ProtocolSpec, RequirementSpec, load_catalogue
+from modalities.catalogue import load_catalogue
 from modalities.rules.phases import Pattern, Phase
+from modalities.specs import ProtocolSpec, RequirementSpec
 from modalities.vocab import (
     EvaluationKind,
     Evidence,

@@ -9,9 +9,9 @@ import time_machine
 from icalendar import Calendar
 
 from backend.audit.models import AuditEvent
+from notifications.terms import contains_forbidden_term
 from plans.models import Evaluation
 from scheduling.models import ClinicClosure, Session
-from scheduling.rules.reminders import contains_forbidden_term
 from tests import factories
 from tests.scheduling.test_lifecycle import NY, _record_spravato_prerequisites
 

@@ -10,8 +10,8 @@ from unittest import mock
 
 import pytest
 
-from scheduling.channels import PermanentSendError, TransientSendError, get_channel
-from scheduling.channels.sms import ConsoleSmsBackend, HttpSmsBackend
+from notifications.channels import PermanentSendError, TransientSendError, get_channel
+from notifications.channels.sms import ConsoleSmsBackend, HttpSmsBackend
 
 PROVIDER = {"SMS_PROVIDER_API_URL": "https://sms.example.com/v1/messages",
             "SMS_PROVIDER_API_KEY": "k"}  # fmt: skip

@@ -29,9 +29,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 
+from notifications.models import OutboundMessage
 from plans.models import Patient
 from scheduling import reminders as svc
-from scheduling.models.reminders import OutboundMessage, Reminder
+from scheduling.models.reminders import Reminder
 from tests.workers.conftest import make_component, make_patient, make_session
 
 
@@ -99,7 +100,7 @@ class Cluster:
             ),
             "REDIS_URL": f"redis://127.0.0.1:{self.port}/0",
             "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.port}/0",
-            "SMS_BACKEND": "scheduling.channels.sms.LedgerSmsBackend",
+            "SMS_BACKEND": "notifications.channels.sms.LedgerSmsBackend",
             "SMS_LEDGER_LATENCY_MS": str(latency_ms),
             "REMINDER_CLAIM_TIMEOUT_SECONDS": "8",  # lost tasks come back after 8 s
             "DB_CONN_MAX_AGE": "0",

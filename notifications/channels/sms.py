@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
-from scheduling.channels.base import PermanentSendError, SendResult, TransientSendError
+from notifications.channels.base import PermanentSendError, SendResult, TransientSendError
 
 
 class ConsoleSmsBackend:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.message import make_msgid
 
-from scheduling.channels.base import PermanentSendError, SendResult, TransientSendError
+from notifications.channels.base import PermanentSendError, SendResult, TransientSendError
 
 
 class DjangoEmailChannel:
