@@ -21,17 +21,18 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
+from api.errors import api_exception_handler, domain_status
 from api.fhir import capability, codes, mapping, queries
 from api.schema import ContractAutoSchema
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
-from backend.errors import DomainError, NotFoundError, api_exception_handler
+from backend.errors import DomainError, InvalidInput, NotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +47,8 @@ class FhirJSONRenderer(JSONRenderer):
     charset = "utf-8"
 
 
-class InvalidSearch(DomainError):
+class InvalidSearch(InvalidInput):
     """A search parameter the facade does not understand or a malformed value (400)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, message: str, *, issue: str = "invalid") -> None:
         super().__init__(issue, message)
@@ -84,8 +83,9 @@ def fhir_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, InvalidSearch):
         return outcome_response(400, exc.code, exc.message)
     if isinstance(exc, DomainError):
-        code = _ISSUE_BY_STATUS.get(exc.status_code, "processing")
-        return outcome_response(exc.status_code, code, exc.message)
+        status_code = domain_status(exc)
+        code = _ISSUE_BY_STATUS.get(status_code, "processing")
+        return outcome_response(status_code, code, exc.message)
     if isinstance(exc, Http404):
         return outcome_response(404, "not-found", "Not found.")
     if isinstance(exc, DjangoPermissionDenied):
