@@ -30,7 +30,7 @@ from dashboard.access import staff_required
 from dashboard.forms import CheckInForm, DismissFlagForm, StaffAuthenticationForm
 from plans import access
 from plans import services as plan_services
-from scheduling import selectors as scheduling_selectors
+from scheduling import access as scheduling_access
 from scheduling import services as scheduling_services
 
 GATE_BLOCKED = "readiness_gate_blocked"
@@ -166,7 +166,7 @@ def session_check_in(request: HttpRequest, session_id: int) -> HttpResponse:
     """Check a session in through the scheduling service's readiness gate. A refusal (409 in the
     API) shows on the plan page, listing the missing steps, with the override form for
     prescribers."""
-    session = scheduling_selectors.access_session(user=request.user, session_id=session_id)
+    session = scheduling_access.access_session(user=request.user, session_id=session_id)
     plan_id = session.component.plan_id
     form = CheckInForm(request.POST)
     reason = form.cleaned_data["override_reason"] if form.is_valid() else ""

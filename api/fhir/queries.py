@@ -1,4 +1,4 @@
-"""Loading for the FHIR facade: authorise through ``plans.access`` / ``scheduling.selectors``
+"""Loading for the FHIR facade: authorise through ``plans.access`` / ``scheduling.access``
 (deny by default; another organisation's object is ``NotFoundError``), then fetch each kind of row
 in one query so that a whole patient costs the same number of queries for 5 sessions or 500.
 
@@ -21,8 +21,8 @@ from api.fhir import codes, mapping
 from backend.errors import NotFoundError
 from plans import access
 from plans.models import CarePlan, Evaluation, Flag, FlagStatus, Measure, PlanComponent
+from scheduling.access import visible_sessions
 from scheduling.models import Session
-from scheduling.selectors import visible_sessions
 
 # --- row loaders (constant query counts) ---------------------------------------------------------
 

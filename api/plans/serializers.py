@@ -189,8 +189,8 @@ def clinician_field(**kwargs) -> VisibleRelatedField:
 
 
 def clinic_field(**kwargs) -> VisibleRelatedField:
+    from scheduling.access import visible_clinics
     from scheduling.models import Clinic
-    from scheduling.selectors import visible_clinics
 
     return VisibleRelatedField(model=Clinic, scope=visible_clinics, label_name="Clinic", **kwargs)
 
