@@ -21,12 +21,8 @@ from django.db.models import QuerySet
 
 from backend.accounts.models import Role, User
 from backend.errors import NotFoundError
-from plans.access import visible_patients
+from plans.access import active_user, visible_patients
 from scheduling.models import CalendarFeed, Clinic, ClinicianHours, Resource, Session
-
-
-def _active(user: Any) -> bool:
-    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
 
 
 def visible_sessions(user: Any) -> QuerySet[Session]:
@@ -38,7 +34,7 @@ def visible_clinics(user: Any) -> QuerySet[Clinic]:
     """Clinics of the user's organisation (staff only); admins see all; patients none."""
     qs = Clinic.objects.all()
     role = getattr(user, "role", None)
-    if not _active(user):
+    if not active_user(user):
         return qs.none()
     if role == Role.ADMIN:
         return qs
@@ -85,6 +81,18 @@ def require_manage_clinician_hours(*, user: User, clinician: User, clinic: Clini
         raise NotFoundError("Clinician not found.")
     if not (user.role in (Role.COORDINATOR, Role.ADMIN) or user.pk == clinician.pk):
         raise PermissionDenied("only coordinators or the clinician manage working hours")
+
+
+def access_clinician_in_organization(
+    *, clinician: User | None, organization_id: int | None
+) -> User | None:
+    """The payload's clinician (already resolved inside what the caller sees) must work for the
+    plan's organisation — only an admin can name one who does not; same 404 as unknown."""
+    if clinician is None:
+        return None
+    if organization_id is not None and clinician.organization_id != organization_id:
+        raise NotFoundError("Clinician not found.", fields={"clinician": ["not found"]})
+    return clinician
 
 
 # --- calendar feeds -----------------------------------------------------------------------------

@@ -9,10 +9,12 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.requests import AuthenticatedRequest
 from api.scheduling import serializers as s
 from api.scheduling.filters import ResourceFilter
 from backend.accounts.models import Organization, Role, User
@@ -41,6 +43,7 @@ class ClinicViewSet(
 
     error_codes = {409: (ErrorCode.CONFLICT,)}
 
+    request: AuthenticatedRequest
     serializer_class = s.ClinicSerializer
 
     def get_queryset(self):
@@ -49,15 +52,15 @@ class ClinicViewSet(
     def get_object(self) -> Clinic:
         return access.access_clinic(user=self.request.user, clinic_id=self.kwargs["pk"])
 
-    def _organization(self) -> Organization:
+    def _organization(self) -> Organization | None:
         user = self.request.user
         if user.role == Role.ADMIN:
-            org_id = self.request.data.get("organization")
-            valid = isinstance(org_id, int) and not isinstance(org_id, bool) and 0 < org_id < 2**31
-            org = Organization.objects.filter(pk=org_id).first() if valid else None
+            data = self.request.data
+            org_id = data.get("organization") if isinstance(data, dict) else None
+            org = None
+            if isinstance(org_id, int) and not isinstance(org_id, bool) and 0 < org_id < 2**31:
+                org = Organization.objects.filter(pk=org_id).first()
             if org is None:
-                from rest_framework.exceptions import ValidationError
-
                 raise ValidationError({"organization": ["required for a platform admin"]})
             return org
         return user.organization
@@ -197,6 +200,7 @@ class ClinicianHoursViewSet(
 
     error_codes = {404: ()}  # the clinician or clinic named in the body
 
+    request: AuthenticatedRequest
     serializer_class = s.ClinicianHoursSerializer
 
     def get_queryset(self):

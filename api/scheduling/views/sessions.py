@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from api.scheduling import serializers as s
 from api.scheduling.filters import SessionFilter
-from api.scheduling.views.common import audit_read, aware, clinician_in_org
+from api.scheduling.views.common import audit_read, aware
 from plans.access import access_component
 from scheduling import access, selectors
 from scheduling.errors import SchedulingErrorCode as S
@@ -49,7 +49,9 @@ class ComponentScheduleView(APIView):
         data = s.ScheduleInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        clinician = clinician_in_org(v["clinician"], component.plan.organization_id)
+        clinician = access.access_clinician_in_organization(
+            clinician=v["clinician"], organization_id=component.plan.organization_id
+        )
         result = schedule_course(
             component=component,
             starts_on=v["starts_on"],
@@ -115,7 +117,9 @@ class SessionListView(generics.ListAPIView):
         component = v["component"]
         clinic = component.plan.clinic
         resources = list(dict.fromkeys(v["resource_ids"])) if v.get("resource_ids") else None
-        clinician = clinician_in_org(v.get("clinician"), component.plan.organization_id)
+        clinician = access.access_clinician_in_organization(
+            clinician=v.get("clinician"), organization_id=component.plan.organization_id
+        )
         session = book_session(
             component=component,
             kind=v["kind"],
