@@ -151,9 +151,11 @@ def _bound_field(field: serializers.Field) -> None:
         return
     if isinstance(field, serializers.DateTimeField | serializers.DateField):
         window: Window = getattr(field, "window", None) or DEFAULT_WINDOW
-        field.window = window  # type: ignore[attr-defined]
-        if window.describe() not in (field.help_text or ""):
-            field.help_text = " ".join(filter(None, [field.help_text, window.describe()]))
+        field.window = window  # type: ignore[union-attr]  # the boundary's own attribute
+        if window.describe() not in str(field.help_text or ""):
+            field.help_text = " ".join(
+                filter(None, [str(field.help_text or ""), window.describe()])
+            )
         field.validators.append(window.check)
 
 
@@ -228,7 +230,8 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self) -> QuerySet:
         request = self.context.get("request")
         if request is None:  # schema generation
-            return self.queryset
+            # the stubs read RelatedField.queryset as a manager descriptor; it is the queryset
+            return self.queryset  # type: ignore[arg-type, return-value]
         return self.scope(request.user)
 
     def _name(self) -> str:

@@ -54,7 +54,8 @@ class KeysetPagination(BasePagination):
 
     # -- the page ------------------------------------------------------------------------------
 
-    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None):
+    # keyset paging orders and filters: a QuerySet only, never the base class's plain sequence
+    def paginate_queryset(self, queryset: QuerySet, request: Request, view: Any = None):  # type: ignore[override]
         if self.page_query_param in request.query_params:
             self._fallback = DefaultPagination()
             return self._fallback.paginate_queryset(queryset, request, view)

@@ -50,12 +50,13 @@ _ALLOWED: dict[str, frozenset[str]] = {
 }
 
 
-def _active_user(user: Any) -> bool:
+def active_user(user: Any) -> bool:
+    """Signed in and not deactivated: the first condition of every rule here."""
     return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
 
 
 def can(user: Any, action: str) -> bool:
-    if not _active_user(user):
+    if not active_user(user):
         return False
     if action == Action.OVERRIDE_GATE:
         return bool(user.can_override_gate)
@@ -71,7 +72,7 @@ def require(user: Any, action: str) -> None:
 def visible_patients(user: Any) -> QuerySet[Patient]:
     """Patients the user may see. Deny by default: an unknown role sees nothing."""
     qs = Patient.objects.all()
-    if not _active_user(user):
+    if not active_user(user):
         return qs.none()
     if user.role == Role.ADMIN:
         return qs
@@ -90,7 +91,7 @@ def visible_plans(user: Any) -> QuerySet[CarePlan]:
     """Plans the user may see, scoped by the plan's own ``organization`` column (indexed with
     the default ordering, issue 17); clinicians and patients further through their patients."""
     qs = CarePlan.objects.all()
-    if not _active_user(user):
+    if not active_user(user):
         return qs.none()
     if user.role == Role.ADMIN:
         return qs
@@ -118,7 +119,7 @@ def visible_users(user: Any) -> QuerySet:
     from backend.accounts.models import User
 
     qs = User.objects.all()
-    if not _active_user(user):
+    if not active_user(user):
         return qs.none()
     if user.role == Role.ADMIN:
         return qs
@@ -135,7 +136,7 @@ def visible_organizations(user: Any) -> QuerySet:
     from backend.accounts.models import Organization
 
     qs = Organization.objects.all()
-    if not _active_user(user):
+    if not active_user(user):
         return qs.none()
     if user.role == Role.ADMIN:
         return qs

@@ -1,4 +1,4 @@
-"""Reads of the calendar, scoped through ``plans.access`` (deny by default, DESIGN.md promise 7).
+"""Reads of the calendar, scoped through ``scheduling.access`` (deny by default, promise 7).
 
 Every selector returns sessions with the relations their callers render (patient, clinic,
 clinician, component + protocol, resources) prefetched, so a list costs a constant number of
@@ -12,13 +12,11 @@ from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from backend.errors import NotFoundError
-from plans.access import visible_patients
+from scheduling.access import visible_sessions
 from scheduling.models import (
     ACTIVE_SESSION_STATUSES,
     CalendarFeed,
     Clinic,
-    Resource,
     Session,
     SessionResource,
 )
@@ -30,48 +28,6 @@ def _with_relations(qs: QuerySet[Session]) -> QuerySet[Session]:
     ).prefetch_related(
         Prefetch("bookings", queryset=SessionResource.objects.select_related("resource"))
     )
-
-
-def visible_sessions(user: Any) -> QuerySet[Session]:
-    """Sessions the user may see: exactly those of the patients the user may see."""
-    return Session.objects.filter(patient__in=visible_patients(user).values("pk"))
-
-
-def visible_clinics(user: Any) -> QuerySet[Clinic]:
-    """Clinics of the user's organisation (staff only); admins see all; patients none."""
-    qs = Clinic.objects.all()
-    role = getattr(user, "role", None)
-    if not (getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)):
-        return qs.none()
-    if role == "admin":
-        return qs
-    if role in ("coordinator", "clinician"):
-        return qs.filter(organization_id=user.organization_id)
-    return qs.none()
-
-
-def visible_resources(user: Any) -> QuerySet[Resource]:
-    return Resource.objects.filter(clinic__in=visible_clinics(user).values("pk"))
-
-
-def access_clinic(*, user: Any, clinic_id: Any) -> Clinic:
-    try:
-        return visible_clinics(user).get(pk=int(clinic_id))
-    except (ValueError, TypeError, Clinic.DoesNotExist):
-        raise NotFoundError("Clinic not found.") from None
-
-
-def access_session(*, user: Any, session_id: Any, for_update: bool = False) -> Session:
-    """The session if its patient is visible to ``user``, else ``NotFoundError`` (404)."""
-    qs = visible_sessions(user).select_related(
-        "patient", "clinic", "clinician", "component", "component__protocol", "component__plan"
-    )
-    if for_update:
-        qs = qs.select_for_update(of=("self",))
-    try:
-        return qs.get(pk=int(session_id))
-    except (ValueError, TypeError, Session.DoesNotExist):
-        raise NotFoundError("Session not found.") from None
 
 
 def list_sessions(

@@ -17,7 +17,7 @@ class EvidenceOut(serializers.ModelSerializer):
         fields = ["id", "kind", "title", "url", "file", "evaluation", "added_by", "added_at"]
 
     def get_file(self, obj: AuthorizationEvidence) -> str:
-        return obj.file.name if obj.file else ""
+        return (obj.file.name or "") if obj.file else ""
 
 
 class AuthorizationOut(serializers.ModelSerializer):

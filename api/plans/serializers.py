@@ -189,8 +189,8 @@ def clinician_field(**kwargs) -> VisibleRelatedField:
 
 
 def clinic_field(**kwargs) -> VisibleRelatedField:
+    from scheduling.access import visible_clinics
     from scheduling.models import Clinic
-    from scheduling.selectors import visible_clinics
 
     return VisibleRelatedField(model=Clinic, scope=visible_clinics, label_name="Clinic", **kwargs)
 
@@ -222,8 +222,8 @@ class PatientIn(InputSerializer):
 
 
 class PatientPatchIn(PatientIn):
-    organization = None
-    care_team = None
+    organization = None  # type: ignore[assignment]  # DRF drops an inherited field set to None
+    care_team = None  # type: ignore[assignment]  # DRF drops an inherited field set to None
 
 
 class CareTeamIn(InputSerializer):
@@ -335,7 +335,7 @@ class RequirementResultOut(serializers.Serializer):
     severity = serializers.CharField()
     timing = serializers.CharField()
     reason = serializers.CharField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # shadows Field.source
     applies_because = serializers.CharField()
     detail = serializers.CharField()
     satisfied_by = serializers.CharField(allow_null=True)
@@ -354,7 +354,7 @@ class CombinationWarningOut(serializers.Serializer):
     component_ids = serializers.ListField(child=serializers.IntegerField())
     severity = serializers.CharField()
     reason = serializers.CharField()
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # shadows Field.source
 
 
 class PlanReadinessOut(serializers.Serializer):
@@ -450,7 +450,8 @@ class EvaluationIn(InputSerializer):
     component = component_field(required=False, allow_null=True)
     kind = enum_field(vocab.EvaluationKind)
     performed_at = BoundedDateTimeField(required=False, window=RECORDED_WINDOW)
-    data = serializers.DictField(required=False)  # kind-specific, validated by the service
+    # kind-specific, validated by the service; a field named "data" shadows Serializer.data
+    data = serializers.DictField(required=False)  # type: ignore[assignment]
     valid_until = serializers.DateField(required=False, allow_null=True)
     note = serializers.CharField(required=False, allow_blank=True, default="")
 

@@ -39,7 +39,7 @@ class LocalDateTimeField(WindowMixin, serializers.DateTimeField):
 
 def resource_field(**kwargs):
     from api.boundary import VisibleRelatedField
-    from scheduling.selectors import visible_resources
+    from scheduling.access import visible_resources
 
     return VisibleRelatedField(
         model=Resource, scope=visible_resources, label_name="Resource", **kwargs

@@ -47,7 +47,7 @@ MIDDLEWARE = [
     # First, so that every response (an HTTPS redirect, a bad Host's 400, a static file) carries
     # X-Request-ID and every log line of the request has its id (backend/log.py).
     "backend.audit.middleware.RequestContextMiddleware",
-    "backend.errors.ApiErrorShapeMiddleware",  # /api/ answers keep the error shape (issue 9)
+    "api.errors.ApiErrorShapeMiddleware",  # /api/ answers keep the error shape (issue 9)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "api.middleware.BoundaryMiddleware",  # NUL / lone surrogates in any API request → 400
@@ -87,7 +87,7 @@ DATABASES = {
 # Services own their transactions (STYLE.md habit 6): no implicit per-request transaction.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Largest request body the API accepts (413 ``request_too_large`` above it, backend/errors.py).
+# Largest request body the API accepts (413 ``request_too_large`` above it, api/errors.py).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -147,7 +147,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.ContractAutoSchema",  # error responses (issue 12)
-    "EXCEPTION_HANDLER": "backend.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth-token": env_str("AUTH_TOKEN_THROTTLE", "10/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -68,22 +68,6 @@ def create_feed(*, by: Any, patient: Any = None, clinician: Any = None) -> tuple
     return feed, token
 
 
-def may_manage_feed(*, user: Any, feed: CalendarFeed) -> bool:
-    role = getattr(user, "role", "")
-    if role == "admin":
-        return True
-    if feed.clinician_id is not None:
-        return feed.clinician_id == user.pk
-    patient = feed.patient
-    if patient is None:
-        return False
-    if role == "patient":
-        return patient.user_id == user.pk
-    if role == "coordinator":
-        return patient.organization_id == user.organization_id
-    return False
-
-
 @transaction.atomic
 def revoke_feed(*, feed: CalendarFeed, by: Any) -> CalendarFeed:
     if feed.revoked_at is None:

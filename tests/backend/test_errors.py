@@ -40,7 +40,7 @@ urlpatterns = [
     path("api/t/boom/", _Boom.as_view()),
     path("api/", include("api.urls")),
 ]
-handler500 = "backend.errors.handler500"
+handler500 = "api.errors.handler500"
 
 
 def test_unknown_url_is_json_404_in_error_shape(api_client):
@@ -222,7 +222,7 @@ def test_every_settings_profile_installs_the_api_error_middleware(profile):
     code = (
         "import django; django.setup(); from django.conf import settings; "
         "m = settings.MIDDLEWARE; "
-        "print(m.index('backend.errors.ApiErrorShapeMiddleware') "
+        "print(m.index('api.errors.ApiErrorShapeMiddleware') "
         "== m.index('backend.audit.middleware.RequestContextMiddleware') + 1)"
     )
     out = subprocess.run(

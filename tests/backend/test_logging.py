@@ -28,7 +28,7 @@ class _LogsThenFails(APIView):
 
 
 urlpatterns = [path("t/fails/", _LogsThenFails.as_view())]
-handler500 = "backend.errors.handler500"
+handler500 = "api.errors.handler500"
 
 
 @shared_task(name="tests.logging_probe")
