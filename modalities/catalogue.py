@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from modalities.rules.parameters import parameter_problems
 from modalities.rules.phases import Phase
 from modalities.vocab import (
     ClinicAttribute,
@@ -543,6 +544,8 @@ def _parse_protocol(file: str, data: Any, index: int) -> ProtocolSpec:
 
     if not isinstance(data["parameters"], dict):
         raise ctx.fail("parameters", "expected a mapping")
+    for name, message in parameter_problems(data.get("modality"), data["parameters"])[:1]:
+        raise ctx.fail(f"parameters.{name}", message)
     phases = tuple(
         _parse_phase(ctx, p, f"phases[{i}]")
         for i, p in enumerate(ctx.list_(data["phases"], "phases", allow_empty=False))

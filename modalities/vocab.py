@@ -169,3 +169,7 @@ class SessionKind(StrEnum):
     TREATMENT = "treatment"
     EVALUATION = "evaluation"
     FOLLOW_UP = "follow_up"
+
+
+COURSE_KINDS = (SessionKind.MAPPING.value, SessionKind.TREATMENT.value)
+"""The session kinds that make up a course (numbered, capped, re-flowed, treatment data)."""

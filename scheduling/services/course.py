@@ -19,7 +19,7 @@ from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import ConflictError, InvalidInput
 from modalities.rules.devices import DeviceFit, device_fit, pinned_coil
-from modalities.vocab import ResourceKind
+from modalities.vocab import COURSE_KINDS, ResourceKind
 from plans.access import Action, require
 from plans.authorizations import course_session_days
 from plans.models import ComponentStatus, PlanComponent
@@ -29,7 +29,6 @@ from scheduling.models import ClinicianHours, Resource, Session
 from scheduling.rules.course import generate_course
 from scheduling.services._common import (
     ACTIVE,
-    COURSE_KINDS,
     ResourcePool,
     allowed_coils,
     authorization_problems,

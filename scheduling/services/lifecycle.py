@@ -9,10 +9,9 @@ make-up is appended by ``scheduling.rules.course.make_up_slot`` (cadence and cap
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeGuard
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,15 +19,19 @@ from django.utils import timezone
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import ConflictError, InvalidInput
-from modalities.vocab import Modality, ResourceKind, SessionKind, normalise_coil
+from modalities.vocab import COURSE_KINDS, ResourceKind, SessionKind, Severity, normalise_coil
 from plans.access import Action, require
 from plans.authorizations import course_session_days
+from plans.flag_codes import FlagCode
+from plans.rules.readiness import GATED_TIMINGS
+from plans.selectors import get_component_readiness
+from plans.services import open_or_escalate_flag
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import Session, SessionResource, SessionStatus
+from scheduling.rules.completion import completion_errors
 from scheduling.rules.course import make_up_slot
 from scheduling.services._common import (
     ACTIVE,
-    COURSE_KINDS,
     ResourcePool,
     allowed_coils,
     authorization_problems,
@@ -407,10 +410,6 @@ def blocking_gaps(session: Session, *, today: Any = None) -> list[dict[str, Any]
     after-medication-change steps at their due points)."""
     if session.kind not in _GATED_KINDS:
         return []
-    from modalities.vocab import Severity
-    from plans.rules.readiness import GATED_TIMINGS
-    from plans.selectors import get_component_readiness
-
     readiness = get_component_readiness(
         component=session.component, today=today, at_sequence=session.sequence or None
     )
@@ -437,11 +436,6 @@ def blocking_gaps(session: Session, *, today: Any = None) -> list[dict[str, Any]
 
 
 def _flag_override(session: Session, reason: str, gaps: list[dict[str, Any]]) -> None:
-    try:
-        from plans.flag_codes import FlagCode
-        from plans.services import open_or_escalate_flag
-    except ImportError:  # the plans flag service is optional here
-        return
     open_or_escalate_flag(
         plan=session.component.plan,
         code=FlagCode.GATE_OVERRIDDEN,
@@ -510,100 +504,6 @@ def check_in_session(*, session: Session, by: Any, override_reason: str = "") ->
 # ---------------------------------------------------------------------------------- completion
 
 
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _bp_errors(value: Any) -> str | None:
-    if not isinstance(value, dict):
-        return "an object {systolic, diastolic}"
-    s, d = value.get("systolic"), value.get("diastolic")
-    if not (_is_int(s) and 50 <= s <= 300 and _is_int(d) and 20 <= d <= 200 and d < s):
-        return "systolic 50–300 and diastolic 20–200 mmHg, diastolic below systolic"
-    return None
-
-
-def spravato_doses(parameters: Mapping[str, Any]) -> tuple[int, ...]:
-    """The doses a SPRAVATO protocol allows, from its catalogue parameters (DOMAIN.md §2.3:
-    56 or 84 mg for TRD; 84 mg, reducible to 56 mg, for MDD with suicidal ideation)."""
-    options = parameters.get("dose_mg_options")
-    if isinstance(options, list) and options:
-        return tuple(options)
-    listed = [parameters.get(k) for k in ("dose_mg", "reduced_dose_mg", "day1_dose_mg")]
-    return tuple(sorted({d for d in listed if _is_int(d)})) or (56, 84)
-
-
-def completion_errors(
-    modality: str, kind: str, data: Any, parameters: Mapping[str, Any] | None = None
-) -> dict[str, list[str]]:
-    """Field errors of kind-specific completion data; ``{}`` when valid.
-
-    The limits come from the protocol's catalogue ``parameters`` when given (rules as data):
-    SPRAVATO: dose_mg one of the protocol's doses (``dose_mg_options`` or ``dose_mg`` /
-    ``reduced_dose_mg``; default 56|84), monitoring_minutes ≥ ``monitoring_minutes_min``
-    (default 120), bp_before / bp_40min / bp_discharge, transport_confirmed true (DOMAIN.md
-    §2.3–2.4 [LABEL]/[REG]). TMS: percent_mt (1–150), pulses (≥ 1) (DOMAIN.md §1.2–1.3).
-    Ketamine: vitals {bp, heart_rate, spo2}, driver_confirmed true, and an optional
-    dose_mg_per_kg inside the protocol's ``dose_range_mg_per_kg`` (DOMAIN.md §3).
-    Other modalities/kinds: free-form object.
-    """
-    if not isinstance(data, dict):
-        return {"completion": ["must be an object"]}
-    parameters = parameters or {}
-    errors: dict[str, list[str]] = {}
-    # Billing facts any session may carry (billing/codes.yaml, issue 11): the E/M level of a
-    # follow-up, the infusion time of an IV infusion.
-    if "em_code" in data and data["em_code"] not in ("99212", "99213", "99214", "99215"):
-        errors["em_code"] = ["one of 99212, 99213, 99214, 99215"]
-    if "infusion_minutes" in data and (
-        not _is_int(data["infusion_minutes"]) or not 1 <= data["infusion_minutes"] <= 24 * 60
-    ):
-        errors["infusion_minutes"] = ["an integer number of minutes, 1–1440"]
-    if kind not in COURSE_KINDS:
-        return errors
-    if modality == Modality.SPRAVATO:
-        doses = spravato_doses(parameters)
-        if data.get("dose_mg") not in doses:
-            errors["dose_mg"] = [" or ".join(str(d) for d in doses)]
-        minimum = parameters.get("monitoring_minutes_min", 120)
-        minutes = data.get("monitoring_minutes")
-        if not _is_int(minutes) or minutes < minimum:
-            errors["monitoring_minutes"] = [f"an integer ≥ {minimum} (REMS: at least 2 hours)"]
-        for key in ("bp_before", "bp_40min", "bp_discharge"):
-            problem = _bp_errors(data.get(key))
-            if problem:
-                errors[key] = [problem]
-        if data.get("transport_confirmed") is not True:
-            errors["transport_confirmed"] = ["must be true (no driving until the next day)"]
-    elif modality == Modality.TMS:
-        percent = data.get("percent_mt")
-        if not _is_int(percent) or not 1 <= percent <= 150:
-            errors["percent_mt"] = ["an integer % of motor threshold, 1–150"]
-        pulses = data.get("pulses")
-        if not _is_int(pulses) or pulses < 1:
-            errors["pulses"] = ["a positive integer"]
-    elif modality == Modality.KETAMINE:
-        vitals = data.get("vitals")
-        if not isinstance(vitals, dict) or _bp_errors(vitals.get("bp")):
-            errors["vitals"] = ["an object with bp {systolic, diastolic}, heart_rate, spo2"]
-        else:
-            hr, spo2 = vitals.get("heart_rate"), vitals.get("spo2")
-            if not (_is_int(hr) and 20 <= hr <= 250 and _is_int(spo2) and 50 <= spo2 <= 100):
-                errors["vitals"] = ["heart_rate 20–250 and spo2 50–100"]
-        if data.get("driver_confirmed") is not True:
-            errors["driver_confirmed"] = ["must be true (a responsible adult drives home)"]
-        dose_range = parameters.get("dose_range_mg_per_kg")
-        if "dose_mg_per_kg" in data and isinstance(dose_range, list) and len(dose_range) == 2:
-            dose, (low, high) = data["dose_mg_per_kg"], dose_range
-            if (
-                not isinstance(dose, int | float)
-                or isinstance(dose, bool)
-                or not low <= dose <= high
-            ):
-                errors["dose_mg_per_kg"] = [f"a dose of {low}–{high} mg/kg"]
-    return errors
-
-
 @transaction.atomic
 def complete_session(*, session: Session, completion: dict[str, Any], by: Any) -> Session:
     """arrived → fulfilled with the kind-specific completion data (400 field errors)."""
@@ -632,9 +532,7 @@ __all__ = [
     "cancel_session",
     "check_in_session",
     "complete_session",
-    "completion_errors",
     "mark_entered_in_error",
     "mark_no_show",
     "reschedule_session",
-    "spravato_doses",
 ]
