@@ -15,3 +15,9 @@ def rems_site_certified(until: dt.date | None, day: dt.date) -> bool:
     """True when a certification recorded as valid ``until`` (inclusive) covers ``day``;
     ``None`` (no certification recorded) never does."""
     return until is not None and day <= until
+
+
+def recorded_until(certification_id: str, until: dt.date | None) -> dt.date | None:
+    """The date a clinic's recorded certification runs until: ``until`` when the REMS
+    certification id is recorded too, else ``None`` (a date alone certifies nothing)."""
+    return until if certification_id else None

@@ -17,7 +17,7 @@ from psycopg import errors as pg_errors
 from backend.errors import ConflictError
 from modalities.rules.devices import preferred_coils
 from modalities.rules.phases import Phase
-from modalities.rules.rems import rems_site_certified
+from modalities.rules.rems import recorded_until, rems_site_certified
 from modalities.vocab import COURSE_KINDS, Modality, ResourceKind, normalise_coil
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import (
@@ -145,8 +145,7 @@ def check_rems_site(*, component: Any, clinic: Clinic, days: Iterable[date]) -> 
     if component.protocol.modality != Modality.SPRAVATO:
         return
     days = sorted(days)
-    # a certification counts only with its REMS id recorded
-    until = clinic.rems_certified_until if clinic.rems_certification_id else None
+    until = recorded_until(clinic.rems_certification_id, clinic.rems_certified_until)
     if until is None:
         raise ConflictError(
             SchedulingErrorCode.REMS_SITE_NOT_CERTIFIED,
