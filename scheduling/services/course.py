@@ -1,6 +1,6 @@
 """Booking: a whole course from its protocol phases, or one session.
 
-``schedule_course`` expands the protocol with the pure rules (``scheduling/rules/course.py``),
+``schedule_course`` expands the protocol with the pure rules (``scheduling/rules/course/``),
 picks free resources of each kind the protocol needs with one availability query over the whole
 course window, and either returns a preview or inserts everything with two bulk INSERTs — a
 constant number of queries whatever the course length (issue 4, acceptance 6). The exclusion
