@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from modalities.rules.parameters import parameter_problems
 from modalities.rules.phases import Phase
 from modalities.specs import (
     CHECK_KEYS,
@@ -310,6 +311,8 @@ def _parse_protocol(file: str, data: Any, index: int) -> ProtocolSpec:
 
     if not isinstance(data["parameters"], dict):
         raise ctx.fail("parameters", "expected a mapping")
+    for name, message in parameter_problems(data.get("modality"), data["parameters"])[:1]:
+        raise ctx.fail(f"parameters.{name}", message)
     phases = tuple(
         _parse_phase(ctx, p, f"phases[{i}]")
         for i, p in enumerate(ctx.list_(data["phases"], "phases", allow_empty=False))

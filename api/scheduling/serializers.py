@@ -18,6 +18,7 @@ from api.plans.serializers import clinic_field, clinician_field, component_field
 from api.plans.serializers import user_field as _user_field
 from modalities import vocab
 from modalities.models import _choices
+from modalities.rules.rems import recorded_until, rems_site_certified
 from scheduling.models import (
     CalendarFeed,
     Clinic,
@@ -92,11 +93,8 @@ class ClinicSerializer(InputModelSerializer):
     def get_rems_certified(self, obj: Clinic) -> bool:
         from django.utils import timezone as djtz
 
-        return bool(
-            obj.rems_certification_id
-            and obj.rems_certified_until
-            and obj.rems_certified_until >= djtz.now().date()
-        )
+        until = recorded_until(obj.rems_certification_id, obj.rems_certified_until)
+        return rems_site_certified(until, djtz.now().date())
 
     def validate_timezone(self, value: str) -> str:
         try:

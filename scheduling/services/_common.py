@@ -17,7 +17,8 @@ from psycopg import errors as pg_errors
 from backend.errors import ConflictError
 from modalities.rules.devices import preferred_coils
 from modalities.rules.phases import Phase
-from modalities.vocab import Modality, ResourceKind, SessionKind, normalise_coil
+from modalities.rules.rems import recorded_until, rems_site_certified
+from modalities.vocab import COURSE_KINDS, Modality, ResourceKind, normalise_coil
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import (
     ACTIVE_SESSION_STATUSES,
@@ -31,7 +32,6 @@ from scheduling.models import (
 from scheduling.rules.course import ClinicCalendar, CourseRequest, renumber
 
 ACTIVE = [s.value for s in ACTIVE_SESSION_STATUSES]
-COURSE_KINDS = [SessionKind.MAPPING.value, SessionKind.TREATMENT.value]
 
 
 def clinic_calendar(clinic: Clinic) -> ClinicCalendar:
@@ -145,14 +145,14 @@ def check_rems_site(*, component: Any, clinic: Clinic, days: Iterable[date]) -> 
     if component.protocol.modality != Modality.SPRAVATO:
         return
     days = sorted(days)
-    until = clinic.rems_certified_until
-    if not clinic.rems_certification_id or until is None:
+    until = recorded_until(clinic.rems_certification_id, clinic.rems_certified_until)
+    if until is None:
         raise ConflictError(
             SchedulingErrorCode.REMS_SITE_NOT_CERTIFIED,
             f"{clinic.name} has no SPRAVATO REMS setting certification.",
             extra={"clinic": clinic.pk, "certified_until": None},
         )
-    late = [d for d in days if d > until]
+    late = [d for d in days if not rems_site_certified(until, d)]
     if late:
         raise ConflictError(
             SchedulingErrorCode.REMS_SITE_NOT_CERTIFIED,

@@ -235,7 +235,7 @@ def _readiness(spec: ProtocolSpec) -> dict[str, Any]:
 
 def _completion(spec: ProtocolSpec) -> dict[str, str]:
     """Which session-completion values the protocol accepts (doses, monitoring minutes)."""
-    from scheduling.services.lifecycle import completion_errors
+    from scheduling.rules.completion import completion_errors
 
     params = dict(spec.parameters)
     out: dict[str, str] = {}
