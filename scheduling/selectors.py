@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 
 from backend.errors import NotFoundError
+from modalities.vocab import ResourceKind
 from plans.access import visible_patients
 from scheduling.models import (
     ACTIVE_SESSION_STATUSES,
@@ -216,3 +217,25 @@ def find_free_slots(
                 at += step
         day += timedelta(days=1)
     return slots
+
+
+class SessionFactsProvider:
+    """scheduling's implementation of ``plans.ports.SessionFacts`` (registered in
+    ``SchedulingConfig.ready``): plans reads session facts through it, never importing us."""
+
+    def sessions(self) -> QuerySet[Session]:
+        return Session.objects.all()
+
+    def tms_coils_in_use(self, *, component_id: int) -> list[str]:
+        return list(
+            SessionResource.objects.filter(
+                session__component_id=component_id,
+                active=True,
+                resource__kind=ResourceKind.TMS_DEVICE,
+            )
+            .values_list("resource__coil_type", flat=True)
+            .distinct()
+        )
+
+
+SESSION_FACTS = SessionFactsProvider()

@@ -18,6 +18,7 @@ from backend.errors import ConflictError
 from modalities.rules.devices import preferred_coils
 from modalities.rules.phases import Phase
 from modalities.vocab import Modality, ResourceKind, SessionKind, normalise_coil
+from plans.tasks import on_plan_changed
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import (
     ACTIVE_SESSION_STATUSES,
@@ -28,6 +29,7 @@ from scheduling.models import (
     Session,
     SessionResource,
 )
+from scheduling.reminders import on_sessions_changed
 from scheduling.rules.course import ClinicCalendar, CourseRequest, renumber
 
 ACTIVE = [s.value for s in ACTIVE_SESSION_STATUSES]
@@ -323,13 +325,16 @@ def renumber_course(*, component_id: int) -> None:
 
 
 def notify_sessions_changed(*, session_ids: Sequence[int], change: str) -> None:
-    """Hand the change to the reminder planner (it enqueues on commit)."""
-    try:
-        from scheduling.reminders import on_sessions_changed
-    except ImportError:  # the reminders module is optional for the calendar
+    """Sessions changed: the reminder planner re-plans their rows and the flags of their plans
+    are re-checked (``plans.tasks.on_plan_changed``) — both enqueue after commit."""
+    if not session_ids:
         return
-    if session_ids:
-        on_sessions_changed(session_ids=list(session_ids), change=change)
+    on_sessions_changed(session_ids=list(session_ids), change=change)
+    on_plan_changed(
+        Session.objects.filter(pk__in=list(session_ids), component__isnull=False)
+        .values_list("component__plan_id", flat=True)
+        .distinct()
+    )
 
 
 def resource_summary(resources: Iterable[Resource]) -> list[dict[str, Any]]:
