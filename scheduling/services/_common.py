@@ -325,16 +325,23 @@ def renumber_course(*, component_id: int) -> None:
 
 
 def notify_sessions_changed(*, session_ids: Sequence[int], change: str) -> None:
-    """Sessions changed: the reminder planner re-plans their rows and the flags of their plans
-    are re-checked (``plans.tasks.on_plan_changed``) — both enqueue after commit."""
-    if not session_ids:
+    """Sessions changed: the reminder planner re-plans their rows, and the flags of their plans
+    are re-checked through the plans trigger ``plans.tasks.on_plan_changed`` — both after
+    commit. The plans are looked up once committed, so the writing transaction does not pay
+    for it."""
+    ids = sorted({int(i) for i in session_ids})
+    if not ids:
         return
-    on_sessions_changed(session_ids=list(session_ids), change=change)
-    on_plan_changed(
-        Session.objects.filter(pk__in=list(session_ids), component__isnull=False)
-        .values_list("component__plan_id", flat=True)
-        .distinct()
-    )
+    on_sessions_changed(session_ids=ids, change=change)
+
+    def _recheck() -> None:
+        on_plan_changed(
+            Session.objects.filter(pk__in=ids, component__isnull=False)
+            .values_list("component__plan_id", flat=True)
+            .distinct()
+        )
+
+    transaction.on_commit(_recheck)
 
 
 def resource_summary(resources: Iterable[Resource]) -> list[dict[str, Any]]:
