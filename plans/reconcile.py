@@ -5,7 +5,8 @@ a chunk of plans, from beat or a re-check) — apply their wanted gaps through
 
 Given a scope (plans), the wanted gaps and the codes the writer owns:
 
-- open what is missing — one ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING``: the
+- open what is missing — one ``INSERT … SELECT FROM jsonb_to_recordset(…) ON CONFLICT DO
+  NOTHING``: the
   partial unique index ``one_open_flag_per_gap`` keeps a concurrent writer's row and ours from
   both landing (DESIGN.md §4 promise 3);
 - escalate an open flag whose wanted severity is higher — never lower (plans/flag_codes.py), the
@@ -26,6 +27,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -89,10 +91,10 @@ INSERT INTO {flag} (patient_id, plan_id, component_id, session_id, code, require
                     severity, status, message, detail, due_at, opened_at, updated_at,
                     dismiss_reason)
 SELECT p.patient_id, w.plan_id, w.component_id, w.session_id, w.code, w.key, w.severity,
-       %s, w.message, w.detail::jsonb, w.due_at, %s, %s, ''
-FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[],
-            %s::text[], %s::text[], %s::timestamptz[])
-     AS w(plan_id, component_id, session_id, code, key, severity, message, detail, due_at)
+       %s, w.message, w.detail, w.due_at, %s, %s, ''
+FROM jsonb_to_recordset(%s::jsonb)
+     AS w(plan_id bigint, component_id bigint, session_id bigint, code text, key text,
+          severity text, message text, detail jsonb, due_at timestamptz)
 JOIN {plan} p ON p.id = w.plan_id
 ON CONFLICT DO NOTHING
 RETURNING 1
@@ -100,20 +102,23 @@ RETURNING 1
 
 
 def _insert(rows: list[WantedFlag], *, at: dt.datetime) -> int:
+    """One statement for any number of rows: the rows travel as one JSON document (a single
+    parameter, so the driver quotes one string, not thousands of array elements)."""
     if not rows:
         return 0
     sql = _INSERT.format(flag=Flag._meta.db_table, plan=CarePlan._meta.db_table)
-    columns: tuple[list[Any], ...] = tuple([] for _ in range(9))
-    for w in rows:
-        for col, value in zip(
-            columns,
-            (w.plan_id, w.component_id, w.session_id, str(w.code), w.key, str(w.severity),
-             w.message, json.dumps(w.detail, default=str), w.due_at),
-            strict=True,
-        ):  # fmt: skip
-            col.append(value)
+    payload = json.dumps(
+        [
+            {"plan_id": w.plan_id, "component_id": w.component_id, "session_id": w.session_id,
+             "code": str(w.code), "key": w.key, "severity": str(w.severity),
+             "message": w.message, "detail": w.detail,
+             "due_at": w.due_at.isoformat() if w.due_at else None}
+            for w in rows
+        ],
+        cls=DjangoJSONEncoder,
+    )  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.execute(sql, [FlagStatus.OPEN.value, at, at, *columns])
+        cursor.execute(sql, [FlagStatus.OPEN.value, at, at, payload])
         return len(cursor.fetchall())
 
 
