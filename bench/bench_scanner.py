@@ -238,9 +238,12 @@ def run_one(n: int, history: int) -> dict:
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.development")
     django.setup()
+    from django.conf import settings
     from django.db import connection, transaction
 
     from backend.accounts.models import Organization, User
+
+    settings.DEBUG = False  # as in production: no query log holding every statement's SQL
     from modalities.services import sync_catalogue
     from plans.scanner import scan_all_plans
     from scheduling.models import Clinic

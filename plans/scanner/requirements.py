@@ -111,25 +111,27 @@ def requirement_gaps(
     booked = {c["id"]: c for c in components if stats.get(c["id"], {}).get("next_booked")}
     if not booked:
         return []
-    rows = [
-        row
-        for row in components_with_protocols(PlanComponent.objects.filter(plan_q)).select_related(
-            "plan__clinic"
-        )
-        if row.pk in booked
-    ]
+    rows = list(
+        PlanComponent.objects.filter(plan_q, pk__in=list(booked))
+        .select_related("plan__clinic", "protocol", "indication")
+        .prefetch_related("authorizations")
+    )
+    # The protocol/indication specs, parsed once per pair from one fully loaded representative
+    # (prefetching the catalogue onto every row costs more than the rules themselves).
+    reps = {(r.protocol_id, r.indication_id): r.pk for r in rows}
+    specs: dict[tuple[int, int], Any] = {
+        (r.protocol_id, r.indication_id): component_facts(r)
+        for r in components_with_protocols(PlanComponent.objects.filter(pk__in=reps.values()))
+    }
     evals, measures = _fact_rows({c["plan__patient_id"] for c in booked.values()})
     course_rows = _booked_course_sessions(session_q)
     lookahead = dt.timedelta(days=expiry_warning_days())
     gaps: list[WantedFlag] = []
-    specs: dict[tuple[int, int], Any] = {}  # parsed protocol/indication specs, once per pair
     for row in rows:
         st = stats[row.pk]
         clinic = row.plan.clinic
         zone = ZoneInfo(clinic.timezone)
         pair = (row.protocol_id, row.indication_id)
-        if pair not in specs:
-            specs[pair] = component_facts(row)
         sessions = course_rows.get(row.pk, [])
         upcoming = [
             (seq, start) for seq, start, status in sessions if status == "booked" and start > now
