@@ -141,8 +141,8 @@ def reconcile_flags(
     at = at or timezone.now()
     owned = {str(c) for c in owned_codes}
     want: dict[tuple[int, str, str], WantedFlag] = {}
-    for w in wanted:
-        want.setdefault(w.ident, w)
+    for wf in wanted:
+        want.setdefault(wf.ident, wf)
     result = Reconciled(wanted=len(want))
     codes = owned | {w.code for w in want.values()}
     existing = {
@@ -157,9 +157,9 @@ def reconcile_flags(
     raise_to: dict[str, list[int]] = defaultdict(list)
     stale: list[Flag] = []
     for k, f in existing.items():
-        w = want.get(k)
-        if w is None:
+        if k not in want:
             continue
+        w = want[k]
         if SEVERITY_ORDER[str(w.severity)] > SEVERITY_ORDER[f["severity"]]:
             raise_to[str(w.severity)].append(f["id"])
         if refresh and f["code"] in owned and (f["message"], f["detail"]) != (w.message, w.detail):
