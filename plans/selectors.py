@@ -38,6 +38,7 @@ from plans.models import (
     PlanComponent,
     RecordStatus,
 )
+from plans.ports import session_facts
 from plans.rules.readiness import (
     NOT_STARTED,
     ClinicFacts,
@@ -120,11 +121,11 @@ _TAKEN_SESSIONS = ("arrived", "fulfilled")
 
 def course_session_rows(component_ids: Iterable[Any]) -> dict[Any, list[tuple]]:
     """(sequence, starts_at, status) of each component's active course sessions (one query)."""
-    from scheduling.models import Session  # scheduling depends on plans, not the reverse
-
     rows: dict[Any, list[tuple]] = {}
     for component_id, sequence, starts_at, status in (
-        Session.objects.filter(
+        session_facts()
+        .sessions()
+        .filter(
             component_id__in=list(component_ids),
             kind__in=_COURSE_KINDS,
             status__in=_ACTIVE_SESSIONS,

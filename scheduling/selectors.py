@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
 
+from modalities.vocab import ResourceKind
 from scheduling.access import visible_sessions
 from scheduling.models import (
     ACTIVE_SESSION_STATUSES,
@@ -172,3 +173,25 @@ def find_free_slots(
                 at += step
         day += timedelta(days=1)
     return slots
+
+
+class SessionFactsProvider:
+    """scheduling's implementation of ``plans.ports.SessionFacts`` (registered in
+    ``SchedulingConfig.ready``): plans reads session facts through it, never importing us."""
+
+    def sessions(self) -> QuerySet[Session]:
+        return Session.objects.all()
+
+    def tms_coils_in_use(self, *, component_id: int) -> list[str]:
+        return list(
+            SessionResource.objects.filter(
+                session__component_id=component_id,
+                active=True,
+                resource__kind=ResourceKind.TMS_DEVICE,
+            )
+            .values_list("resource__coil_type", flat=True)
+            .distinct()
+        )
+
+
+SESSION_FACTS = SessionFactsProvider()

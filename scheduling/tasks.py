@@ -13,18 +13,12 @@ from celery import shared_task
 
 @shared_task(name="scheduling.sync_session_reminders", ignore_result=True)
 def sync_session_reminders(*, session_ids: list[int], change: str = "status") -> dict:
-    from plans.tasks import scan_plan_flags
-    from scheduling.models import Session
+    """Re-plan the reminder rows of changed sessions — a reminders concern only: the flags of
+    their plans are re-checked through ``plans.tasks.on_plan_changed``, which
+    ``notify_sessions_changed`` calls in the same transaction."""
     from scheduling.reminders import sync_reminders_for_sessions
 
     result = sync_reminders_for_sessions(session_ids=session_ids)
-    # A session change can open or close a time-based flag (no-show streak, authorised count,
-    # a booked session within 72 h): re-check those plans too (issue 5).
-    plan_ids = sorted(
-        set(Session.objects.filter(pk__in=session_ids).values_list("component__plan_id", flat=True))
-    )
-    if plan_ids:
-        scan_plan_flags.apply_async(kwargs={"plan_ids": plan_ids}, queue="flags")
     return {"change": change, **result.__dict__}
 
 

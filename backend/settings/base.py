@@ -243,6 +243,8 @@ WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15)
 WORKER_HEARTBEAT_MAX_AGE = timedelta(seconds=env_int("WORKER_HEARTBEAT_MAX_AGE", 90))
 # issue 15: how long before a booked session the scanner warns of an expiring required step
 REQUIREMENT_EXPIRY_WARNING_DAYS = env_int("REQUIREMENT_EXPIRY_WARNING_DAYS", 7)
+# issue 17: scanned plans per flag-scan chunk (one task, one transaction; docs/adr/0011)
+FLAG_SCAN_CHUNK_PLANS = env_int("FLAG_SCAN_CHUNK_PLANS", 2000)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")

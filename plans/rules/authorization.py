@@ -1,7 +1,7 @@
 """Prior-authorisation rules: which authorisation governs a session, units used, and the flags.
 
 Pure functions over plain data (no database): ``plans.authorizations`` loads the facts in bulk,
-the scanner (``plans.scanner_authorization``) turns the alerts into flags, and the scheduler
+the scanner (``plans.scanner.authorization``) turns the alerts into flags, and the scheduler
 (``scheduling.services``) asks ``booking_problem`` before it books.
 
 Rules (issue 11):

@@ -28,7 +28,8 @@ from plans.models import (
     PlanComponent,
     PriorAuthorization,
 )
-from plans.services._common import audit_write, request_recheck
+from plans.services._common import audit_write
+from plans.tasks import on_plan_changed
 
 S = AuthorizationStatus
 _TRANSITIONS: dict[str, frozenset[str]] = {
@@ -70,7 +71,7 @@ def _after(component: PlanComponent) -> None:
     from plans.services.readiness import sync_readiness_flags
 
     sync_readiness_flags(plan=component.plan)
-    request_recheck(plan_id=component.plan_id)
+    on_plan_changed([component.plan_id])
 
 
 @transaction.atomic

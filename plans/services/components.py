@@ -12,12 +12,14 @@ from backend.audit.models import AuditAction
 from backend.errors import ConflictError, InvalidInput
 from modalities.models import Protocol, ProtocolIndication
 from modalities.rules.devices import label_status_with_devices
-from modalities.vocab import LabelStatus, PayerType, ResourceKind
+from modalities.vocab import LabelStatus, PayerType
 from plans.errors import PlanErrorCode
 from plans.models import CarePlan, Evaluation, Measure, Patient, PlanComponent, PlanStatus
+from plans.ports import session_facts
 from plans.selectors import clinic_today
-from plans.services._common import audit_write, request_recheck
+from plans.services._common import audit_write
 from plans.services.authorizations import sync_legacy_authorization
+from plans.tasks import on_plan_changed
 
 COMPONENT_FIELDS = frozenset(
     {"protocol", "indication", "target", "laterality", "rationale", "payer_type", "payer_name",
@@ -55,18 +57,9 @@ def derive_label_status(
 
 
 def tms_coils_in_use(*, component_id: int) -> list[str]:
-    """Coils of the TMS devices held by the component's active bookings (one query)."""
-    from scheduling.models import SessionResource
-
-    return list(
-        SessionResource.objects.filter(
-            session__component_id=component_id,
-            active=True,
-            resource__kind=ResourceKind.TMS_DEVICE,
-        )
-        .values_list("resource__coil_type", flat=True)
-        .distinct()
-    )
+    """Coils of the TMS devices held by the component's active bookings (one query, through
+    the session-fact port: plans never imports scheduling)."""
+    return session_facts().tms_coils_in_use(component_id=component_id)
 
 
 @transaction.atomic
@@ -179,7 +172,7 @@ def _after_change(plan: CarePlan) -> None:
     from plans.services.readiness import sync_readiness_flags
 
     sync_readiness_flags(plan=plan)
-    request_recheck(plan_id=plan.pk)
+    on_plan_changed([plan.pk])
 
 
 @transaction.atomic

@@ -15,8 +15,9 @@ from modalities.vocab import EvaluationKind
 from plans.errors import PlanErrorCode
 from plans.models import CarePlan, Evaluation, Patient, PlanComponent, RecordStatus
 from plans.rules.readiness import evaluation_data_errors
-from plans.services._common import audit_write, request_recheck
+from plans.services._common import audit_write
 from plans.services.readiness import sync_patient_plans
+from plans.tasks import on_plan_changed
 
 
 def _check_scope(
@@ -48,8 +49,7 @@ def check_clinical_time(*, patient: Patient, when: dt.datetime, field: str) -> N
 
 
 def _after_change(patient_id: int) -> None:
-    for plan_id in sync_patient_plans(patient_id=patient_id):
-        request_recheck(plan_id=plan_id)
+    on_plan_changed(sync_patient_plans(patient_id=patient_id))
 
 
 @transaction.atomic

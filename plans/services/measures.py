@@ -14,10 +14,11 @@ from plans.errors import PlanErrorCode
 from plans.flag_codes import FlagCode
 from plans.models import CarePlan, Measure, Patient, PlanComponent, PlanStatus, RecordStatus
 from plans.rules.scoring import ALERT_CSSRS_HIGH_RISK, ScoringError, score
-from plans.services._common import audit_write, request_recheck
+from plans.services._common import audit_write
 from plans.services.evaluations import _check_scope, check_clinical_time
 from plans.services.flags import open_or_escalate_flag
 from plans.services.readiness import sync_patient_plans
+from plans.tasks import on_plan_changed
 
 _SAFETY_CODES = {
     "phq9_item9": (
@@ -123,6 +124,5 @@ def record_measure(
                 request_safety_notification(flag_id=flag.pk)
     audit_write(by=by, action=AuditAction.CREATE, obj=measure, patient_id=patient.pk,
                 detail={"instrument": str(result.instrument)})  # fmt: skip
-    for plan_id in sync_patient_plans(patient_id=patient.pk):
-        request_recheck(plan_id=plan_id)
+    on_plan_changed(sync_patient_plans(patient_id=patient.pk))
     return measure

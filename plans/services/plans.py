@@ -16,10 +16,11 @@ from backend.audit.models import AuditAction
 from backend.errors import ConflictError, InvalidInput
 from plans.errors import PlanErrorCode
 from plans.models import CarePlan, ComponentStatus, Patient, PlanComponent, PlanStatus
-from plans.services._common import audit_write, request_recheck
+from plans.services._common import audit_write
 from plans.services.components import build_component
 from plans.services.flags import attach_patient_flags
 from plans.services.readiness import sync_readiness_flags
+from plans.tasks import on_plan_changed
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     PlanStatus.DRAFT: frozenset({PlanStatus.ACTIVE, PlanStatus.REVOKED}),
@@ -90,7 +91,7 @@ def create_plan(
     audit_write(by=by, action=AuditAction.CREATE, obj=plan, patient_id=patient.pk,
                 detail=detail)  # fmt: skip
     sync_readiness_flags(plan=plan)
-    request_recheck(plan_id=plan.pk)
+    on_plan_changed([plan.pk])
     return plan
 
 
@@ -123,7 +124,7 @@ def update_plan(*, plan: CarePlan, by: Any, **changes: Any) -> CarePlan:
                 detail={"fields": sorted(changes)})  # fmt: skip
     if "clinic" in changes:  # REMS site certification is a readiness input
         sync_readiness_flags(plan=plan)
-    request_recheck(plan_id=plan.pk)
+    on_plan_changed([plan.pk])
     return plan
 
 
@@ -153,7 +154,7 @@ def _transition(plan: CarePlan, *, to: str, by: Any, reason: str = "") -> CarePl
     audit_write(by=by, action=AuditAction.UPDATE, obj=plan, patient_id=plan.patient_id,
                 detail={"status": [previous, to], "reason": reason})  # fmt: skip
     sync_readiness_flags(plan=plan)
-    request_recheck(plan_id=plan.pk)
+    on_plan_changed([plan.pk])
     return plan
 
 

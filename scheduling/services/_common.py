@@ -19,6 +19,7 @@ from modalities.rules.devices import preferred_coils
 from modalities.rules.phases import Phase
 from modalities.rules.rems import recorded_until, rems_site_certified
 from modalities.vocab import COURSE_KINDS, Modality, ResourceKind, normalise_coil
+from plans.tasks import on_plan_changed
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import (
     ACTIVE_SESSION_STATUSES,
@@ -29,6 +30,7 @@ from scheduling.models import (
     Session,
     SessionResource,
 )
+from scheduling.reminders import on_sessions_changed
 from scheduling.rules.course import ClinicCalendar, CourseRequest, renumber
 
 ACTIVE = [s.value for s in ACTIVE_SESSION_STATUSES]
@@ -323,13 +325,23 @@ def renumber_course(*, component_id: int) -> None:
 
 
 def notify_sessions_changed(*, session_ids: Sequence[int], change: str) -> None:
-    """Hand the change to the reminder planner (it enqueues on commit)."""
-    try:
-        from scheduling.reminders import on_sessions_changed
-    except ImportError:  # the reminders module is optional for the calendar
+    """Sessions changed: the reminder planner re-plans their rows, and the flags of their plans
+    are re-checked through the plans trigger ``plans.tasks.on_plan_changed`` — both after
+    commit. The plans are looked up once committed, so the writing transaction does not pay
+    for it."""
+    ids = sorted({int(i) for i in session_ids})
+    if not ids:
         return
-    if session_ids:
-        on_sessions_changed(session_ids=list(session_ids), change=change)
+    on_sessions_changed(session_ids=ids, change=change)
+
+    def _recheck() -> None:
+        on_plan_changed(
+            Session.objects.filter(pk__in=ids, component__isnull=False)
+            .values_list("component__plan_id", flat=True)
+            .distinct()
+        )
+
+    transaction.on_commit(_recheck)
 
 
 def resource_summary(resources: Iterable[Resource]) -> list[dict[str, Any]]:

@@ -169,15 +169,15 @@ def test_scanner_escalates_but_never_lowers_a_readiness_flag(catalogue, organiza
 
 
 @pytest.mark.django_db(transaction=True)
-def test_request_recheck_publishes_only_after_commit():
+def test_on_plan_changed_publishes_only_after_commit():
     from unittest import mock
 
     from django.db import transaction
 
-    from plans.tasks import request_recheck
+    from plans.tasks import on_plan_changed
 
     with mock.patch("plans.tasks.scan_plan_flags.apply_async") as publish:
         with transaction.atomic():
-            request_recheck(plan_id=7)
+            on_plan_changed([7])
             publish.assert_not_called()
         publish.assert_called_once_with(kwargs={"plan_ids": [7]}, queue="flags")

@@ -1,5 +1,5 @@
-"""The scanner's prior-authorisation rule set (issue 11), kept out of ``plans/scanner.py`` so
-the two evolve separately.
+"""The scanner's prior-authorisation rule set (issue 11), kept apart from the scanner's
+time-based rules (``plans/scanner/gaps.py``) so the two evolve separately.
 
 For every open component with an approved authorisation, the current authorisation's usage
 (derived from the sessions, ``plans.authorizations.current_usage``: two queries for any number
@@ -17,21 +17,19 @@ re-authorisation is approved it becomes the current one and the old alerts resol
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
 
+from plans.authorizations import current_usage
 from plans.models import PlanComponent
+from plans.reconcile import WantedFlag
 from plans.rules.authorization import EXPIRY_WARNING_DAYS, UNITS_WARNING_PERCENT, alerts_for
 
 CODES = ("prior_auth_units_low", "sessions_beyond_authorization", "prior_auth_expiring")
 
 
-def authorization_gaps(*, plan_q: Q, now: dt.datetime) -> list[Any]:
-    from plans.authorizations import current_usage
-    from plans.scanner import _Gap
-
+def authorization_gaps(*, plan_q: Q, now: dt.datetime) -> list[WantedFlag]:
     components = dict(
         PlanComponent.objects.filter(plan_q)
         .exclude(status__in=("completed", "stopped"))
@@ -48,7 +46,7 @@ def authorization_gaps(*, plan_q: Q, now: dt.datetime) -> list[Any]:
             usage, today=today, units_warning_percent=percent, expiry_warning_days=days
         ):
             gaps.append(
-                _Gap(
+                WantedFlag(
                     components[cid],
                     alert.code,
                     str(cid),
