@@ -78,7 +78,7 @@ def test_list_rows_are_exactly_what_the_plan_serializer_renders(client_for, demo
     from rest_framework.renderers import JSONRenderer
 
     from api.plans.rows import list_plans, plan_rows
-    from api.plans.serializers import PlanOut
+    from api.plans.serializers.plans import PlanOut
 
     _more_plans(demo_world, 2)
     plans = list(list_plans(CarePlan.objects.filter(organization=demo_world["organization"])))
