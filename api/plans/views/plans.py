@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.http import HttpResponseBase
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -13,7 +15,7 @@ from rest_framework.views import APIView
 from api.boundary import resolve_subject
 from api.pagination_cursor import KeysetPagination
 from api.plans.filters import PlanFilter
-from api.plans.rows import list_plans, plan_rows
+from api.plans.rows import plan_rows_for, plan_rows_sql
 from api.plans.serializers.plans import (
     ComponentIn,
     ComponentOut,
@@ -75,13 +77,20 @@ class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
     audit_object_type = "plans.careplan"
 
     def get_queryset(self):
-        return list_plans(access.visible_plans(self.request.user))
+        return access.visible_plans(self.request.user)
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """The page, rendered by ``api.plans.rows`` (the same JSON as ``PlanOut``, without
-        DRF's per-field cost), then audited by ``AuditedListMixin``."""
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        response = self.get_paginated_response(plan_rows(page))
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        """The page's JSON built by PostgreSQL (``api.plans.rows``: exactly ``PlanOut``) in one
+        query, written into the body as it comes; then audited (``AuditedListMixin``).
+        Queries: token → user, the page, the audit event (+ the COUNT when asked)."""
+        paginator = self.paginator
+        qs = self.filter_queryset(self.get_queryset())
+        if paginator.numbered(request):  # ?page=: ids of the numbered page, then their rows
+            page = paginator.paginate_queryset(qs.only("id"), request, view=self)
+            rows = [json.loads(text) for text in plan_rows_for([p.pk for p in page])]
+            response = paginator.get_paginated_response(rows)
+        else:
+            response = paginator.json_response(plan_rows_sql(paginator.window(qs, request)))
         self.audit_list(request)
         return response
 
