@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from api.boundary import resolve_subject
 from api.pagination_cursor import KeysetPagination
+from api.plans.detail import plan_detail_payload
 from api.plans.filters import PlanFilter
 from api.plans.rows import plan_rows_for, plan_rows_sql
 from api.plans.serializers.plans import (
@@ -48,12 +49,12 @@ from plans.selectors import (
 def _plan_detail_response(
     plan: CarePlan, *, code: int = status.HTTP_200_OK, reload: bool = True
 ) -> Response:
-    """The plan detail. ``reload`` after a write (the row changed); a plain read passes the plan
-    ``access_plan`` already loaded with its patient, clinic and coordinator (loaded once)."""
+    """The plan detail (``PlanDetailOut``, built by ``api.plans.detail``). ``reload`` after a
+    write (the row changed); a plain read passes the plan ``access_plan`` already loaded with
+    its patient, clinic and coordinator (loaded once)."""
     if reload:
         plan = plans_for_detail(CarePlan.objects.filter(pk=plan.pk)).get()
-    plan.detail = get_plan_detail(plan=plan)  # type: ignore[attr-defined]
-    return Response(PlanDetailOut(plan).data, status=code)
+    return Response(plan_detail_payload(plan, get_plan_detail(plan=plan)), status=code)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -97,3 +97,39 @@ def test_plan_detail_query_count_does_not_grow(client_for, demo_world, django_as
     assert len(body["components"]) == 1
     assert "readiness" in body
     assert "open_flags" in body
+
+
+def test_detail_payload_is_exactly_what_the_detail_serializer_renders(client_for, demo_world):
+    # given the demo plan (prior authorisation, readiness warnings) and a plan with history:
+    # evaluations, measures against a baseline, more open flags than the detail shows
+    from rest_framework.renderers import JSONRenderer
+
+    from api.plans.detail import plan_detail_payload
+    from api.plans.serializers.plans import PlanDetailOut
+    from plans.models import CarePlan, Flag
+    from plans.selectors import get_plan_detail, plans_for_detail
+
+    coordinator = demo_world["users"]["coordinator"]
+    client = client_for(coordinator)
+    patient = demo_world["others"][0]
+    codes = ["spravato_trd", "psychiatric_follow_up"]
+    big = _plan_with(client, patient, demo_world["clinic"], codes, evaluations=8, measures=6)
+    Flag.objects.bulk_create(
+        Flag(plan_id=big, patient=patient, code="MONITORING_FORM_MISSING",
+             requirement_key=f"session:{i}", severity="warning", message="Form missing.",
+             detail={"session": i})
+        for i in range(22)
+    )  # fmt: skip
+    for plan_id in (demo_world["plan"].pk, big):
+        plan = plans_for_detail(CarePlan.objects.filter(pk=plan_id)).get()
+        detail = get_plan_detail(plan=plan)
+        plan.detail = detail
+        # when the fast builder and PlanDetailOut render the same detail
+        fast = JSONRenderer().render(plan_detail_payload(plan, detail))
+        slow = JSONRenderer().render(PlanDetailOut(plan).data)
+        # then the JSON is identical, byte for byte (PlanDetailOut stays the schema)
+        assert fast == slow
+    body = ok(client.get(f"{API}/plans/{big}/"))
+    assert body["open_flags_more"]
+    assert any(s["baseline"] and s["change"] for s in body["latest_measures"])
+    assert any(it["satisfied_by"] for c in body["readiness"]["components"] for it in c["items"])
