@@ -101,9 +101,9 @@ def add_plans(*, org_id: int, clinic_id: int, coordinator_id: int | None, n: int
         cur.execute(
             """
             INSERT INTO plans_plancomponent (label_status, target, laterality, rationale,
-                payer_type, payer_name, prior_auth_number, status, position, created_at,
-                updated_at, indication_id, plan_id, protocol_id)
-            SELECT %(label)s, %(target)s, '', '', 'self_pay', '', '', 'active', 0, now(), now(),
+                payer_type, payer_name, status, position, created_at, updated_at,
+                indication_id, plan_id, protocol_id)
+            SELECT %(label)s, %(target)s, '', '', 'self_pay', '', 'active', 0, now(), now(),
                    %(ind)s, c.id, %(proto)s
             FROM plans_careplan c
             WHERE c.organization_id = %(org)s
@@ -157,7 +157,8 @@ def detail_plan(*, org, clinic, coordinator, evaluations: int = 40, measures: in
                                 instrument=instrument, answers=answers,
                                 taken_at=now - timedelta(days=i))  # fmt: skip
     Flag.objects.bulk_create(
-        Flag(plan=plan, code="MONITORING_FORM_MISSING", requirement_key=f"bench:{i}",
+        Flag(plan=plan, patient=patient, code="MONITORING_FORM_MISSING",
+             requirement_key=f"bench:{i}",
              severity="warning", message="A monitoring form is missing.")
         for i in range(open_flags)
     )  # fmt: skip

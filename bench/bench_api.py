@@ -8,7 +8,9 @@ request): requests/s of ``/healthz`` (the floor: same server, no database), of t
 (first keyset page of 50, as a coordinator with a token) and of one plan's detail (4 components,
 40 evaluations, 30 measures, 25 open flags). Each request is audited, as in production.
 
-Figures, not assertions: the client shares the 2 cores with the server (and other users).
+``make bench BENCH=api``; sizes via ``BENCH_API_PLANS_SMALL`` / ``BENCH_API_PLANS_LARGE``,
+seconds per figure via ``BENCH_API_SECONDS`` (4). Figures, not assertions: the client shares the
+2 cores with the server (and other users).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from api.boundary import InputSerializer
-from api.plans.serializers import enum_field
+from api.plans.serializers.fields import enum_field
 from plans.models import AuthorizationEvidence, AuthorizationStatus, PriorAuthorization
 
 

@@ -14,8 +14,13 @@ from api.boundary import (
     Window,
     WindowMixin,
 )
-from api.plans.serializers import clinic_field, clinician_field, component_field, patient_field
-from api.plans.serializers import user_field as _user_field
+from api.plans.serializers.fields import (
+    clinic_field,
+    clinician_field,
+    component_field,
+    patient_field,
+)
+from api.plans.serializers.fields import user_field as _user_field
 from modalities import vocab
 from modalities.models import _choices
 from modalities.rules.rems import recorded_until, rems_site_certified

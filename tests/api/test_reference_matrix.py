@@ -25,7 +25,13 @@ from tests.api.matrix import World, build_world
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
-SERIALIZER_MODULES = ("api.plans.serializers", "api.scheduling.serializers")
+SERIALIZER_MODULES = (
+    *(
+        f"api.plans.serializers.{m}"
+        for m in ("fields", "catalogue", "patients", "plans", "records")
+    ),
+    "api.scheduling.serializers",
+)
 #: fields whose name says "an id of something" — they must be VisibleRelatedFields
 ID_NAMES = {
     *("patient", "plan", "component", "clinic", "clinician", "user", "coordinator"),
