@@ -387,6 +387,11 @@ class PlanFhirExportView(FhirView):
     def get_exception_handler(self):
         return api_exception_handler
 
+    def perform_content_negotiation(self, request, force=False):
+        if "format" in request.query_params:  # the documented ?format=: DRF's negotiation
+            return APIView.perform_content_negotiation(self, request, force)
+        return super().perform_content_negotiation(request, force)
+
     def finalize_response(self, request, response, *args, **kwargs):
         if response.status_code >= 400:
             request.accepted_renderer, request.accepted_media_type = (
