@@ -400,7 +400,12 @@ class PlanFhirExportView(FhirView):
             )
         return super().finalize_response(request, response, *args, **kwargs)
 
-    @extend_schema(responses={(200, FHIR_JSON): OpenApiTypes.OBJECT})
+    @extend_schema(
+        responses={
+            (200, FHIR_JSON): OpenApiTypes.OBJECT,
+            (200, "application/json"): OpenApiTypes.OBJECT,  # ?format=json
+        }
+    )
     def get(self, request: Request, pk: int) -> Response:
         plan, body = plan_export_bundle(user=request.user, plan_id=pk, base=self.base_url(request))
         record_event(actor=request.user, action=AuditAction.READ, object_type="plans.careplan",

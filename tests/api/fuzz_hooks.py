@@ -224,11 +224,8 @@ def _body_schema(case: Any) -> Any:
     return None
 
 
-@schemathesis.hook
-def map_case(context: Any, case: Any) -> Any:
-    meta = getattr(case, "meta", None)
-    if meta is None or not meta.generation.mode.is_positive:
-        return case
+def teach(case: Any) -> Any:
+    """``case`` (a positive one) mapped onto the nearest case that keeps the documented rules."""
     root = case.operation.schema.raw_schema
     if isinstance(case.body, dict | list):
         case.body = windows(root, _body_schema(case), case.body)
@@ -244,3 +241,19 @@ def map_case(context: Any, case: Any) -> Any:
     if key in QUERY_RULES and isinstance(case.query, dict):
         QUERY_RULES[key](case.query)
     return case
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    """Generated cases (coverage, fuzzing, stateful phases): the positive ones only."""
+    meta = getattr(case, "meta", None)
+    if meta is None or not meta.generation.mode.is_positive:
+        return case
+    return teach(case)
+
+
+@schemathesis.hook
+def before_add_examples(context: Any, examples: list[Any]) -> None:
+    """The examples phase (built from the schema's examples, all positive) skips ``map_case``."""
+    for case in examples:
+        teach(case)

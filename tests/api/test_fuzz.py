@@ -88,8 +88,8 @@ def schemathesis_config(schema: dict) -> str:
                 expected.append("400")
             lines += [
                 "[[operations]]",
-                f"include-path = {json.dumps(path)}",
-                f"include-method = {json.dumps(method.upper())}",
+                # one filter (separate include-path / include-method filters would OR)
+                f"include-name = {json.dumps(f'{method.upper()} {path}')}",
                 f"checks.positive_data_acceptance.expected-statuses = {json.dumps(expected)}",
             ]
     return "\n".join(lines) + "\n"
