@@ -6,9 +6,12 @@
   (``data.notes``, ``components[0].rationale``). PostgreSQL cannot store either in text or
   jsonb, and a surrogate cannot even be encoded in the JSON response.
 * ``InputSerializer`` / ``InputModelSerializer`` (the base of every write serializer): a key the
-  serializer does not know is 400 naming it; free text without an explicit ``max_length`` gets
-  ``API_TEXT_MAX_LENGTH``; JSON blobs are capped at ``API_JSON_MAX_BYTES``; every date and
-  datetime gets the plausible window ``CLINICAL_EARLIEST_DATE`` … today +
+  serializer does not know is 400 naming it; a JSON value of the wrong type is 400 naming it —
+  DRF would coerce ``0`` to ``"0"`` for a text field, ``"0"`` to ``false`` for a boolean and
+  ``"5"`` to ``5`` for an integer or an id, accepting what the schema calls invalid (issue 12;
+  query strings, where every value is text, keep DRF's parsing); free text without an explicit
+  ``max_length`` gets ``API_TEXT_MAX_LENGTH``; JSON blobs are capped at ``API_JSON_MAX_BYTES``;
+  every date and datetime gets the plausible window ``CLINICAL_EARLIEST_DATE`` … today +
   ``CLINICAL_DATE_HORIZON_DAYS`` unless the field declares a narrower one. The bounds are on
   the fields, so the OpenAPI schema shows them (``maxLength``, and the window in the description).
 * ``VisibleRelatedField``: a foreign key in a payload resolves only inside what the caller may
@@ -23,11 +26,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
+from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db.models import Model, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -159,8 +165,60 @@ def _bound_field(field: serializers.Field) -> None:
         field.validators.append(window.check)
 
 
+_TYPE_MESSAGES = {
+    "string": "Not a valid string.",
+    "boolean": "Must be a valid boolean.",
+    "integer": "A valid integer is required.",
+    "number": "A valid number is required.",
+    "id": "Incorrect type. Expected pk value.",
+}
+
+
+def _json_type(field: serializers.Field) -> str | None:
+    """The JSON type the schema gives this field's values, when DRF would coerce others."""
+    if isinstance(field, serializers.CharField):
+        return "string"
+    if isinstance(field, serializers.BooleanField):
+        return "boolean"
+    if isinstance(field, serializers.IntegerField):
+        return "integer"
+    if isinstance(field, serializers.FloatField):
+        return "number"
+    if isinstance(field, serializers.PrimaryKeyRelatedField):
+        return "id"
+    return None
+
+
+def _wrong_type(field: serializers.Field, value: Any) -> str | None:
+    """Why ``value`` (parsed JSON) is not of the field's schema type, or None if it is."""
+    if value is None:  # allow_null decides
+        return None
+    if isinstance(field, serializers.ListField | serializers.ManyRelatedField):
+        child = getattr(field, "child", None) or getattr(field, "child_relation", None)
+        if not isinstance(value, list) or child is None:
+            return None  # DRF's own "expected a list" answer
+        return next((m for m in (_wrong_type(child, item) for item in value) if m), None)
+    kind = _json_type(field)
+    if kind is None or (kind == "string" and isinstance(value, str)):
+        return None
+    if kind == "boolean" and isinstance(value, bool):
+        return None
+    if isinstance(value, bool) or kind in ("string", "boolean"):
+        return _TYPE_MESSAGES[kind]
+    if kind == "id" and isinstance(value, int):
+        return None
+    if kind == "integer" and (
+        isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    ):
+        return None  # JSON Schema: 5.0 is an integer
+    if kind == "number" and isinstance(value, int | float):
+        return None
+    return _TYPE_MESSAGES[kind]
+
+
 class StrictInputMixin:
-    """Unknown keys → 400 naming them; default bounds on text, JSON and dates."""
+    """Unknown keys → 400 naming them; values of the wrong JSON type → 400 naming them; default
+    bounds on text, JSON and dates."""
 
     def get_fields(self):  # type: ignore[no-untyped-def]
         fields = super().get_fields()  # type: ignore[misc]
@@ -175,6 +233,16 @@ class StrictInputMixin:
                 raise serializers.ValidationError(
                     {_safe(name): ["unknown field"] for name in unknown[:20]}
                 )
+            if not isinstance(data, QueryDict):  # a query string is all text
+                wrong = {
+                    name: [message]
+                    for name, field in self.fields.items()  # type: ignore[attr-defined]
+                    if not field.read_only
+                    and name in data
+                    and (message := _wrong_type(field, data[name]))
+                }
+                if wrong:
+                    raise serializers.ValidationError(wrong, code="invalid")
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
@@ -184,6 +252,19 @@ class InputSerializer(StrictInputMixin, serializers.Serializer):
 
 class InputModelSerializer(StrictInputMixin, serializers.ModelSerializer):
     """Base of model serializers that also read request bodies."""
+
+
+class QueryInputSerializer(serializers.Serializer):
+    """Base of serializers that read query parameters: a parameter sent with no value
+    (``?date_to=``) is a 400 naming it — DRF would read it as "not given"."""
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        getlist = getattr(data, "getlist", None)
+        if getlist is not None:
+            empty = [name for name in self.fields if name in data and "" in getlist(name)]
+            if empty:
+                raise serializers.ValidationError({name: ["must not be empty"] for name in empty})
+        return super().to_internal_value(data)
 
 
 class WindowMixin:
@@ -200,6 +281,33 @@ class BoundedDateField(WindowMixin, serializers.DateField):
 
 class BoundedDateTimeField(WindowMixin, serializers.DateTimeField):
     pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Text with a vocabulary the schema states
+# ---------------------------------------------------------------------------------------------
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """The IANA zones the service accepts (zoneinfo's ``available_timezones()``)."""
+    return tuple(sorted(available_timezones()))
+
+
+class TimeZoneField(serializers.CharField):
+    """An IANA time zone; the schema lists ``time_zones()`` as its enum. Whoever owns the rule
+    checks it (the clinic serializer, the patient service with ``invalid_timezone``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+
+class PhoneField(serializers.CharField):
+    """A phone number as libphonenumber reads it (``+15555550123``, ``(555) 555-0123`` — no
+    country code means US), answered in E.164. No pattern can say which digit strings are
+    possible numbers, so the schema says ``format: phone`` and describes the rule; whoever owns
+    the rule checks it."""
 
 
 # ---------------------------------------------------------------------------------------------

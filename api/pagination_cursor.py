@@ -6,7 +6,8 @@ matches the list's ordering, starting after the last row the client saw, whateve
 the organisation.
 
 - ``?cursor=<opaque>`` continues from ``next``; no cursor starts at the top.
-- ``?count=true`` adds the total (one ``COUNT``); otherwise ``count`` is ``null``.
+- ``?count=true`` adds the total (one ``COUNT``); otherwise ``count`` is ``null``; a value
+  other than ``true``/``false`` is a 400 naming ``count``.
 - A client that sends ``?page=`` gets the page-number behaviour unchanged (``DefaultPagination``:
   count, next and previous page links), so existing clients keep working.
 - ``page_size`` is read through ``DefaultPagination.get_page_size`` (same bounds and validation).
@@ -34,7 +35,8 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from api.pagination import DefaultPagination
 from backend.errors import ErrorCode, InvalidInput
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
+_TRUE = frozenset({"true"})
+_BOOLEAN = frozenset({"true", "false"})
 
 
 class KeysetPagination(BasePagination):
@@ -72,7 +74,7 @@ class KeysetPagination(BasePagination):
             qs = qs.filter(created_at__lte=created_at).filter(
                 Q(created_at__lt=created_at) | Q(pk__lt=pk)
             )
-        wants_count = request.query_params.get(self.count_query_param, "").lower() in _TRUE
+        wants_count = self._wants_count(request)
         self.count = queryset.count() if wants_count else None
         return qs[: self.page_size + 1]
 
@@ -88,6 +90,17 @@ class KeysetPagination(BasePagination):
             self._fallback = DefaultPagination()
             return self._fallback.paginate_queryset(queryset, request, view)
         return self._cut(list(self.window(queryset, request)), lambda r: (r.created_at, r.pk))
+
+    def _wants_count(self, request: Request) -> bool:
+        """``?count=true|false`` (the schema's boolean); anything else is a 400 naming it."""
+        raw = request.query_params.get(self.count_query_param)
+        if raw is None or raw.lower() in _BOOLEAN:
+            return raw is not None and raw.lower() in _TRUE
+        raise InvalidInput(
+            ErrorCode.VALIDATION_ERROR,
+            "Invalid count.",
+            fields={self.count_query_param: ["true or false"]},
+        )
 
     def get_paginated_response(self, data: Any) -> Response:
         if self._fallback is not None:

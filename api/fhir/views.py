@@ -396,6 +396,11 @@ class PlanFhirExportView(FhirView):
     def get_exception_handler(self):
         return api_exception_handler
 
+    def perform_content_negotiation(self, request, force=False):
+        if "format" in request.query_params:  # the documented ?format=: DRF's negotiation
+            return APIView.perform_content_negotiation(self, request, force)
+        return super().perform_content_negotiation(request, force)
+
     def finalize_response(self, request, response, *args, **kwargs):
         if response.status_code >= 400:
             request.accepted_renderer, request.accepted_media_type = (
@@ -404,7 +409,12 @@ class PlanFhirExportView(FhirView):
             )
         return super().finalize_response(request, response, *args, **kwargs)
 
-    @extend_schema(responses={(200, FHIR_JSON): OpenApiTypes.OBJECT})
+    @extend_schema(
+        responses={
+            (200, FHIR_JSON): OpenApiTypes.OBJECT,
+            (200, "application/json"): OpenApiTypes.OBJECT,  # ?format=json
+        }
+    )
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         plan, body = plan_export_bundle(user=request.user, plan_id=pk, base=self.base_url(request))
         record_event(actor=request.user, action=AuditAction.READ, object_type="plans.careplan",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from rest_framework import serializers
 
@@ -11,8 +11,11 @@ from api.boundary import (
     BoundedDateField,
     InputModelSerializer,
     InputSerializer,
+    PhoneField,
+    TimeZoneField,
     Window,
     WindowMixin,
+    time_zones,
 )
 from api.plans.serializers.fields import (
     clinic_field,
@@ -34,6 +37,7 @@ from scheduling.models import (
     Session,
     SessionResource,
 )
+from scheduling.services.clinics import holiday_countries, holiday_subdivisions
 
 
 class LocalDateTimeField(WindowMixin, serializers.DateTimeField):
@@ -69,6 +73,15 @@ class ClinicClosureSerializer(serializers.ModelSerializer):
 
 
 class ClinicSerializer(InputModelSerializer):
+    cross_field_rules = (
+        "`subdivision` is blank or one of the `country`'s holiday-calendar subdivisions "
+        "(so that closures can be generated for the clinic).",
+        "`hours`: `opens` before `closes`; the intervals of one weekday do not overlap.",
+    )
+
+    timezone = TimeZoneField()
+    phone = PhoneField(max_length=20)
+    country = serializers.ChoiceField(choices=holiday_countries(), default="US")
     hours = ClinicHoursSerializer(many=True, required=False)
     closures = ClinicClosureSerializer(many=True, read_only=True)
     rems_certified = serializers.SerializerMethodField()
@@ -102,11 +115,19 @@ class ClinicSerializer(InputModelSerializer):
         return rems_site_certified(until, djtz.now().date())
 
     def validate_timezone(self, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise serializers.ValidationError("an IANA time zone, e.g. America/New_York") from None
+        if value not in time_zones():
+            raise serializers.ValidationError("an IANA time zone, e.g. America/New_York")
         return value
+
+    def validate(self, attrs: dict) -> dict:
+        instance = self.instance
+        country = attrs.get("country", instance.country if instance else "US")
+        subdivision = attrs.get("subdivision", instance.subdivision if instance else "")
+        if subdivision and subdivision not in holiday_subdivisions(country):
+            raise serializers.ValidationError(
+                {"subdivision": [f"not a subdivision of {country} with a holiday calendar"]}
+            )
+        return attrs
 
     def validate_phone(self, value: str) -> str:
         import phonenumbers
@@ -120,8 +141,11 @@ class ClinicSerializer(InputModelSerializer):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+CLOSURE_WINDOW = Window(past=366)
+
+
 class ClosureInputSerializer(InputSerializer):
-    date = BoundedDateField(window=Window(past=366))
+    date = BoundedDateField(window=CLOSURE_WINDOW)
     reason = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
 
 
@@ -160,6 +184,7 @@ class ResourceSerializer(InputModelSerializer):
 
 
 class ClinicianHoursSerializer(InputModelSerializer):
+    cross_field_rules = ("`ends` after `starts`.",)
     clinician = clinician_field()
     clinic = clinic_field()
 
@@ -290,6 +315,7 @@ class MissedSessionOutputSerializer(serializers.Serializer):
 
 
 class ScheduleInputSerializer(InputSerializer):
+    cross_field_rules = ("`window_end`, when given, not before `preferred_start`.",)
     starts_on = BoundedDateField(
         window=Window(past="SESSION_BACK_ENTRY_DAYS", future="SCHEDULING_HORIZON_DAYS")
     )
@@ -335,6 +361,7 @@ class CourseScheduleSerializer(serializers.Serializer):
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):
+    cross_field_rules = ("`end` not before `start`, and at most 31 days after it.",)
     clinic = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=_choices(vocab.ResourceKind))
     minutes = serializers.IntegerField(min_value=5, max_value=12 * 60)
@@ -359,6 +386,7 @@ class FreeSlotSerializer(serializers.Serializer):
 
 
 class FeedInputSerializer(InputSerializer):
+    cross_field_rules = ("Exactly one of `patient` and `clinician` (a feed is one person's).",)
     patient = patient_field(required=False, allow_null=True, default=None)
     clinician = _user_field(required=False, allow_null=True, default=None)
 

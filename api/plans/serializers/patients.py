@@ -10,6 +10,8 @@ from api.boundary import (
     BoundedDateField,
     BoundedDateTimeField,
     InputSerializer,
+    PhoneField,
+    TimeZoneField,
     VisibleRelatedField,
     Window,
 )
@@ -63,9 +65,9 @@ class PatientIn(InputSerializer):
     given_name = serializers.CharField(max_length=100)
     family_name = serializers.CharField(max_length=100)
     birth_date = BoundedDateField(window=Window(future=0))
-    phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    phone = PhoneField(max_length=32, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
-    timezone = serializers.CharField(max_length=64)
+    timezone = TimeZoneField()
     preferred_channel = enum_field(Channel, required=False)
     sms_consent_at = BoundedDateTimeField(required=False, allow_null=True, window=RECORDED_WINDOW)
     user = user_field(required=False, allow_null=True)

@@ -110,7 +110,11 @@ class ClinicClosuresView(APIView):
         return Response(s.ClinicClosureSerializer(closure).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        parameters=[OpenApiParameter("date", OpenApiTypes.DATE, required=True)],
+        parameters=[
+            OpenApiParameter(
+                "date", OpenApiTypes.DATE, required=True, description=s.CLOSURE_WINDOW.describe()
+            )
+        ],
         responses={204: None},
     )
     def delete(self, request: Request, pk: int) -> Response:
