@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from modalities.catalogue import IndicationSpec, ProtocolSpec, RequirementSpec
+from modalities.specs import IndicationSpec, ProtocolSpec, RequirementSpec
 from modalities.vocab import (
     ClinicAttribute,
     EvaluationKind,

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modalities.catalogue import find_protocol, load_catalogue
+from modalities.catalogue import load_catalogue
+from modalities.specs import find_protocol
 from modalities.vocab import (
     EvaluationKind,
     Instrument,
