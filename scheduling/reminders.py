@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from notifications.channels import get_channel
 from notifications.inbound import parse_inbound_keyword
 from notifications.rendering import START_CONFIRMATION, STOP_CONFIRMATION, render_help_text
 from scheduling.rules.reminders.planning import plan_reminders
@@ -402,8 +403,6 @@ def handle_inbound_sms(
         key = f"inbound:{provider_id}:reply"
 
         def _reply() -> None:
-            from notifications.channels import get_channel
-
             try:
                 get_channel("sms").send(to=from_number, body=reply, idempotency_key=key)
             except Exception:

@@ -16,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from notifications.channels import PermanentSendError, TransientSendError, get_channel
 from notifications.terms import ForbiddenTermError, contains_forbidden_term
 from scheduling.delivery.dispatch import _record_send_rate, send_batch_seconds
 from scheduling.reminders import (
@@ -227,7 +228,6 @@ def send_reminders(*, reminder_ids: Sequence[int], now: datetime | None = None) 
 
 @transaction.atomic
 def _send_locked(ids: list[int], now: datetime) -> dict[int, str]:
-    from notifications.channels import PermanentSendError, TransientSendError, get_channel
     from notifications.models import SmsOptOut
     from scheduling.models import Session
     from scheduling.models.reminders import Reminder

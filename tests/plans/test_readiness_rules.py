@@ -11,7 +11,7 @@ import datetime as dt
 
 import pytest
 
-from modalities.catalogue import find_protocol
+from modalities.specs import find_protocol
 from modalities.vocab import (
     EvaluationKind,
     Instrument,

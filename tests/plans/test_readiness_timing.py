@@ -16,7 +16,8 @@ from dataclasses import replace
 
 import pytest
 
-from modalities.catalogue import find_protocol, load_catalogue
+from modalities.catalogue import load_catalogue
+from modalities.specs import find_protocol
 from modalities.vocab import EvaluationKind, Instrument, PayerType, RequirementStatus, Timing
 from plans.rules.readiness import (
     ClinicFacts,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from modalities.catalogue import RequirementSpec
+from modalities.specs import RequirementSpec
 from modalities.vocab import LabelStatus, Timing
 from plans.rules.readiness.facts import ComponentFacts
 

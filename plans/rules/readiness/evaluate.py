@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modalities.catalogue import RequirementSpec
 from modalities.rules.rems import rems_site_certified
+from modalities.specs import RequirementSpec
 from modalities.vocab import (
     ClinicAttribute,
     EvaluationKind,

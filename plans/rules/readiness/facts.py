@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from modalities.catalogue import IndicationSpec, ProtocolSpec
+from modalities.specs import IndicationSpec, ProtocolSpec
 from modalities.vocab import (
     EvaluationKind,
     Evidence,
