@@ -363,7 +363,10 @@ def flag(f: Any, *, patient_id: int) -> dict[str, Any]:
         {
             "resourceType": "Flag",
             "id": str(f.pk),
-            "extension": [{"url": FLAG_DETAIL, "valueReference": ref("CarePlan", f.plan_id)}],
+            # a patient-level flag (no plan yet) has no plan to point at
+            "extension": [{"url": FLAG_DETAIL, "valueReference": ref("CarePlan", f.plan_id)}]
+            if f.plan_id
+            else None,
             "status": codes.status("flag", f.status),
             "category": [codes.concept(FLAG_CATEGORY, codes.flag_category(f.code))],
             "code": {"text": f"[{f.severity}] {f.message}"},
