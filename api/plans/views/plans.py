@@ -80,15 +80,17 @@ class PlanListCreateView(AuditedListMixin, generics.ListCreateAPIView):
     def get_queryset(self):
         return access.visible_plans(self.request.user)
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
         """The page's JSON built by PostgreSQL (``api.plans.rows``: exactly ``PlanOut``) in one
         query, written into the body as it comes; then audited (``AuditedListMixin``).
         Queries: token → user, the page, the audit event (+ the COUNT when asked)."""
         paginator = self.paginator
+        assert isinstance(paginator, KeysetPagination)
         qs = self.filter_queryset(self.get_queryset())
+        response: HttpResponseBase
         if paginator.numbered(request):  # ?page=: ids of the numbered page, then their rows
             page = paginator.paginate_queryset(qs.only("id"), request, view=self)
-            rows = [json.loads(text) for text in plan_rows_for([p.pk for p in page])]
+            rows = [json.loads(text) for text in plan_rows_for([p.pk for p in page or []])]
             response = paginator.get_paginated_response(rows)
         else:
             response = paginator.json_response(plan_rows_sql(paginator.window(qs, request)))
