@@ -17,99 +17,62 @@ ROOT = Path(__file__).resolve().parents[2]
 APPS = ("backend", "modalities", "plans", "scheduling", "billing", "api", "dashboard")
 FIRST_PARTY = {*APPS, "notifications", "tests", "bench"}
 
-# "module -> imported module" of each function-level import of a first-party module, by who
-# removes it. TODO(integrator): empty each group once its branch is merged.
+# "module -> imported module" of each function-level import of a first-party module.
 ALLOWED_FUNCTION_LEVEL_IMPORTS: dict[str, set[str]] = {
     # Justified, stays: backend/__init__ loads the Celery app before Django is configured, and
-    # backend.health needs Django (settings, the database) — boot order, not a cycle.
-    "justified": {"backend.celery -> backend.health"},
-    # scanner: plans/scanner*.py, plans/services/readiness.py, flags, plans/tasks.py, the plans
-    # port (plans never imports scheduling), scheduling/tasks.py.
-    "scanner": {
-        "plans.authorizations -> scheduling.models",
-        "plans.digests -> backend.accounts.models",
-        "plans.digests -> plans.models",
-        "plans.digests -> plans.services.notifications",
-        "plans.scanner -> modalities.models",
-        "plans.scanner -> modalities.services",
-        "plans.scanner -> plans.rules.readiness",
-        "plans.scanner -> plans.scanner_authorization",
-        "plans.scanner -> plans.selectors",
-        "plans.scanner -> scheduling.models",
-        "plans.scanner_authorization -> plans.authorizations",
-        "plans.scanner_authorization -> plans.scanner",
-        "plans.selectors -> scheduling.models",
-        "plans.services._common -> plans.tasks",
-        "plans.services.authorizations -> plans.services.readiness",
-        "plans.services.components -> plans.services.readiness",
-        "plans.services.components -> scheduling.models",
-        "plans.services.measures -> plans.tasks",
-        "plans.tasks -> plans.digests",
-        "plans.tasks -> plans.scanner",
-        "plans.tasks -> plans.services.notifications",
-        "scheduling.tasks -> plans.tasks",
-        "scheduling.tasks -> scheduling.delivery",
-        "scheduling.tasks -> scheduling.models",
-        "scheduling.tasks -> scheduling.reminders",
+    # backend.health needs Django (settings, the database) — boot order, not a cycle. An
+    # AppConfig.ready() is where Django says app registries are filled (the plans port).
+    "justified": {
+        "backend.celery -> backend.health",
+        "scheduling.apps -> plans.ports",
+        "scheduling.apps -> scheduling.selectors",
     },
-    # notif: the notifications app, plans/services/notifications.py, scheduling/channels,
-    # scheduling/delivery.py, the reminders.
-    "notif": {
-        "plans.services.notifications -> scheduling.channels",
-        "plans.services.notifications -> scheduling.models.reminders",
-        "scheduling.channels.base -> scheduling.channels.email",
-        "scheduling.delivery -> backend.celery",
-        "scheduling.delivery -> plans.flag_codes",
-        "scheduling.delivery -> plans.models",
-        "scheduling.delivery -> scheduling.channels",
-        "scheduling.delivery -> scheduling.models",
-        "scheduling.delivery -> scheduling.models.reminders",
-        "scheduling.delivery -> scheduling.tasks",
-        "scheduling.reminders -> backend.audit.services",
-        "scheduling.reminders -> plans.models",
-        "scheduling.reminders -> scheduling.channels",
-        "scheduling.reminders -> scheduling.delivery",
-        "scheduling.reminders -> scheduling.models",
-        "scheduling.reminders -> scheduling.models.reminders",
-        "scheduling.reminders -> scheduling.tasks",
-    },
-    # errors: access selectors in one place (incl. calendar-feed scoping), api/scheduling.
-    "errors": {
-        "plans.access -> backend.accounts.models",
-        "plans.access -> plans.models",
-        "scheduling.selectors -> scheduling.services._common",
-        "api.scheduling.serializers -> api.boundary",
-        "api.scheduling.serializers -> scheduling.selectors",
-    },
-    # rules: scheduling/services/lifecycle.py, the REMS-site check, scheduling/rules.
-    "rules": {
-        "scheduling.services._common -> plans.authorizations",
-        "scheduling.services._common -> plans.rules.authorization",
-        "scheduling.services._common -> scheduling.reminders",
-        "scheduling.services.lifecycle -> modalities.vocab",
-        "scheduling.services.lifecycle -> plans.flag_codes",
-        "scheduling.services.lifecycle -> plans.rules.readiness",
-        "scheduling.services.lifecycle -> plans.selectors",
-        "scheduling.services.lifecycle -> plans.services",
-    },
-    # perf: api/plans/serializers.py (plan list / detail).
-    "perf": {
-        "api.plans.serializers -> plans.selectors",
-        "api.plans.serializers -> scheduling.models",
-        "api.plans.serializers -> scheduling.selectors",
-    },
-    # Unowned (no brief covers these files): for the integrator to hoist after merging.
-    "unowned": {
+    # To hoist (being removed).
+    "to_hoist": {
         "api.billing.views -> plans.authorizations",
         "api.billing.views -> plans.rules.authorization",
         "api.fhir.capability -> api.fhir.queries",
         "api.fhir.capability -> api.fhir.views",
+        "api.plans.serializers.fields -> scheduling.access",
+        "api.plans.serializers.fields -> scheduling.models",
+        "api.plans.serializers.records -> plans.selectors",
+        "api.scheduling.serializers -> api.boundary",
+        "api.scheduling.serializers -> scheduling.access",
         "billing.reports -> scheduling.models",
+        "plans.access -> backend.accounts.models",
+        "plans.access -> plans.models",
         "plans.demo -> modalities.services",
+        "plans.digests -> backend.accounts.models",
+        "plans.digests -> plans.models",
         "plans.packet -> backend.audit.models",
         "plans.packet -> backend.audit.services",
         "plans.packet -> plans.access",
         "plans.packet -> plans.selectors",
+        "plans.services.authorizations -> plans.services.readiness",
+        "plans.services.components -> plans.services.readiness",
+        "plans.services.measures -> plans.tasks",
+        "plans.tasks -> plans.digests",
+        "plans.tasks -> plans.services.notifications",
+        "scheduling.delivery.dispatch -> backend.celery",
+        "scheduling.delivery.dispatch -> scheduling.models.reminders",
+        "scheduling.delivery.dispatch -> scheduling.tasks",
+        "scheduling.delivery.send -> notifications.models",
+        "scheduling.delivery.send -> plans.flag_codes",
+        "scheduling.delivery.send -> plans.models",
+        "scheduling.delivery.send -> scheduling.models",
+        "scheduling.delivery.send -> scheduling.models.reminders",
+        "scheduling.reminders -> backend.audit.services",
+        "scheduling.reminders -> notifications.models",
+        "scheduling.reminders -> plans.models",
+        "scheduling.reminders -> scheduling.models",
+        "scheduling.reminders -> scheduling.models.reminders",
+        "scheduling.reminders -> scheduling.tasks",
+        "scheduling.selectors -> scheduling.services._common",
+        "scheduling.services._common -> plans.authorizations",
+        "scheduling.services._common -> plans.rules.authorization",
+        "scheduling.tasks -> scheduling.delivery.dispatch",
+        "scheduling.tasks -> scheduling.delivery.send",
+        "scheduling.tasks -> scheduling.reminders",
     },
 }
 
