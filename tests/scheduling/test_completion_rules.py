@@ -11,13 +11,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modalities.catalogue import find_protocol, load_catalogue
+from modalities.catalogue import load_catalogue
 from modalities.clinical_bounds import (
     DIASTOLIC_MMHG,
     SYSTOLIC_MMHG,
     bp_field_errors,
 )
 from modalities.rules.parameters import parameter_problems, spravato_doses
+from modalities.specs import find_protocol
 from plans.rules.readiness import evaluation_data_errors
 from scheduling.rules.completion import completion_errors
 

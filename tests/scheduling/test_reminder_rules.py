@@ -13,61 +13,14 @@ from hypothesis import strategies as st
 
 from scheduling.rules.reminders.planning import check_sms_budget, plan_reminders
 from scheduling.rules.reminders.policy import (
-    PatientInfo,
     ReminderKind,
     ReminderPolicy,
-    SessionInfo,
     SkipReason,
     due_time,
     in_quiet_hours,
     nominal_due_time,
 )
-
-ZONES = [
-    "America/New_York",
-    "America/Chicago",
-    "America/Los_Angeles",
-    "America/Phoenix",
-    "Europe/London",
-    "Australia/Sydney",
-    "Pacific/Honolulu",
-]
-POLICY = ReminderPolicy()
-NY = ZoneInfo("America/New_York")
-DAY = timedelta(hours=24)
-
-
-def local(tz: str, *args: int) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(tz))
-
-
-def session(sid: int, start: datetime, **kw: object) -> SessionInfo:
-    fields: dict[str, object] = {
-        "session_id": sid,
-        "start": start,
-        "clinic_name": "Riverside Wellness",
-        "clinic_phone": "555-123-4567",
-        "clinic_address": "12 Main St",
-        "room": "Room 3",
-        "preparation": "Arrange a ride home.",
-        "clinic_tz": "America/New_York",
-    }
-    fields.update(kw)
-    return SessionInfo(**fields)  # type: ignore[arg-type]
-
-
-def patient(**kw: object) -> PatientInfo:
-    fields: dict[str, object] = {
-        "patient_id": 7,
-        "tz": "America/New_York",
-        "channel": "sms",
-        "sms_opted_out": False,
-        "has_phone": True,
-        "has_email": True,
-    }
-    fields.update(kw)
-    return PatientInfo(**fields)  # type: ignore[arg-type]
-
+from tests.scheduling.reminder_helpers import DAY, NY, POLICY, ZONES, local, patient, session
 
 # ---------------------------------------------------------------- due_time and quiet hours
 

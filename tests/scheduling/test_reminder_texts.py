@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import string
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import assume, given, settings
@@ -16,10 +15,7 @@ from notifications.rendering import (
 )
 from notifications.terms import ForbiddenTermError, contains_forbidden_term
 from scheduling.rules.reminders.policy import (
-    PatientInfo,
     ReminderKind,
-    ReminderPolicy,
-    SessionInfo,
 )
 from scheduling.rules.reminders.texts import (
     render_change_notice_sms,
@@ -27,52 +23,10 @@ from scheduling.rules.reminders.texts import (
     render_email,
     render_sms,
 )
-
-ZONES = [
-    "America/New_York",
-    "America/Chicago",
-    "America/Los_Angeles",
-    "America/Phoenix",
-    "Europe/London",
-    "Australia/Sydney",
-    "Pacific/Honolulu",
-]
-POLICY = ReminderPolicy()
-NY = ZoneInfo("America/New_York")
-DAY = timedelta(hours=24)
-
-
-def local(tz: str, *args: int) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(tz))
-
-
-def session(sid: int, start: datetime, **kw: object) -> SessionInfo:
-    fields: dict[str, object] = {
-        "session_id": sid,
-        "start": start,
-        "clinic_name": "Riverside Wellness",
-        "clinic_phone": "555-123-4567",
-        "clinic_address": "12 Main St",
-        "room": "Room 3",
-        "preparation": "Arrange a ride home.",
-        "clinic_tz": "America/New_York",
-    }
-    fields.update(kw)
-    return SessionInfo(**fields)  # type: ignore[arg-type]
-
-
-def patient(**kw: object) -> PatientInfo:
-    fields: dict[str, object] = {
-        "patient_id": 7,
-        "tz": "America/New_York",
-        "channel": "sms",
-        "sms_opted_out": False,
-        "has_phone": True,
-        "has_email": True,
-    }
-    fields.update(kw)
-    return PatientInfo(**fields)  # type: ignore[arg-type]
-
+from tests.scheduling.reminder_helpers import (
+    CLINIC_PHONE,
+    NY,
+)
 
 # ---------------------------------------------------------------- content
 
@@ -102,21 +56,21 @@ def test_every_sms_fits_160_and_keeps_essentials(
         kind=kind,
         clinic_name=clinic,
         local_start=start,
-        clinic_phone="(555) 123-4567",
+        clinic_phone="(555) 555-0142",
         room_or_address=place,
         preparation=prep,
     )
     digest = render_digest_sms(
         clinic_name=clinic,
         local_starts=[start + timedelta(days=d) for d in range(5)],
-        clinic_phone="(555) 123-4567",
+        clinic_phone="(555) 555-0142",
         room_or_address=place,
     )
     # Then
     for text in (sms, digest):
         assert len(text) <= SMS_MAX_CHARS
         assert contains_forbidden_term(text) is None
-        assert text.endswith("Call (555) 123-4567. Reply STOP to opt out")
+        assert text.endswith("Call (555) 555-0142. Reply STOP to opt out")
     assert f"{start:%b} {start.day} " in sms
 
 
@@ -129,14 +83,14 @@ def test_long_inputs_are_truncated_in_order_preparation_then_place() -> None:
         kind="reminder",
         clinic_name="Riverside Wellness",
         local_start=WHEN,
-        clinic_phone="555-123-4567",
+        clinic_phone=CLINIC_PHONE,
         room_or_address=place,
         preparation=prep,
     )
     # Then it fits, and time, clinic, callback and STOP survive
     assert len(sms) <= SMS_MAX_CHARS
     assert sms.startswith("Riverside Wellness: appointment Tue Nov 24 10:00 AM")
-    assert "Call 555-123-4567. Reply STOP to opt out" in sms
+    assert f"Call {CLINIC_PHONE}. Reply STOP to opt out" in sms
     assert "½" not in sms  # GSM-7 friendly
 
 
@@ -145,13 +99,13 @@ def test_short_sms_keeps_everything() -> None:
         kind="reminder",
         clinic_name="Riverside Wellness",
         local_start=WHEN,
-        clinic_phone="555-123-4567",
+        clinic_phone=CLINIC_PHONE,
         room_or_address="Room 3",
         preparation="Arrange a ride home",
     )
     assert sms == (
         "Riverside Wellness: appointment Tue Nov 24 10:00 AM at Room 3. Arrange a ride home. "
-        "Call 555-123-4567. Reply STOP to opt out"
+        f"Call {CLINIC_PHONE}. Reply STOP to opt out"
     )
 
 
@@ -166,7 +120,7 @@ def test_forbidden_term_in_clinic_name_raises(clinic: str) -> None:
             kind="reminder",
             clinic_name=clinic,
             local_start=WHEN,
-            clinic_phone="555-123-4567",
+            clinic_phone=CLINIC_PHONE,
             room_or_address="",
             preparation="",
         )
@@ -175,13 +129,13 @@ def test_forbidden_term_in_clinic_name_raises(clinic: str) -> None:
             kind="reminder",
             clinic_name=clinic,
             local_start=WHEN,
-            clinic_phone="555-123-4567",
+            clinic_phone=CLINIC_PHONE,
             room_or_address="",
             preparation="",
         )
     with pytest.raises(ForbiddenTermError):
         render_digest_sms(
-            clinic_name=clinic, local_starts=[WHEN], clinic_phone="555-123-4567", room_or_address=""
+            clinic_name=clinic, local_starts=[WHEN], clinic_phone=CLINIC_PHONE, room_or_address=""
         )
 
 
@@ -191,7 +145,7 @@ def test_forbidden_term_in_preparation_raises() -> None:
             kind="reminder",
             clinic_name="Riverside Wellness",
             local_start=WHEN,
-            clinic_phone="555-123-4567",
+            clinic_phone=CLINIC_PHONE,
             room_or_address="Room 3",
             preparation="No food 2h before your ketamine infusion",
         )
@@ -202,13 +156,13 @@ def test_email_subject_has_no_detail_beyond_clinic() -> None:
         kind="reminder",
         clinic_name="Riverside Wellness",
         local_start=WHEN,
-        clinic_phone="555-123-4567",
+        clinic_phone=CLINIC_PHONE,
         room_or_address="12 Main St",
         preparation="Arrange a ride home.",
     )
     assert subject == "Appointment reminder from Riverside Wellness"
     assert "Tue Nov 24 10:00 AM" in body
-    assert "555-123-4567" in body
+    assert CLINIC_PHONE in body
 
 
 def test_change_notice_and_digest_texts() -> None:
