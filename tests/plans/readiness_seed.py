@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from modalities.catalogue import find_protocol, load_catalogue
+from modalities.catalogue import load_catalogue
+from modalities.specs import find_protocol
 from modalities.vocab import (
     EvaluationKind,
     Instrument,

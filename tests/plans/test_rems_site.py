@@ -15,8 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from backend.errors import ConflictError
-from modalities.catalogue import find_protocol, load_catalogue
+from modalities.catalogue import load_catalogue
 from modalities.rules.rems import recorded_until, rems_site_certified
+from modalities.specs import find_protocol
 from modalities.vocab import PayerType, RequirementStatus
 from plans.rules.readiness import ClinicFacts, ComponentFacts, evaluate_component
 from scheduling.services._common import check_rems_site
