@@ -22,9 +22,17 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
-from backend.accounts.models import Role
+from backend.accounts.models import Organization, Role, User
 from backend.errors import NotFoundError
-from plans.models import CarePlan, Evaluation, Flag, Measure, Patient, PlanComponent
+from plans.models import (
+    CarePlan,
+    Evaluation,
+    Flag,
+    Measure,
+    Patient,
+    PlanComponent,
+    PriorAuthorization,
+)
 
 
 class Action:
@@ -116,8 +124,6 @@ def _get_or_404(qs: QuerySet, pk: Any, label: str):
 def visible_users(user: Any) -> QuerySet:
     """Users a write payload may name (care team, coordinator, clinician, linked login): the
     caller's organisation; admins: everyone; patients and unknown roles: nobody."""
-    from backend.accounts.models import User
-
     qs = User.objects.all()
     if not active_user(user):
         return qs.none()
@@ -133,8 +139,6 @@ def visible_clinicians(user: Any) -> QuerySet:
 
 
 def visible_organizations(user: Any) -> QuerySet:
-    from backend.accounts.models import Organization
-
     qs = Organization.objects.all()
     if not active_user(user):
         return qs.none()
@@ -188,8 +192,6 @@ def access_flag(*, user: Any, flag_id: Any) -> Flag:
 
 
 def visible_authorizations(user: Any) -> QuerySet:
-    from plans.models import PriorAuthorization
-
     return PriorAuthorization.objects.filter(
         component__plan__patient__in=visible_patients(user).values("pk")
     )

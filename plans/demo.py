@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from modalities.models import Protocol
+from modalities.services import sync_catalogue
 from modalities.vocab import Instrument, PayerType
 from plans import services
 from plans.models import CarePlan, Patient
@@ -54,8 +55,6 @@ def seed_scenario(*, organization, clinic, users: dict[str, Any]) -> dict[str, A
     ``users``: the demo logins by username ("coordinator", "psychiatrist", "technician",
     "nurse", "patient"), as returned by ``scheduling.demo_foundation.seed_foundation``.
     """
-    from modalities.services import sync_catalogue
-
     if not Protocol.objects.exists():
         sync_catalogue()
     coordinator = users["coordinator"]

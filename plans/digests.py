@@ -15,17 +15,15 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from backend.accounts.models import Role, User
 from notifications.outbox import send_once
-from plans.models import Flag, FlagStatus
+from plans.models import CareTeamMember, Flag, FlagStatus
 
 
 def _patient_flag_recipients(*, since: dt.datetime) -> list[tuple[tuple[int, str], Any]]:
     """Critical patient-level flags (raised before the patient had a plan) with who hears of
     them: the patient's care team and the coordinators of the patient's organisation (there is
     no plan coordinator yet). Three queries whatever the number of flags."""
-    from backend.accounts.models import Role, User
-    from plans.models import CareTeamMember
-
     rows = list(
         Flag.objects.filter(
             status=FlagStatus.OPEN, severity__in=("critical", "blocking"), plan__isnull=True

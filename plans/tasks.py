@@ -10,6 +10,8 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from plans import safety_alerts
+from plans.digests import send_critical_flag_digests
 from plans.scanner import chunk_bounds, scan_all_plans, scan_chunk
 
 logger = logging.getLogger(__name__)
@@ -55,9 +57,7 @@ def request_safety_notification(*, flag_id: int) -> None:
 )
 def notify_safety_flag(*, flag_id: int) -> int:
     """Email the prescribers of a safety flag (idempotent per recipient: provider ledger)."""
-    from plans.services.notifications import notify_safety_flag as notify
-
-    return notify(flag_id=flag_id)
+    return safety_alerts.notify_safety_flag(flag_id=flag_id)
 
 
 @shared_task(name="plans.scan_flags", ignore_result=True)
@@ -92,6 +92,4 @@ def scan_plan_flags(*, plan_ids: list[int]) -> dict:
 @shared_task(name="plans.send_coordinator_digests", ignore_result=True)
 def send_coordinator_digests() -> int:
     """Daily: one email per coordinator of new critical flags (no patient detail in subject)."""
-    from plans.digests import send_critical_flag_digests
-
     return send_critical_flag_digests()

@@ -190,6 +190,13 @@ _READERS = {
     "Coverage": _read_coverage,
 }
 READ_TYPES = tuple(_READERS)
+#: resource type → the search parameters it takes (besides ``_count``/paging)
+SEARCH_PARAMS: dict[str, tuple[str, ...]] = {
+    "CarePlan": ("patient",),
+    "Appointment": ("patient", "date"),
+    "Observation": ("patient", "code"),
+    "Flag": ("patient", "status"),
+}
 
 
 def _int(value: Any) -> int:

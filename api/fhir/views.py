@@ -191,12 +191,6 @@ class EverythingView(FhirView):
 #: result parameters every search accepts (FHIR R4 search spec, section 3.1.1.5.7, paging;
 #: ``_format`` is content type)
 _RESULT_PARAMS = ("_count", "page", "_format")
-SEARCH_PARAMS: dict[str, tuple[str, ...]] = {
-    "CarePlan": ("patient",),
-    "Appointment": ("patient", "date"),
-    "Observation": ("patient", "code"),
-    "Flag": ("patient", "status"),
-}
 _DATE_PREFIX = re.compile(r"^(eq|ge|le|gt|lt)?(.+)$")
 
 
@@ -308,7 +302,7 @@ class SearchView(FhirView):
     """``GET {type}?…``: a searchset Bundle with ``total`` and self/first/previous/next/last."""
 
     def get(self, request: AuthenticatedRequest, resource_type: str) -> Response:
-        allowed = SEARCH_PARAMS.get(resource_type)
+        allowed = queries.SEARCH_PARAMS.get(resource_type)
         if allowed is None:
             if resource_type in queries.READ_TYPES:
                 raise InvalidSearch(f"{resource_type} supports read only.", issue="not-supported")

@@ -13,6 +13,7 @@ from api.boundary import (
     InputSerializer,
     PhoneField,
     TimeZoneField,
+    VisibleRelatedField,
     Window,
     WindowMixin,
     time_zones,
@@ -27,6 +28,7 @@ from api.plans.serializers.fields import user_field as _user_field
 from modalities import vocab
 from modalities.models import _choices
 from modalities.rules.rems import recorded_until, rems_site_certified
+from scheduling.access import visible_resources
 from scheduling.models import (
     CalendarFeed,
     Clinic,
@@ -48,9 +50,6 @@ class LocalDateTimeField(WindowMixin, serializers.DateTimeField):
 
 
 def resource_field(**kwargs):
-    from api.boundary import VisibleRelatedField
-    from scheduling.access import visible_resources
-
     return VisibleRelatedField(
         model=Resource, scope=visible_resources, label_name="Resource", **kwargs
     )

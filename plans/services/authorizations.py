@@ -29,6 +29,7 @@ from plans.models import (
     PriorAuthorization,
 )
 from plans.services._common import audit_write
+from plans.services.readiness import sync_readiness_flags
 from plans.tasks import on_plan_changed
 
 S = AuthorizationStatus
@@ -68,8 +69,6 @@ def _validate(values: dict[str, Any]) -> None:
 
 
 def _after(component: PlanComponent) -> None:
-    from plans.services.readiness import sync_readiness_flags
-
     sync_readiness_flags(plan=component.plan)
     on_plan_changed([component.plan_id])
 

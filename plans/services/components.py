@@ -19,6 +19,7 @@ from plans.ports import session_facts
 from plans.selectors import clinic_today
 from plans.services._common import audit_write
 from plans.services.authorizations import sync_legacy_authorization
+from plans.services.readiness import sync_readiness_flags
 from plans.tasks import on_plan_changed
 
 COMPONENT_FIELDS = frozenset(
@@ -169,8 +170,6 @@ def build_component(*, plan: CarePlan, values: dict[str, Any], position: int,
 
 
 def _after_change(plan: CarePlan) -> None:
-    from plans.services.readiness import sync_readiness_flags
-
     sync_readiness_flags(plan=plan)
     on_plan_changed([plan.pk])
 

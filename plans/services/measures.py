@@ -18,7 +18,7 @@ from plans.services._common import audit_write
 from plans.services.evaluations import _check_scope, check_clinical_time
 from plans.services.flags import open_or_escalate_flag
 from plans.services.readiness import sync_patient_plans
-from plans.tasks import on_plan_changed
+from plans.tasks import on_plan_changed, request_safety_notification
 
 _SAFETY_CODES = {
     "phq9_item9": (
@@ -107,8 +107,6 @@ def record_measure(
             )
         )
         detail = {"measure_id": measure.pk, "source": source}
-        from plans.tasks import request_safety_notification
-
         for target in targets:
             flag, created = open_or_escalate_flag(
                 plan=target, code=code, severity=Severity.CRITICAL, message=message, detail=detail

@@ -22,7 +22,7 @@ from notifications.terms import contains_forbidden_term
 from plans import services as plan_services
 from plans.flag_codes import FlagCode
 from plans.models import Flag
-from plans.services.notifications import SAFETY_SUBJECT, notify_safety_flag
+from plans.safety_alerts import SAFETY_SUBJECT, notify_safety_flag
 from tests.dashboard.test_pages import plan_url, text
 
 ITEM9 = {f"q{i}": 1 for i in range(1, 9)} | {"q9": 2}

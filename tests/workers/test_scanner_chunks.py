@@ -116,12 +116,10 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_plans_imports_nothing_from_scheduling():
-    # plans/services/notifications.py is the notifications engineer's to move (issue 16 part 1)
-    pending = {ROOT / "plans" / "services" / "notifications.py"}
     offenders = {
         str(path.relative_to(ROOT)): sorted(n for n in _imports(path) if n.split(".")[0] in
                                             {"scheduling", "billing", "api", "dashboard"})
         for path in (ROOT / "plans").rglob("*.py")
-        if "migrations" not in path.parts and path not in pending
+        if "migrations" not in path.parts
     }  # fmt: skip
     assert {p: names for p, names in offenders.items() if names} == {}

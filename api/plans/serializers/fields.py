@@ -17,6 +17,8 @@ from plans.models import (
     Patient,
     PlanComponent,
 )
+from scheduling.access import visible_clinics
+from scheduling.models import Clinic
 
 ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$", re.IGNORECASE)
 # The same rule spelled out for the OpenAPI schema (which has no case-insensitive flag).
@@ -76,9 +78,6 @@ def clinician_field(**kwargs) -> VisibleRelatedField:
 
 
 def clinic_field(**kwargs) -> VisibleRelatedField:
-    from scheduling.access import visible_clinics
-    from scheduling.models import Clinic
-
     return VisibleRelatedField(model=Clinic, scope=visible_clinics, label_name="Clinic", **kwargs)
 
 

@@ -19,6 +19,7 @@ from plans.models import (
     Measure,
     RecordStatus,
 )
+from plans.selectors import measure_change
 
 
 class FlagOut(serializers.ModelSerializer):
@@ -115,8 +116,6 @@ class MeasureOut(serializers.ModelSerializer):
                   "remission"]  # fmt: skip
 
     def _pair(self, obj: Measure):
-        from plans.selectors import measure_change
-
         baselines = self.context.get("baselines", {})
         baseline = baselines.get(obj.pk)
         return baseline, measure_change(measure=obj, baseline=baseline)

@@ -15,8 +15,7 @@ from django.db import transaction
 from django.urls import resolve
 from django.utils import timezone
 
-from api.fhir.queries import READ_TYPES
-from api.fhir.views import SEARCH_PARAMS
+from api.fhir.queries import READ_TYPES, SEARCH_PARAMS
 from backend.audit.models import AuditEvent
 from plans import services
 from scheduling.models import Session
