@@ -14,9 +14,15 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from backend.audit.services import record_event
+from backend.celery import app
 from notifications.channels import get_channel
 from notifications.inbound import parse_inbound_keyword
+from notifications.models import InboundMessage, SmsOptOut
 from notifications.rendering import START_CONFIRMATION, STOP_CONFIRMATION, render_help_text
+from plans.models import Patient
+from scheduling.models import Session
+from scheduling.models.reminders import Reminder
 from scheduling.rules.reminders.planning import plan_reminders
 from scheduling.rules.reminders.policy import (
     PatientInfo,
@@ -27,6 +33,7 @@ from scheduling.rules.reminders.policy import (
 )
 
 SESSION_CHANGES = frozenset({"created", "moved", "cancelled", "status"})
+SYNC_TASK = "scheduling.sync_session_reminders"  # registered in scheduling/tasks.py
 
 
 def on_sessions_changed(*, session_ids: list[int], change: str) -> None:
@@ -43,11 +50,10 @@ def on_sessions_changed(*, session_ids: list[int], change: str) -> None:
         return
 
     def _enqueue() -> None:
-        from scheduling.tasks import sync_session_reminders
-
+        # By task name: scheduling.tasks imports this module, never the reverse.
         try:
-            sync_session_reminders.apply_async(
-                kwargs={"session_ids": ids, "change": change}, queue="reminders"
+            app.send_task(
+                SYNC_TASK, kwargs={"session_ids": ids, "change": change}, queue="reminders"
             )
         except Exception:  # broker unreachable: re-plan inline rather than lose the change
             logger.warning("reminder sync not published; running inline", exc_info=True)
@@ -144,11 +150,6 @@ def sync_reminders_for_sessions(
     touched. A session moved or cancelled after its reminder was sent gets one change notice
     (key carries the new start, so a repeated sync adds nothing). Idempotent.
     """
-    from notifications.models import SmsOptOut
-    from plans.models import Patient
-    from scheduling.models import Session
-    from scheduling.models.reminders import Reminder
-
     now = now or timezone.now()
     result = SyncResult()
     patient_ids = sorted(
@@ -252,8 +253,6 @@ def sync_reminders_for_sessions(
 def _plan_change_notices(*, patient, info, policy, sessions, rows, cancelled_ids, now) -> int:
     """One "your appointment changed" notice per move (or cancellation) of a session whose
     reminder already went out (issue 5). Sent on the channel that carried the reminder."""
-    from scheduling.models.reminders import Reminder
-
     by_session = {s.pk: s for s in sessions}
     created = 0
     announced: dict[tuple[int, str], datetime] = {}
@@ -332,12 +331,6 @@ def handle_inbound_sms(
     reminders. HELP answers with the clinic name and callback number. A webhook redelivered with
     the same ``provider_id`` is ignored (unique row), so it never confirms twice.
     """
-    from backend.audit.services import record_event
-    from notifications.models import InboundMessage, SmsOptOut
-    from plans.models import Patient
-    from scheduling.models import Session
-    from scheduling.models.reminders import Reminder
-
     now = now or timezone.now()
     keyword = parse_inbound_keyword(body) or ""
     _, created = InboundMessage.objects.get_or_create(

@@ -7,7 +7,7 @@ queries whatever its length (STYLE.md habit 12).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -21,6 +21,7 @@ from scheduling.models import (
     Session,
     SessionResource,
 )
+from scheduling.services._common import ResourcePool, clinic_calendar
 
 
 def _with_relations(qs: QuerySet[Session]) -> QuerySet[Session]:
@@ -142,10 +143,6 @@ def find_free_slots(
     Three queries whatever the range (hours + closures, resources, bookings in the window).
     Each slot lists the free resources.
     """
-    from datetime import timedelta
-
-    from scheduling.services._common import ResourcePool, clinic_calendar
-
     calendar = clinic_calendar(clinic)
     zone = calendar.zone
     window_start = datetime.combine(start_date, datetime.min.time(), tzinfo=zone)

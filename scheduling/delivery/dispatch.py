@@ -12,10 +12,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from backend.celery import app
+from scheduling.models.reminders import Reminder
 from scheduling.reminders import (
     _DEFAULT_POLICY,
     claim_timeout,
@@ -25,6 +28,7 @@ from scheduling.rules.reminders.policy import ReminderPolicy
 logger = logging.getLogger(__name__)
 
 QUEUE = "reminders"
+SEND_TASK = "scheduling.send_reminders"  # registered in scheduling/tasks.py
 
 
 def send_batch_size() -> int:
@@ -45,8 +49,6 @@ _FIRST_BATCH = 10  # rows per batch until a batch has measured the provider's ra
 
 def _record_send_rate(tried: int, seconds: float) -> None:
     """Rows per second the last batch reached the provider at (shared through the cache)."""
-    from django.core.cache import cache
-
     if tried <= 0 or seconds <= 0:
         return
     try:
@@ -59,8 +61,6 @@ def adaptive_batch_size() -> int:
     """Rows per claim: what the provider takes in one batch's time budget, at most
     ``send_batch_size()``. A fast provider (or the null channel) gets full batches; a slow one
     small batches, so a batch holds its locks briefly and a killed worker takes little with it."""
-    from django.core.cache import cache
-
     size = send_batch_size()
     try:
         rate = cache.get(_RATE_KEY)
@@ -171,8 +171,6 @@ def claim_due_reminders(
 
 def expire_unsendable_reminders(*, now: datetime | None = None) -> int:
     """Waiting rows whose session has started are skipped (never remind after the visit)."""
-    from scheduling.models.reminders import Reminder
-
     now = now or timezone.now()
     waiting = Q(status="pending") | Q(status="sending", claimed_at__lt=now - claim_timeout())
     return Reminder.objects.filter(waiting, due_at__lte=now, session__starts_at__lte=now).update(
@@ -182,8 +180,6 @@ def expire_unsendable_reminders(*, now: datetime | None = None) -> int:
 
 def broker_queue_depth(queue: str = QUEUE) -> int | None:
     """Messages waiting in ``queue`` (Redis: the list length), or None if the broker is down."""
-    from backend.celery import app
-
     try:
         with app.pool.acquire(block=True, timeout=2) as conn:
             return int(conn.default_channel.queue_declare(queue=queue).message_count)
@@ -244,9 +240,8 @@ def dispatch_due_reminders(
 
 
 def _enqueue_sends(ids: list[int]) -> None:
-    from scheduling.tasks import send_reminders as task
-
+    """Publish one send by task name: the tasks module imports this one, never the reverse."""
     try:
-        task.apply_async(kwargs={"reminder_ids": ids}, queue=QUEUE)
+        app.send_task(SEND_TASK, kwargs={"reminder_ids": ids}, queue=QUEUE)
     except Exception:  # broker down: the claim timeout brings the rows back
         logger.warning("could not publish send for reminders %s", ids, exc_info=True)

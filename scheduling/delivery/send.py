@@ -17,8 +17,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from notifications.channels import PermanentSendError, TransientSendError, get_channel
+from notifications.models import SmsOptOut
 from notifications.terms import ForbiddenTermError, contains_forbidden_term
+from plans.flag_codes import FlagCode
+from plans.models import Flag
 from scheduling.delivery.dispatch import _record_send_rate, send_batch_seconds
+from scheduling.models import Session
+from scheduling.models.reminders import Reminder
 from scheduling.reminders import (
     _DEFAULT_POLICY,
     _LIVE_SESSION_STATUSES,
@@ -195,8 +200,6 @@ def send_reminders(*, reminder_ids: Sequence[int], now: datetime | None = None) 
        Transient provider errors put the row back to pending with a capped backoff; the last
        attempt or a permanent error marks it failed and flags the coordinator.
     """
-    from scheduling.models.reminders import Reminder
-
     now = now or timezone.now()
     ids = sorted({int(i) for i in reminder_ids})
     outcomes = dict.fromkeys(ids, "not_claimed")
@@ -228,10 +231,6 @@ def send_reminders(*, reminder_ids: Sequence[int], now: datetime | None = None) 
 
 @transaction.atomic
 def _send_locked(ids: list[int], now: datetime) -> dict[int, str]:
-    from notifications.models import SmsOptOut
-    from scheduling.models import Session
-    from scheduling.models.reminders import Reminder
-
     rows = list(
         Reminder.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("patient")
@@ -374,8 +373,6 @@ def _decide(
 
 def _fail(reminder, now: datetime, error: str) -> None:
     """Final failure: the row says why, and the plan's coordinator gets a REMINDER_FAILED flag."""
-    from scheduling.models import Session
-
     _mark(reminder, now, status="failed", last_error=error[:2000])
     sid = reminder.session_id or (reminder.session_ids[0] if reminder.session_ids else None)
     session = Session.objects.filter(pk=sid).select_related("component").first() if sid else None
@@ -383,9 +380,6 @@ def _fail(reminder, now: datetime, error: str) -> None:
 
 
 def _open_failure_flag(reminder, session) -> None:
-    from plans.flag_codes import FlagCode
-    from plans.models import Flag
-
     if session is None:
         return
     try:

@@ -19,6 +19,8 @@ from modalities.rules.devices import preferred_coils
 from modalities.rules.phases import Phase
 from modalities.rules.rems import recorded_until, rems_site_certified
 from modalities.vocab import COURSE_KINDS, Modality, ResourceKind, normalise_coil
+from plans.authorizations import course_session_days, window_of
+from plans.rules.authorization import booking_problem, governing
 from plans.tasks import on_plan_changed
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import (
@@ -72,9 +74,6 @@ def authorization_problems(
     otherwise one query when the component has an approved authorisation. Without an override
     reason any problem is a 409 ``authorization_exceeded``; with one, the problems are returned
     so the caller records them in its audit event."""
-    from plans.authorizations import course_session_days, window_of
-    from plans.rules.authorization import booking_problem, governing
-
     windows = [window_of(a) for a in component._approved_authorizations()]
     if not windows or not days:
         return []

@@ -2,8 +2,8 @@
 of the project's own modules hides a dependency (DESIGN.md: a function-local import is acceptable
 only for a genuinely optional or heavy third-party library, never to dodge a cycle).
 
-Both allowlists below hold today's exceptions, each tagged with the branch that removes it; the
-integrator deletes them after merging (the tests then prove the exceptions gone).
+The allowlist below holds only the justified exceptions (boot order, AppConfig.ready); a new
+function-level import of a first-party module fails the test, and so does a stale entry.
 """
 
 from __future__ import annotations
@@ -26,30 +26,6 @@ ALLOWED_FUNCTION_LEVEL_IMPORTS: dict[str, set[str]] = {
         "backend.celery -> backend.health",
         "scheduling.apps -> plans.ports",
         "scheduling.apps -> scheduling.selectors",
-    },
-    # To hoist (being removed).
-    "to_hoist": {
-        "billing.reports -> scheduling.models",
-        "scheduling.delivery.dispatch -> backend.celery",
-        "scheduling.delivery.dispatch -> scheduling.models.reminders",
-        "scheduling.delivery.dispatch -> scheduling.tasks",
-        "scheduling.delivery.send -> notifications.models",
-        "scheduling.delivery.send -> plans.flag_codes",
-        "scheduling.delivery.send -> plans.models",
-        "scheduling.delivery.send -> scheduling.models",
-        "scheduling.delivery.send -> scheduling.models.reminders",
-        "scheduling.reminders -> backend.audit.services",
-        "scheduling.reminders -> notifications.models",
-        "scheduling.reminders -> plans.models",
-        "scheduling.reminders -> scheduling.models",
-        "scheduling.reminders -> scheduling.models.reminders",
-        "scheduling.reminders -> scheduling.tasks",
-        "scheduling.selectors -> scheduling.services._common",
-        "scheduling.services._common -> plans.authorizations",
-        "scheduling.services._common -> plans.rules.authorization",
-        "scheduling.tasks -> scheduling.delivery.dispatch",
-        "scheduling.tasks -> scheduling.delivery.send",
-        "scheduling.tasks -> scheduling.reminders",
     },
 }
 

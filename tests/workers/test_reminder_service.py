@@ -227,12 +227,15 @@ def test_email_patient_gets_email_with_neutral_subject(organization, clinic, cat
 
 def test_on_sessions_changed_publishes_only_after_commit(tms):
     session = make_session(tms, local(2026, 12, 10, 10))
-    with mock.patch("scheduling.tasks.sync_session_reminders.apply_async") as publish:
+    with mock.patch("scheduling.reminders.app") as app:
+        publish = app.send_task
         with transaction.atomic():
             svc.on_sessions_changed(session_ids=[session.pk, session.pk], change="created")
             publish.assert_not_called()
         publish.assert_called_once_with(
-            kwargs={"session_ids": [session.pk], "change": "created"}, queue="reminders"
+            "scheduling.sync_session_reminders",
+            kwargs={"session_ids": [session.pk], "change": "created"},
+            queue="reminders",
         )
     with pytest.raises(ValueError, match="unknown session change"):
         svc.on_sessions_changed(session_ids=[1], change="teleported")
@@ -301,12 +304,13 @@ def test_scheduling_services_move_and_cancel_reminders_after_commit(
     ``on_sessions_changed`` inside their transaction; the re-plan runs after commit."""
     from scheduling.services.lifecycle import cancel_session, reschedule_session
 
-    def inline(*, kwargs, queue):
-        assert queue == "reminders"
+    def inline(name, *, kwargs, queue):
+        assert (name, queue) == ("scheduling.sync_session_reminders", "reminders")
         svc.sync_reminders_for_sessions(session_ids=kwargs["session_ids"])
 
     session = make_session(tms, local(2026, 12, 10, 10))
-    with mock.patch("scheduling.tasks.sync_session_reminders.apply_async", side_effect=inline):
+    with mock.patch("scheduling.reminders.app") as app:
+        app.send_task.side_effect = inline
         with django_capture_on_commit_callbacks(execute=True):
             svc.on_sessions_changed(session_ids=[session.pk], change="created")
         row = Reminder.objects.get(session=session)
