@@ -195,8 +195,10 @@ def _wrong_type(field: serializers.Field, value: Any) -> str | None:
         return None
     if isinstance(field, serializers.ListField | serializers.ManyRelatedField):
         child = getattr(field, "child", None) or getattr(field, "child_relation", None)
-        if not isinstance(value, list) or child is None:
-            return None  # DRF's own "expected a list" answer
+        if not isinstance(value, list):
+            return "Expected a list of items."  # DRF would read {} or "" as an empty list
+        if child is None:
+            return None
         return next((m for m in (_wrong_type(child, item) for item in value) if m), None)
     kind = _json_type(field)
     if kind is None or (kind == "string" and isinstance(value, str)):

@@ -77,6 +77,25 @@ class StrictInputExtension(OpenApiSerializerExtension):
         return schema
 
 
+def zone_identifier(zone: str) -> str:
+    """``Etc/GMT+5`` → ``ETC_GMT_PLUS_5``; ``America/Port-au-Prince`` → ``AMERICA_PORT_AU_PRINCE``
+    (an identifier per zone for client generators)."""
+    text = re.sub(r"\+(?=\d)", "_PLUS_", zone)
+    text = re.sub(r"-(?=\d)", "_MINUS_", text)
+    return re.sub(r"\W+", "_", text).strip("_").upper()
+
+
+def postprocess_zone_varnames(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """POSTPROCESSING_HOOKS (after the enum components are built): the time-zone enum names each
+    value (``x-enum-varnames``) — client generators turn values into identifiers, and
+    ``GMT+0``, ``GMT-0`` and ``GMT0`` would collide."""
+    zones = list(time_zones())
+    for component in result.get("components", {}).get("schemas", {}).values():
+        if component.get("enum") == zones:
+            component["x-enum-varnames"] = [zone_identifier(zone) for zone in zones]
+    return result
+
+
 class TimeZoneFieldExtension(OpenApiSerializerFieldExtension):
     """``api.boundary.TimeZoneField``: the zones the service accepts, as an enum."""
 

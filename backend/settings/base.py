@@ -176,6 +176,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.postprocess_zone_varnames",  # x-enum-varnames for the time-zone enum
+    ],
     "ENUM_NAME_OVERRIDES": {
         # Several models have a ``status`` with different code sets (issue 3 plans area).
         "PlanStatusEnum": "api.plans.schema_enums.PLAN_STATUS",

@@ -177,9 +177,12 @@ QUERY_RULES: dict[tuple[str, str], Rule] = {
 
 
 def _resolve(root: dict[str, Any], schema: Any) -> Any:
+    """Follow ``$ref`` inside ``root``; None when it points elsewhere (then nothing is mapped)."""
     while isinstance(schema, dict) and "$ref" in schema:
         node: Any = root
         for part in schema["$ref"].lstrip("#/").split("/"):
+            if not isinstance(node, dict) or part not in node:
+                return None
             node = node[part]
         schema = node
     return schema
@@ -226,9 +229,13 @@ def _body_schema(case: Any) -> Any:
 
 def teach(case: Any) -> Any:
     """``case`` (a positive one) mapped onto the nearest case that keeps the documented rules."""
-    root = case.operation.schema.raw_schema
+    body_schema = _body_schema(case)
+    # schemathesis bundles a body's references under the body schema's own "x-bundled" key
+    root = {**case.operation.schema.raw_schema}
+    if isinstance(body_schema, dict) and "x-bundled" in body_schema:
+        root["x-bundled"] = body_schema["x-bundled"]
     if isinstance(case.body, dict | list):
-        case.body = windows(root, _body_schema(case), case.body)
+        case.body = windows(root, body_schema, case.body)
     if isinstance(case.query, dict):
         case.query.pop("cursor", None)
         for parameter in case.operation.query:

@@ -56,6 +56,14 @@ REPO = Path(__file__).resolve().parents[2]
 # Refusals that depend on server state, not on the request's shape (see the module docstring).
 STATE_STATUSES = (401, 403, 404, 409, 429)
 CREDENTIAL_OPERATIONS = {("POST", "/api/v1/auth/token/")}  # 400: unknown user or bad password
+# Two domain refusals answered 400 although they depend on the stored object, not the request
+# (tests pin the 400): a self-pay component takes no authorisation (`invalid_coverage`), and an
+# approved authorisation stored without its dates fails any patch (`invalid_authorization`).
+# A 409 would be the state status; until that is decided, 400 is expected for these two.
+STATE_400_OPERATIONS = {
+    ("POST", "/api/v1/components/{id}/authorizations/"),
+    ("PATCH", "/api/v1/authorizations/{id}/"),
+}
 NEGATIVE_STATUSES = ("400", "401", "403", "404", "409", "413", "415", "429")
 
 
@@ -84,7 +92,7 @@ def schemathesis_config(schema: dict) -> str:
         for method, operation in sorted(item.items()):
             documented = {int(status) for status in operation.get("responses", {})}
             expected = ["2xx", *(str(s) for s in STATE_STATUSES if s in documented)]
-            if (method.upper(), path) in CREDENTIAL_OPERATIONS:
+            if (method.upper(), path) in CREDENTIAL_OPERATIONS | STATE_400_OPERATIONS:
                 expected.append("400")
             lines += [
                 "[[operations]]",

@@ -167,3 +167,11 @@ def test_text_filters_say_min_length_one(schema):
 )
 def test_cross_field_rules_are_in_the_operation_description(schema, path, method, rule):
     assert rule in schema["paths"][path][method]["description"]
+
+
+def test_an_object_for_a_list_of_ids_is_400(w, client):
+    body = {"mrn": "S-1", "given_name": "Sam", "family_name": "Lee", "birth_date": "1980-01-01",
+            "timezone": "America/New_York", "care_team": {}}  # fmt: skip
+    response = client.post(f"{API}/patients/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["care_team"]

@@ -15,7 +15,7 @@ from api.boundary import (
     VisibleRelatedField,
     Window,
 )
-from api.plans.serializers.fields import enum_field, user_field
+from api.plans.serializers.fields import clinician_field, enum_field, user_field
 from backend.accounts.models import Organization
 from plans import access
 from plans.models import (
@@ -71,7 +71,7 @@ class PatientIn(InputSerializer):
     preferred_channel = enum_field(Channel, required=False)
     sms_consent_at = BoundedDateTimeField(required=False, allow_null=True, window=RECORDED_WINDOW)
     user = user_field(required=False, allow_null=True)
-    care_team = user_field(many=True, required=False)
+    care_team = clinician_field(many=True, required=False)  # another role's id: 404, as unknown
 
     def validate_birth_date(self, value):
         if value > timezone.now().date():
@@ -85,5 +85,5 @@ class PatientPatchIn(PatientIn):
 
 
 class CareTeamIn(InputSerializer):
-    user = user_field()
+    user = clinician_field()  # a member is a clinician: another role's id is 404, as unknown
     role = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
