@@ -61,8 +61,13 @@ class Window:
     bound: ``CLINICAL_EARLIEST_DATE`` below, ``CLINICAL_DATE_HORIZON_DAYS`` above). Values are
     setting names or ints, read at validation time so tests and deployments can change them."""
 
-    def __init__(self, *, past: str | int | None = None, future: str | int | None = None,
-                 future_minutes: str | int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        past: str | int | None = None,
+        future: str | int | None = None,
+        future_minutes: str | int | None = None,
+    ) -> None:
         self.past, self.future, self.future_minutes = past, future, future_minutes
 
     @staticmethod
@@ -325,8 +330,14 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
     request in the serializer context.
     """
 
-    def __init__(self, *, model: type[Model], scope: Callable[[Any], QuerySet],
-                 label_name: str, **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        model: type[Model],
+        scope: Callable[[Any], QuerySet],
+        label_name: str,
+        **kwargs: Any,
+    ) -> None:
         self.scope = scope
         self.label_name = label_name
         kwargs["queryset"] = model._default_manager.none()
@@ -367,8 +378,9 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
         return obj
 
 
-def resolve_subject(serializer_class: type[serializers.Serializer], request: Any,
-                    field: str = "patient") -> None:  # fmt: skip
+def resolve_subject(
+    serializer_class: type[serializers.Serializer], request: Any, field: str = "patient"
+) -> None:
     """Resolve the payload's subject (the patient a write is about) before the role check, so
     that the order stays: an invisible subject is 404, then a role that may not write is 403,
     then the other references (a patient may see no clinic, yet is told 403, not 404). A

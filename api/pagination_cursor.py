@@ -117,8 +117,10 @@ class KeysetPagination(BasePagination):
         renderer = getattr(self.request, "accepted_renderer", None)
         if renderer is not None and renderer.format != "json":
             return self.get_paginated_response([json.loads(text) for _, _, text in rows])
-        head = json.dumps({"count": self.count, "next": self.get_next_link(), "previous": None},
-                          separators=(",", ":"))  # fmt: skip
+        head = json.dumps(
+            {"count": self.count, "next": self.get_next_link(), "previous": None},
+            separators=(",", ":"),
+        )
         body = f'{head[:-1]},"results":[{",".join(text for _, _, text in rows)}]}}'
         return HttpResponse(body.encode(), content_type="application/json")
 

@@ -322,8 +322,9 @@ class ContractCheckMiddleware:
                 code = str(json.loads(response.content).get("code", ""))
             except (ValueError, AttributeError):
                 code = ""
-            problem = undocumented_error(request.method or "", request.path, response.status_code,
-                                         code)  # fmt: skip
+            problem = undocumented_error(
+                request.method or "", request.path, response.status_code, code
+            )
             if problem:
                 raise AssertionError(problem)
         return response

@@ -19,8 +19,13 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
-ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
-         "Pacific/Honolulu")  # fmt: skip
+ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Pacific/Honolulu",
+)
 _run = itertools.count(1)
 
 
@@ -82,11 +87,16 @@ def build_world(*, n_plans: int, now: datetime, clinic, coordinator=None) -> lis
         )
     comps = PlanComponent.objects.bulk_create(comps)
     PriorAuthorization.objects.bulk_create(
-        PriorAuthorization(component=comp, number="PA-1", authorized_units=3, status="approved",
-                           ends_on=(now + timedelta(days=7)).date())
+        PriorAuthorization(
+            component=comp,
+            number="PA-1",
+            authorized_units=3,
+            status="approved",
+            ends_on=(now + timedelta(days=7)).date(),
+        )
         for i, comp in enumerate(comps)
         if i % 4 == 0
-    )  # fmt: skip
+    )
     sessions = []
     for i, comp in enumerate(comps):
         pid = comp.plan.patient_id
@@ -94,9 +104,16 @@ def build_world(*, n_plans: int, now: datetime, clinic, coordinator=None) -> lis
         def add(days: float, status: str, *, comp=comp, pid=pid) -> None:
             start = (now + timedelta(days=days)).replace(second=0, microsecond=0)
             sessions.append(
-                Session(component=comp, patient_id=pid, clinic=clinic, kind="treatment",
-                        starts_at=start, ends_at=start + timedelta(minutes=40), status=status)
-            )  # fmt: skip
+                Session(
+                    component=comp,
+                    patient_id=pid,
+                    clinic=clinic,
+                    kind="treatment",
+                    starts_at=start,
+                    ends_at=start + timedelta(minutes=40),
+                    status=status,
+                )
+            )
 
         past = [-30, -26, -10] if i % 3 == 0 else [-14, -12, -10, -8, -6, -4, -2]
         if i % 7 == 1:  # not started yet: pre-course requirements are still open
@@ -201,12 +218,24 @@ def build_world_sql(*, n_plans: int, now: datetime, clinic, clinician, history: 
 
     (tp, ti), (sp, si) = proto("tms_10hz_ldlpfc_mdd"), proto("spravato_trd")
     params = {
-        "n": n_plans, "tag": f"{os.getpid()}-{int(time.time() * 1000)}", "now": now,
-        "zones": list(ZONES), "org": clinic.organization_id, "clinic": clinic.pk,
-        "coordinator": None, "clinician": clinician.pk, "history": history,
-        "t_proto": tp.pk, "t_ind": ti.pk, "t_label": ti.label_status, "t_target": tp.target,
-        "s_proto": sp.pk, "s_ind": si.pk, "s_label": si.label_status, "s_target": sp.target,
-    }  # fmt: skip
+        "n": n_plans,
+        "tag": f"{os.getpid()}-{int(time.time() * 1000)}",
+        "now": now,
+        "zones": list(ZONES),
+        "org": clinic.organization_id,
+        "clinic": clinic.pk,
+        "coordinator": None,
+        "clinician": clinician.pk,
+        "history": history,
+        "t_proto": tp.pk,
+        "t_ind": ti.pk,
+        "t_label": ti.label_status,
+        "t_target": tp.target,
+        "s_proto": sp.pk,
+        "s_ind": si.pk,
+        "s_label": si.label_status,
+        "s_target": sp.target,
+    }
     with connection.cursor() as cursor:
         for sql in _WORLD_SQL:
             cursor.execute(sql, params)
@@ -253,11 +282,16 @@ def run_one(n: int, history: int) -> dict:
         sync_catalogue()
         stamp = f"{os.getpid()}-{int(time.time() * 1000)}"
         org = Organization.objects.create(name=f"bench-{stamp}", slug=f"bench-{stamp}")
-        clinic = Clinic.objects.create(organization=org, name="Bench", timezone="UTC",
-                                       phone="+15555550100")  # fmt: skip
-        clinician = User.objects.create(username=f"bench-{stamp}", role="clinician",
-                                        credential="psychiatrist", organization=org,
-                                        email=f"bench-{stamp}@example.com")  # fmt: skip
+        clinic = Clinic.objects.create(
+            organization=org, name="Bench", timezone="UTC", phone="+15555550100"
+        )
+        clinician = User.objects.create(
+            username=f"bench-{stamp}",
+            role="clinician",
+            credential="psychiatrist",
+            organization=org,
+            email=f"bench-{stamp}@example.com",
+        )
         t0 = time.perf_counter()
         build_world_sql(n_plans=n, now=now, clinic=clinic, clinician=clinician, history=history)
         built = time.perf_counter() - t0
@@ -275,10 +309,17 @@ def run_one(n: int, history: int) -> dict:
         floor = time.perf_counter() - t0
         transaction.set_rollback(True)
     return {
-        "plans": first.plans, "chunks": first.chunks, "opened": first.opened,
-        "reopened": second.opened, "build_s": built, "scan_s": scan, "rescan_s": rescan,
-        "floor_s": floor, "rss_before_scan_mb": rss_built, "peak_rss_mb": _peak_rss_mb(),
-    }  # fmt: skip
+        "plans": first.plans,
+        "chunks": first.chunks,
+        "opened": first.opened,
+        "reopened": second.opened,
+        "build_s": built,
+        "scan_s": scan,
+        "rescan_s": rescan,
+        "floor_s": floor,
+        "rss_before_scan_mb": rss_built,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
 
 
 def main() -> None:
@@ -295,10 +336,17 @@ def main() -> None:
     results = {}
     for n in (int(s) for s in sizes.split(",") if s.strip()):
         out = subprocess.run(
-            [sys.executable, "-c", f"import json, bench.bench_scanner as b; "
-             f"print(json.dumps(b.run_one({n}, {history})))"],
-            check=True, capture_output=True, text=True, env=os.environ,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                f"import json, bench.bench_scanner as b; "
+                f"print(json.dumps(b.run_one({n}, {history})))",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=os.environ,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         results[n] = r
         print(

@@ -356,10 +356,13 @@ def get_plan_page(*, user: User, plan_id: Any, now: dt.datetime) -> PlanPage:
     ]
     measures = list(
         Measure.objects.filter(patient_id=plan.patient_id, status=RecordStatus.FINAL)
-        .filter(instrument__in=[i.value for i in (Instrument.PHQ9, Instrument.GAD7,
-                                                  Instrument.PAIN_NRS)])
+        .filter(
+            instrument__in=[
+                i.value for i in (Instrument.PHQ9, Instrument.GAD7, Instrument.PAIN_NRS)
+            ]
+        )
         .order_by("taken_at", "id")
-    )  # fmt: skip
+    )
     reminders = list(
         Reminder.objects.filter(patient_id=plan.patient_id)
         .exclude(status__in=[ReminderStatus.PENDING])
@@ -376,8 +379,9 @@ def get_plan_page(*, user: User, plan_id: Any, now: dt.datetime) -> PlanPage:
     timeline = _timeline(sessions, now, zone)
     counts: dict[str, dict[str, int]] = {}
     for entry in timeline:
-        bucket = counts.setdefault(entry.modality, {"past": 0, "today": 0, "upcoming": 0,
-                                                     "missed": 0})  # fmt: skip
+        bucket = counts.setdefault(
+            entry.modality, {"past": 0, "today": 0, "upcoming": 0, "missed": 0}
+        )
         bucket[entry.state] += 1
     return PlanPage(
         plan=plan,

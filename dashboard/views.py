@@ -132,8 +132,13 @@ def plan_fhir_export(request: StaffRequest, plan_id: int) -> HttpResponse:
     ``GET /api/v1/plans/{id}/fhir/``), audited like the plan page."""
     base = request.build_absolute_uri("/fhir/R4").rstrip("/")
     plan, bundle = plan_export_bundle(user=request.user, plan_id=plan_id, base=base)
-    record_object(actor=request.user, action=AuditAction.READ, obj=plan,
-                  patient_id=plan.patient_id, detail={"export": "fhir"})  # fmt: skip
+    record_object(
+        actor=request.user,
+        action=AuditAction.READ,
+        obj=plan,
+        patient_id=plan.patient_id,
+        detail={"export": "fhir"},
+    )
     return attachment(json.dumps(bundle).encode(), f"plan-{plan.pk}-fhir.json")
 
 

@@ -44,9 +44,10 @@ def _patient_flag_recipients(*, since: dt.datetime) -> list[tuple[tuple[int, str
         return []
     coordinators: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for user_id, email, org_id in User.objects.filter(
-        role=Role.COORDINATOR, is_active=True,
+        role=Role.COORDINATOR,
+        is_active=True,
         organization_id__in={r["patient__organization_id"] for r in rows},
-    ).values_list("pk", "email", "organization_id"):  # fmt: skip
+    ).values_list("pk", "email", "organization_id"):
         coordinators[org_id].append((user_id, email))
     team: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for patient_id, user_id, email in CareTeamMember.objects.filter(

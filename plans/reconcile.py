@@ -109,14 +109,21 @@ def _insert(rows: list[WantedFlag], *, at: dt.datetime) -> int:
     sql = _INSERT.format(flag=Flag._meta.db_table, plan=CarePlan._meta.db_table)
     payload = json.dumps(
         [
-            {"plan_id": w.plan_id, "component_id": w.component_id, "session_id": w.session_id,
-             "code": str(w.code), "key": w.key, "severity": str(w.severity),
-             "message": w.message, "detail": w.detail,
-             "due_at": w.due_at.isoformat() if w.due_at else None}
+            {
+                "plan_id": w.plan_id,
+                "component_id": w.component_id,
+                "session_id": w.session_id,
+                "code": str(w.code),
+                "key": w.key,
+                "severity": str(w.severity),
+                "message": w.message,
+                "detail": w.detail,
+                "due_at": w.due_at.isoformat() if w.due_at else None,
+            }
             for w in rows
         ],
         cls=DjangoJSONEncoder,
-    )  # fmt: skip
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [FlagStatus.OPEN.value, at, at, payload])
         return len(cursor.fetchall())

@@ -238,14 +238,28 @@ def _patient_evaluations(patient_id: int, kinds: Iterable[str]) -> list[Evaluati
         patient_id=patient_id, status=RecordStatus.FINAL, kind__in=list(kinds)
     ).values_list("id", "kind", "component_id", "performed_at", "valid_until", "data")
     return [
-        EvaluationFact(id=pk, kind=EvaluationKind(kind), component_id=component_id,
-                       performed_at=performed_at, valid_until=valid_until, data=data or {})
+        EvaluationFact(
+            id=pk,
+            kind=EvaluationKind(kind),
+            component_id=component_id,
+            performed_at=performed_at,
+            valid_until=valid_until,
+            data=data or {},
+        )
         for pk, kind, component_id, performed_at, valid_until, data in rows
-    ]  # fmt: skip
+    ]
 
 
-_MEASURE_COLUMNS = ("id", "instrument", "taken_at", "is_baseline", "total", "plan_id", "band",
-                    "risk")  # fmt: skip
+_MEASURE_COLUMNS = (
+    "id",
+    "instrument",
+    "taken_at",
+    "is_baseline",
+    "total",
+    "plan_id",
+    "band",
+    "risk",
+)
 
 
 def _patient_measure_rows(patient_id: int) -> list[tuple]:
@@ -260,11 +274,16 @@ def _patient_measure_rows(patient_id: int) -> list[tuple]:
 
 def _measure_facts_of(rows: Iterable[tuple], instruments: set[str] | None = None) -> list:
     return [
-        MeasureFact(id=pk, instrument=Instrument(instrument), taken_at=taken_at,
-                    is_baseline=is_baseline, total=_number(total))
+        MeasureFact(
+            id=pk,
+            instrument=Instrument(instrument),
+            taken_at=taken_at,
+            is_baseline=is_baseline,
+            total=_number(total),
+        )
         for pk, instrument, taken_at, is_baseline, total, *_ in rows
         if instruments is None or instrument in instruments
-    ]  # fmt: skip
+    ]
 
 
 def clinic_today(clinic: Any) -> dt.date:
@@ -501,8 +520,17 @@ def _plan_measures(rows: Iterable[tuple], plan_id: int) -> list[Measure]:
     """The plan's measures of ``_patient_measure_rows`` as (unsaved) instances for
     ``latest_measures`` and ``MeasureRef``: only the columns those read."""
     return [
-        Measure(id=pk, instrument=instrument, taken_at=taken_at, is_baseline=is_baseline,
-                total=total, plan_id=row_plan, band=band, risk=risk, status=RecordStatus.FINAL)
+        Measure(
+            id=pk,
+            instrument=instrument,
+            taken_at=taken_at,
+            is_baseline=is_baseline,
+            total=total,
+            plan_id=row_plan,
+            band=band,
+            risk=risk,
+            status=RecordStatus.FINAL,
+        )
         for pk, instrument, taken_at, is_baseline, total, row_plan, band, risk in rows
         if row_plan == plan_id
-    ]  # fmt: skip
+    ]

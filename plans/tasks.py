@@ -41,8 +41,7 @@ def request_safety_notification(*, flag_id: int) -> None:
         try:
             notify_safety_flag.apply_async(kwargs={"flag_id": int(flag_id)}, queue="flags")
         except Exception:  # broker unreachable: still the same-day critical-flag digest
-            logger.warning("safety notification for flag %s not published", flag_id,
-                           exc_info=True)  # fmt: skip
+            logger.warning("safety notification for flag %s not published", flag_id, exc_info=True)
 
     transaction.on_commit(_enqueue)
 

@@ -34,14 +34,26 @@ class DemoUser:
 
 DEMO_USERS = (
     DemoUser("coordinator", "demo-coordinator-2026", Role.COORDINATOR, "", "Casey", "Coordinator"),
-    DemoUser("psychiatrist", "demo-psychiatrist-2026", Role.CLINICIAN, Credential.PSYCHIATRIST,
-             "Pat", "Prescriber"),
-    DemoUser("technician", "demo-technician-2026", Role.CLINICIAN, Credential.TECHNICIAN,
-             "Toni", "Technician"),
+    DemoUser(
+        "psychiatrist",
+        "demo-psychiatrist-2026",
+        Role.CLINICIAN,
+        Credential.PSYCHIATRIST,
+        "Pat",
+        "Prescriber",
+    ),
+    DemoUser(
+        "technician",
+        "demo-technician-2026",
+        Role.CLINICIAN,
+        Credential.TECHNICIAN,
+        "Toni",
+        "Technician",
+    ),
     DemoUser("nurse", "demo-nurse-2026", Role.CLINICIAN, Credential.NURSE, "Noor", "Nurse"),
     DemoUser("patient", "demo-patient-2026", Role.PATIENT, "", "Alex", "Example"),
     DemoUser("admin", "demo-admin-2026", Role.ADMIN, "", "Ada", "Admin"),
-)  # fmt: skip
+)
 
 
 @transaction.atomic
@@ -67,17 +79,25 @@ def seed_foundation() -> tuple[Organization, Clinic, dict[str, User]]:
         )
         Resource.objects.bulk_create(
             [
-                Resource(clinic=clinic, kind=vocab.ResourceKind.TMS_DEVICE, name="TMS 1",
-                         coil_type="figure-8"),
-                Resource(clinic=clinic, kind=vocab.ResourceKind.TMS_DEVICE, name="TMS 2 (H7)",
-                         coil_type="H7"),
+                Resource(
+                    clinic=clinic,
+                    kind=vocab.ResourceKind.TMS_DEVICE,
+                    name="TMS 1",
+                    coil_type="figure-8",
+                ),
+                Resource(
+                    clinic=clinic,
+                    kind=vocab.ResourceKind.TMS_DEVICE,
+                    name="TMS 2 (H7)",
+                    coil_type="H7",
+                ),
                 Resource(clinic=clinic, kind=vocab.ResourceKind.MONITORING_CHAIR, name="Chair A"),
                 Resource(clinic=clinic, kind=vocab.ResourceKind.MONITORING_CHAIR, name="Chair B"),
                 Resource(clinic=clinic, kind=vocab.ResourceKind.INFUSION_CHAIR, name="Infusion 1"),
                 Resource(clinic=clinic, kind=vocab.ResourceKind.EEG_STATION, name="EEG 1"),
                 Resource(clinic=clinic, kind=vocab.ResourceKind.CONSULT_ROOM, name="Consult 1"),
             ]
-        )  # fmt: skip
+        )
     users: dict[str, User] = {}
     for demo in DEMO_USERS:
         user, made = User.objects.get_or_create(

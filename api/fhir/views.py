@@ -131,8 +131,14 @@ class FhirView(APIView):
         return mapping.Ctx(base=self.base_url(request))
 
 
-def _audit(request: Request, *, object_type: str, object_id: Any = "", patient_id: Any = None,
-           detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+def _audit(
+    request: Request,
+    *,
+    object_type: str,
+    object_id: Any = "",
+    patient_id: Any = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
     record_event(
         actor=request.user,
         action=AuditAction.READ,
@@ -163,8 +169,9 @@ class MetadataView(FhirView):
 class ReadView(FhirView):
     def get(self, request: AuthenticatedRequest, resource_type: str, pk: str) -> Response:
         found = queries.read(user=request.user, resource_type=resource_type, pk=pk)
-        _audit(request, object_type=f"fhir.{resource_type}", object_id=pk,
-               patient_id=found.patient_id)  # fmt: skip
+        _audit(
+            request, object_type=f"fhir.{resource_type}", object_id=pk, patient_id=found.patient_id
+        )
         return Response(found.resource)
 
 
@@ -174,8 +181,12 @@ class EverythingView(FhirView):
     def get(self, request: AuthenticatedRequest, pk: str) -> Response:
         _reject_unknown(request, allowed=(), result_params=("_format",))  # one Bundle, no paging
         patient_id, resources = queries.everything(user=request.user, patient_id=pk)
-        _audit(request, object_type="fhir.Patient.$everything", object_id=patient_id,
-               patient_id=patient_id)  # fmt: skip
+        _audit(
+            request,
+            object_type="fhir.Patient.$everything",
+            object_id=patient_id,
+            patient_id=patient_id,
+        )
         ctx = self.ctx(request)
         body = mapping.bundle(
             bundle_type="searchset",
@@ -239,8 +250,11 @@ def _instant(raw: str, prefix: str) -> dt.datetime:
         raise InvalidSearch(f"'date' value {raw!r} is not a valid date.") from None
     if day is not None:
         start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-        return start + dt.timedelta(days=1) - dt.timedelta(microseconds=1) if prefix in (
-            "le", "gt") else start  # fmt: skip
+        return (
+            start + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+            if prefix in ("le", "gt")
+            else start
+        )
     try:
         value = parse_datetime(raw)
     except ValueError:
@@ -337,8 +351,9 @@ class SearchView(FhirView):
 
 def _links(request: Request, resource_type: str, *, page: int, count: int, total: int) -> list:
     base = request.build_absolute_uri(f"/fhir/R4/{resource_type}")
-    params = [(k, v) for k, vs in request.query_params.lists() for v in vs
-              if k not in ("page", "_count")]  # fmt: skip
+    params = [
+        (k, v) for k, vs in request.query_params.lists() for v in vs if k not in ("page", "_count")
+    ]
     last = max(1, -(-total // count))
 
     def url(n: int) -> str:
@@ -411,9 +426,14 @@ class PlanFhirExportView(FhirView):
     )
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         plan, body = plan_export_bundle(user=request.user, plan_id=pk, base=self.base_url(request))
-        record_event(actor=request.user, action=AuditAction.READ, object_type="plans.careplan",
-                     object_id=plan.pk, patient_id=plan.patient_id,
-                     detail={"export": "fhir", "entries": len(body.get("entry", []))})  # fmt: skip
+        record_event(
+            actor=request.user,
+            action=AuditAction.READ,
+            object_type="plans.careplan",
+            object_id=plan.pk,
+            patient_id=plan.patient_id,
+            detail={"export": "fhir", "entries": len(body.get("entry", []))},
+        )
         response = Response(body)
         response["Content-Disposition"] = f'attachment; filename="plan-{plan.pk}-fhir.json"'
         return response

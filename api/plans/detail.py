@@ -43,10 +43,21 @@ def component_row(c: PlanComponent) -> dict[str, Any]:
     return {
         "id": c.pk,
         "plan": c.plan_id,
-        "protocol": {"id": p.pk, "code": p.code, "version": p.version, "modality": p.modality,
-                     "title": p.title, "target": p.target},
-        "indication": {"id": i.pk, "code": i.code, "name": i.name, "category": i.category,
-                       "label_status": i.label_status},
+        "protocol": {
+            "id": p.pk,
+            "code": p.code,
+            "version": p.version,
+            "modality": p.modality,
+            "title": p.title,
+            "target": p.target,
+        },
+        "indication": {
+            "id": i.pk,
+            "code": i.code,
+            "name": i.name,
+            "category": i.category,
+            "label_status": i.label_status,
+        },
         "label_status": c.label_status,
         "target": c.target,
         "laterality": c.laterality,
@@ -60,25 +71,35 @@ def component_row(c: PlanComponent) -> dict[str, Any]:
         "position": c.position,
         "created_at": _when(c.created_at),
         "updated_at": _when(c.updated_at),
-    }  # fmt: skip
+    }
 
 
 def _item(it: RequirementResult) -> dict[str, Any]:
     return {
-        "key": str(it.key), "evidence": str(it.evidence), "code": str(it.code),
-        "status": str(it.status), "severity": str(it.severity), "timing": str(it.timing),
-        "reason": str(it.reason), "source": str(it.source),
-        "applies_because": str(it.applies_because), "detail": str(it.detail),
-        "satisfied_by": _text(it.satisfied_by), "expires_on": _day(it.expires_on),
+        "key": str(it.key),
+        "evidence": str(it.evidence),
+        "code": str(it.code),
+        "status": str(it.status),
+        "severity": str(it.severity),
+        "timing": str(it.timing),
+        "reason": str(it.reason),
+        "source": str(it.source),
+        "applies_because": str(it.applies_because),
+        "detail": str(it.detail),
+        "satisfied_by": _text(it.satisfied_by),
+        "expires_on": _day(it.expires_on),
         "blocks_start": bool(it.blocks_start),
-    }  # fmt: skip
+    }
 
 
 def _warning(w: CombinationWarning) -> dict[str, Any]:
     return {
-        "code": str(w.code), "component_ids": [int(x) for x in w.component_ids],
-        "severity": str(w.severity), "reason": str(w.reason), "source": str(w.source),
-    }  # fmt: skip
+        "code": str(w.code),
+        "component_ids": [int(x) for x in w.component_ids],
+        "severity": str(w.severity),
+        "reason": str(w.reason),
+        "source": str(w.source),
+    }
 
 
 def _readiness(r: PlanReadiness) -> dict[str, Any]:
@@ -98,22 +119,39 @@ def _readiness(r: PlanReadiness) -> dict[str, Any]:
 
 def _flag(f: Flag) -> dict[str, Any]:
     return {
-        "id": f.pk, "plan": f.plan_id, "patient": f.patient_id, "component": f.component_id,
-        "session": f.session_id, "code": f.code, "requirement_key": f.requirement_key,
-        "severity": f.severity, "status": f.status, "message": f.message, "detail": f.detail,
-        "due_at": _when(f.due_at), "opened_at": _when(f.opened_at),
-        "updated_at": _when(f.updated_at), "resolved_at": _when(f.resolved_at),
-        "dismissed_at": _when(f.dismissed_at), "dismissed_by": f.dismissed_by_id,
+        "id": f.pk,
+        "plan": f.plan_id,
+        "patient": f.patient_id,
+        "component": f.component_id,
+        "session": f.session_id,
+        "code": f.code,
+        "requirement_key": f.requirement_key,
+        "severity": f.severity,
+        "status": f.status,
+        "message": f.message,
+        "detail": f.detail,
+        "due_at": _when(f.due_at),
+        "opened_at": _when(f.opened_at),
+        "updated_at": _when(f.updated_at),
+        "resolved_at": _when(f.resolved_at),
+        "dismissed_at": _when(f.dismissed_at),
+        "dismissed_by": f.dismissed_by_id,
         "dismiss_reason": f.dismiss_reason,
-    }  # fmt: skip
+    }
 
 
 def _measure(m: Measure | None) -> dict[str, Any] | None:
     if m is None:
         return None
-    return {"id": m.pk, "instrument": m.instrument, "total": _TOTAL.to_representation(m.total),
-            "band": m.band, "risk": m.risk, "taken_at": _when(m.taken_at),
-            "is_baseline": bool(m.is_baseline)}  # fmt: skip
+    return {
+        "id": m.pk,
+        "instrument": m.instrument,
+        "total": _TOTAL.to_representation(m.total),
+        "band": m.band,
+        "risk": m.risk,
+        "taken_at": _when(m.taken_at),
+        "is_baseline": bool(m.is_baseline),
+    }
 
 
 def _change(c: Change | None) -> dict[str, Any] | None:
@@ -129,8 +167,12 @@ def _change(c: Change | None) -> dict[str, Any] | None:
 
 
 def _summary(s: MeasureSummary) -> dict[str, Any]:
-    return {"instrument": str(s.instrument), "latest": _measure(s.latest),
-            "baseline": _measure(s.baseline), "change": _change(s.change)}  # fmt: skip
+    return {
+        "instrument": str(s.instrument),
+        "latest": _measure(s.latest),
+        "baseline": _measure(s.baseline),
+        "change": _change(s.change),
+    }
 
 
 def plan_detail_payload(plan: CarePlan, detail: PlanDetail) -> dict[str, Any]:

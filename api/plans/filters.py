@@ -17,14 +17,20 @@ def _choices(enum) -> list[tuple[str, str]]:
 class ProtocolFilter(StrictFilterSet):
     modality = filters.ChoiceFilter(choices=_choices(vocab.Modality))
     code = filters.CharFilter()
-    indication = filters.CharFilter(field_name="indications__code", distinct=True,
-                                    help_text="indication code, e.g. trd")  # fmt: skip
-    category = filters.CharFilter(field_name="indications__category", distinct=True,
-                                  help_text="indication category: depression, pain, …")  # fmt: skip
-    label_status = filters.ChoiceFilter(field_name="indications__label_status", distinct=True,
-                                        choices=_choices(vocab.LabelStatus))  # fmt: skip
-    icd10 = filters.CharFilter(field_name="indications__icd10", lookup_expr="icontains",
-                               distinct=True)  # fmt: skip
+    indication = filters.CharFilter(
+        field_name="indications__code", distinct=True, help_text="indication code, e.g. trd"
+    )
+    category = filters.CharFilter(
+        field_name="indications__category",
+        distinct=True,
+        help_text="indication category: depression, pain, …",
+    )
+    label_status = filters.ChoiceFilter(
+        field_name="indications__label_status", distinct=True, choices=_choices(vocab.LabelStatus)
+    )
+    icd10 = filters.CharFilter(
+        field_name="indications__icd10", lookup_expr="icontains", distinct=True
+    )
     is_active = BooleanFilter()
 
     class Meta:

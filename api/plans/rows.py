@@ -46,30 +46,50 @@ def _object(pairs: Sequence[tuple[str, str]]) -> str:
     return "json_build_object(" + ", ".join(f"'{key}', {expr}" for key, expr in pairs) + ")"
 
 
-_PROTOCOL = _object([(k, f"pr.{k}") for k in ("id", "code", "version", "modality", "title",
-                                                 "target")])  # fmt: skip
-_INDICATION = _object([(k, f"i.{k}") for k in ("id", "code", "name", "category",
-                                                  "label_status")])  # fmt: skip
-_COMPONENT = _object([
-    ("id", "pc.id"), ("plan", "pc.plan_id"), ("protocol", _PROTOCOL), ("indication", _INDICATION),
-    ("label_status", "pc.label_status"), ("target", "pc.target"),
-    ("laterality", "pc.laterality"), ("rationale", "pc.rationale"),
-    ("payer_type", "pc.payer_type"), ("payer_name", "pc.payer_name"),
-    ("prior_auth_number", "coalesce(auth.number, '')"),
-    ("prior_auth_sessions", "auth.authorized_units"),
-    ("prior_auth_expires_on", _day("auth.ends_on")),
-    ("status", "pc.status"), ("position", "pc.position"),
-    ("created_at", _ts("pc.created_at")), ("updated_at", _ts("pc.updated_at")),
-])  # fmt: skip
-_PLAN = _object([
-    ("id", "p.id"), ("patient", "p.patient_id"), ("organization", "p.organization_id"),
-    ("clinic", "p.clinic_id"), ("title", "p.title"), ("status", "p.status"),
-    ("status_reason", "p.status_reason"), ("diagnoses", "to_json(p.diagnoses)"),
-    ("goals", "p.goals"), ("coordinator", "p.coordinator_id"),
-    ("created_at", _ts("p.created_at")), ("updated_at", _ts("p.updated_at")),
-    ("activated_at", _ts("p.activated_at")), ("ended_at", _ts("p.ended_at")),
-    ("components", "coalesce(c.components, '[]'::json)"),
-])  # fmt: skip
+_PROTOCOL = _object(
+    [(k, f"pr.{k}") for k in ("id", "code", "version", "modality", "title", "target")]
+)
+_INDICATION = _object([(k, f"i.{k}") for k in ("id", "code", "name", "category", "label_status")])
+_COMPONENT = _object(
+    [
+        ("id", "pc.id"),
+        ("plan", "pc.plan_id"),
+        ("protocol", _PROTOCOL),
+        ("indication", _INDICATION),
+        ("label_status", "pc.label_status"),
+        ("target", "pc.target"),
+        ("laterality", "pc.laterality"),
+        ("rationale", "pc.rationale"),
+        ("payer_type", "pc.payer_type"),
+        ("payer_name", "pc.payer_name"),
+        ("prior_auth_number", "coalesce(auth.number, '')"),
+        ("prior_auth_sessions", "auth.authorized_units"),
+        ("prior_auth_expires_on", _day("auth.ends_on")),
+        ("status", "pc.status"),
+        ("position", "pc.position"),
+        ("created_at", _ts("pc.created_at")),
+        ("updated_at", _ts("pc.updated_at")),
+    ]
+)
+_PLAN = _object(
+    [
+        ("id", "p.id"),
+        ("patient", "p.patient_id"),
+        ("organization", "p.organization_id"),
+        ("clinic", "p.clinic_id"),
+        ("title", "p.title"),
+        ("status", "p.status"),
+        ("status_reason", "p.status_reason"),
+        ("diagnoses", "to_json(p.diagnoses)"),
+        ("goals", "p.goals"),
+        ("coordinator", "p.coordinator_id"),
+        ("created_at", _ts("p.created_at")),
+        ("updated_at", _ts("p.updated_at")),
+        ("activated_at", _ts("p.activated_at")),
+        ("ended_at", _ts("p.ended_at")),
+        ("components", "coalesce(c.components, '[]'::json)"),
+    ]
+)
 
 # Fixed table names and expressions only; every value is a query parameter.
 _ROWS_SQL = f"""

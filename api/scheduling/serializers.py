@@ -266,9 +266,12 @@ class BookSessionInputSerializer(InputSerializer):
     resource_ids = resource_field(many=True, required=False, allow_empty=False)
     clinician = clinician_field(required=False, allow_null=True)
     authorization_override_reason = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, default="",
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text="Book past the prior authorisation (units or dates) anyway; audited.",
-    )  # fmt: skip
+    )
 
 
 class RescheduleInputSerializer(InputSerializer):
@@ -277,9 +280,12 @@ class RescheduleInputSerializer(InputSerializer):
         window=BOOKING_WINDOW,
     )
     authorization_override_reason = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, default="",
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text="Move past the prior authorisation's dates anyway; audited.",
-    )  # fmt: skip
+    )
 
 
 class CancelInputSerializer(InputSerializer):
@@ -323,9 +329,12 @@ class ScheduleInputSerializer(InputSerializer):
     clinician = clinician_field(required=False, allow_null=True, default=None)
     commit = serializers.BooleanField(default=False)
     authorization_override_reason = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, default="",
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text="Book past the prior authorisation (units or dates) anyway; audited.",
-    )  # fmt: skip
+    )
 
     def validate(self, attrs: dict) -> dict:
         if attrs.get("window_end") and attrs["window_end"] < attrs["preferred_start"]:

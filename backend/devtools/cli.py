@@ -75,8 +75,11 @@ def call_with_progress(argv: list[str], *, env: dict[str, str], label: str) -> i
                     continue
                 prefix = "" if at_line_start else "\n"
                 sys.stdout.buffer.flush()
-                print(f"{prefix}[make] {label}: still running ({time.monotonic() - started:.0f} s)",
-                      file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    f"{prefix}[make] {label}: still running ({time.monotonic() - started:.0f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 at_line_start, last = True, time.monotonic()
 
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)

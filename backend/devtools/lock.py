@@ -83,12 +83,27 @@ def cmd_setup() -> int:
         else:
             python, env = str(_venv_python()), _quiet_env()
             logfile = DATA / "logs" / "install.log"
-            run_logged([python, "-m", "pip", "install", "--require-hashes", "-r", str(LOCK_DEV)],
-                        logfile, env=env)  # fmt: skip
+            run_logged(
+                [python, "-m", "pip", "install", "--require-hashes", "-r", str(LOCK_DEV)],
+                logfile,
+                env=env,
+            )
             # The project itself, without resolving anything beyond the lock.
             project_log = DATA / "logs" / "install-project.log"
-            run_logged([python, "-m", "pip", "install", "--no-deps", "--no-build-isolation",
-                         "-e", str(ROOT)], project_log, env=env)  # fmt: skip
+            run_logged(
+                [
+                    python,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--no-deps",
+                    "--no-build-isolation",
+                    "-e",
+                    str(ROOT),
+                ],
+                project_log,
+                env=env,
+            )
             count = sum(1 for line in LOCK_DEV.read_text().splitlines() if "==" in line)
             stamp.write_text(wanted)
             s.result = f"{count} pinned packages installed"
@@ -105,16 +120,29 @@ def cmd_lock(upgrade: bool) -> int:
     uv = VENV / "bin" / "uv"
     if not uv.exists():
         with step("install uv (lock tool)"):
-            run_logged([str(_venv_python()), "-m", "pip", "install", "uv>=0.9,<1"],
-                        DATA / "logs" / "uv.log", env=_quiet_env())  # fmt: skip
+            run_logged(
+                [str(_venv_python()), "-m", "pip", "install", "uv>=0.9,<1"],
+                DATA / "logs" / "uv.log",
+                env=_quiet_env(),
+            )
     digest = dependency_digest(ROOT / "pyproject.toml")
     header = (
         "# Locked dependencies with hashes: do not edit. Regenerate with `make lock` after\n"
         "# changing pyproject.toml (`make lock-upgrade` moves every pin to the newest allowed).\n"
         f"{DIGEST_LINE}{digest}\n"
     )
-    common = ["pip", "compile", "pyproject.toml", "--universal", "--python-version", "3.11",
-              "--generate-hashes", "--no-header", "--quiet", "--no-annotate"]  # fmt: skip
+    common = [
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--universal",
+        "--python-version",
+        "3.11",
+        "--generate-hashes",
+        "--no-header",
+        "--quiet",
+        "--no-annotate",
+    ]
     if upgrade:
         common.append("--upgrade")
     targets = [

@@ -103,10 +103,17 @@ def _pg_user() -> str | None:
             return name
     try:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             PG_SYSTEM_USER_FALLBACK],
-            check=True, capture_output=True,
-        )  # fmt: skip
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                PG_SYSTEM_USER_FALLBACK,
+            ],
+            check=True,
+            capture_output=True,
+        )
     except (OSError, subprocess.CalledProcessError) as exc:
         raise DevServicesError(
             f"embedded PostgreSQL cannot run as root and no unprivileged user could be created "
@@ -254,10 +261,21 @@ def start_embedded_postgres() -> tuple[str, bool]:
     layout = pg_layout()
     _prepare(layout)
     if not (layout.data / "PG_VERSION").exists():
-        result = _as_server_user(layout, [
-            str(layout.bin / "initdb"), "-D", str(layout.data), "-U", "postgres",
-            "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-instructions",
-        ])  # fmt: skip
+        result = _as_server_user(
+            layout,
+            [
+                str(layout.bin / "initdb"),
+                "-D",
+                str(layout.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--no-instructions",
+            ],
+        )
         if result.returncode != 0:
             raise DevServicesError(_pg_failure("initdb", result, layout))
     if pg_usable(url):
@@ -271,10 +289,22 @@ def start_embedded_postgres() -> tuple[str, bool]:
         f"-p {EMBEDDED_PG_PORT} -k {layout.run} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c max_connections=200"
     )
-    result = _as_server_user(layout, [
-        str(layout.bin / "pg_ctl"), "-D", str(layout.data), "-l", str(layout.log), "-o", opts,
-        "-w", "-t", "60", "start",
-    ])  # fmt: skip
+    result = _as_server_user(
+        layout,
+        [
+            str(layout.bin / "pg_ctl"),
+            "-D",
+            str(layout.data),
+            "-l",
+            str(layout.log),
+            "-o",
+            opts,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+    )
     if result.returncode != 0 or not pg_usable(url):
         raise DevServicesError(_pg_failure("start", result, layout))
     return url, True
@@ -284,5 +314,6 @@ def stop_embedded_postgres() -> None:
     layout = pg_layout()
     if not (layout.data / "postmaster.pid").exists() or not layout.bin.exists():
         return
-    _as_server_user(layout, [str(layout.bin / "pg_ctl"), "-D", str(layout.data), "-m", "fast",
-                             "-w", "stop"])  # fmt: skip
+    _as_server_user(
+        layout, [str(layout.bin / "pg_ctl"), "-D", str(layout.data), "-m", "fast", "-w", "stop"]
+    )

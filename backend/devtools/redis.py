@@ -67,12 +67,29 @@ def start_embedded_redis() -> tuple[str, bool]:
         )
     logfile = directory / "redis.log"
     result = subprocess.run(
-        [str(wheel_redis_server()), "--port", str(EMBEDDED_REDIS_PORT), "--bind", "127.0.0.1",
-         "--save", "", "--appendonly", "no", "--daemonize", "yes",
-         "--dir", str(directory), "--pidfile", str(directory / "redis.pid"),
-         "--logfile", str(logfile)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            str(wheel_redis_server()),
+            "--port",
+            str(EMBEDDED_REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(directory),
+            "--pidfile",
+            str(directory / "redis.pid"),
+            "--logfile",
+            str(logfile),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     deadline = time.monotonic() + 20
     while result.returncode == 0 and not redis_usable(url) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -150,26 +150,55 @@ def cmd_run() -> int:
     logs = DATA / "logs"
     try:
         with step("migrations") as s:
-            out = run_logged([py, "manage.py", "migrate", "--noinput"], logs / "migrate.log",
-                              env=env)  # fmt: skip
+            out = run_logged(
+                [py, "manage.py", "migrate", "--noinput"], logs / "migrate.log", env=env
+            )
             applied = out.count("  Applying ")
             s.result = f"{applied} applied" if applied else "up to date"
         with step("demo data (synthetic)") as s:
             # --force: make run serves without DEBUG (issue 17), and this is its own synthetic demo
             # database on the development profile; the guard is for a production shell.
-            seed = run_logged([py, "manage.py", "seed_demo", "--force"], logs / "seed_demo.log",
-                               env=env)  # fmt: skip
+            seed = run_logged(
+                [py, "manage.py", "seed_demo", "--force"], logs / "seed_demo.log", env=env
+            )
             logins = _logins(seed)
             s.result = f"ready, {len(logins)} demo logins"
         commands = {
-            "web": [str(bindir / "gunicorn"), "backend.wsgi", "--bind", f"127.0.0.1:{port}",
-                    "--workers", "2", "--access-logfile", "-"],
-            "worker": [str(bindir / "celery"), "--quiet", "-A", "backend", "worker",
-                       "--loglevel", "INFO", "-Q", "default,reminders,flags",
-                       "--concurrency", "2"],
-            "beat": [str(bindir / "celery"), "--quiet", "-A", "backend", "beat",
-                     "--loglevel", "INFO", "--schedule", str(DATA / "celerybeat-schedule")],
-        }  # fmt: skip
+            "web": [
+                str(bindir / "gunicorn"),
+                "backend.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--access-logfile",
+                "-",
+            ],
+            "worker": [
+                str(bindir / "celery"),
+                "--quiet",
+                "-A",
+                "backend",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "-Q",
+                "default,reminders,flags",
+                "--concurrency",
+                "2",
+            ],
+            "beat": [
+                str(bindir / "celery"),
+                "--quiet",
+                "-A",
+                "backend",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(DATA / "celerybeat-schedule"),
+            ],
+        }
         with step("web, worker, beat: start") as s:
             for argv in commands.values():
                 # Each child leads its own process group so that we, not the terminal, stop it —

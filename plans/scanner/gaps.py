@@ -247,11 +247,17 @@ def detect_gaps(
             reviewed = any(t and t >= window for t in (last_psych, st["last_follow_up"]))
             if now >= due and not reviewed:
                 gaps.append(
-                    WantedFlag(pid, FlagCode.INDUCTION_REVIEW_DUE, str(cid), "warning",
-                         "End-of-induction efficacy review is due (week 4).",
-                         component_id=cid, due_at=due,
-                         detail={"source": "DOMAIN.md §2.3, §5.3 [LABEL]"})
-                )  # fmt: skip
+                    WantedFlag(
+                        pid,
+                        FlagCode.INDUCTION_REVIEW_DUE,
+                        str(cid),
+                        "warning",
+                        "End-of-induction efficacy review is due (week 4).",
+                        component_id=cid,
+                        due_at=due,
+                        detail={"source": "DOMAIN.md §2.3, §5.3 [LABEL]"},
+                    )
+                )
         # Weekly PHQ-9 during an active TMS course (DOMAIN.md §5.3 [WEAK]).
         if (
             modality == "tms"
@@ -262,12 +268,18 @@ def detect_gaps(
             last = phq9.get(c["plan__patient_id"], {}).get("last_phq9")
             if last is None or last < now - dt.timedelta(days=PHQ9_INTERVAL_DAYS):
                 gaps.append(
-                    WantedFlag(pid, FlagCode.WEEKLY_PHQ9_OVERDUE, str(cid), "warning",
-                         "Weekly PHQ-9 is overdue during the course.", component_id=cid,
-                         due_at=(last or st["first_fulfilled"])
-                         + dt.timedelta(days=PHQ9_INTERVAL_DAYS),
-                         detail={"source": "DOMAIN.md §5.3 [WEAK]"})
-                )  # fmt: skip
+                    WantedFlag(
+                        pid,
+                        FlagCode.WEEKLY_PHQ9_OVERDUE,
+                        str(cid),
+                        "warning",
+                        "Weekly PHQ-9 is overdue during the course.",
+                        component_id=cid,
+                        due_at=(last or st["first_fulfilled"])
+                        + dt.timedelta(days=PHQ9_INTERVAL_DAYS),
+                        detail={"source": "DOMAIN.md §5.3 [WEAK]"},
+                    )
+                )
 
     # Psychiatric follow-up within the cadence during active interventional treatment.
     cadence = follow_up_cadence()
@@ -290,29 +302,44 @@ def detect_gaps(
         last = max(seen) if seen else None
         if last is None or last < now - cadence:
             gaps.append(
-                WantedFlag(pid, FlagCode.FOLLOW_UP_OVERDUE, "", "warning",
-                     "No psychiatric follow-up within the cadence and none booked.",
-                     due_at=(last + cadence) if last else None,
-                     detail={"cadence_days": cadence.days, "source": "DOMAIN.md §5.3 UNSOURCED"})
-            )  # fmt: skip
+                WantedFlag(
+                    pid,
+                    FlagCode.FOLLOW_UP_OVERDUE,
+                    "",
+                    "warning",
+                    "No psychiatric follow-up within the cadence and none booked.",
+                    due_at=(last + cadence) if last else None,
+                    detail={"cadence_days": cadence.days, "source": "DOMAIN.md §5.3 UNSOURCED"},
+                )
+            )
 
     pmf = pmf_windows()
     for row in _pmf_overdue(session_q, now, pmf):
         gaps.append(
-            WantedFlag(row["component__plan_id"], FlagCode.REMS_MONITORING_FORM_OVERDUE,
-                 str(row["id"]), "warning",
-                 "SPRAVATO REMS Patient Monitoring Form not filed within 7 days.",
-                 component_id=row["component_id"], session_id=row["id"],
-                 due_at=row["starts_at"] + pmf.get(row["component__protocol_id"],
-                                                   dt.timedelta(days=PMF_DAYS)),
-                 detail={"source": "DOMAIN.md §2.4 PMF [REG-form]"})
-        )  # fmt: skip
+            WantedFlag(
+                row["component__plan_id"],
+                FlagCode.REMS_MONITORING_FORM_OVERDUE,
+                str(row["id"]),
+                "warning",
+                "SPRAVATO REMS Patient Monitoring Form not filed within 7 days.",
+                component_id=row["component_id"],
+                session_id=row["id"],
+                due_at=row["starts_at"]
+                + pmf.get(row["component__protocol_id"], dt.timedelta(days=PMF_DAYS)),
+                detail={"source": "DOMAIN.md §2.4 PMF [REG-form]"},
+            )
+        )
     for pid in _no_show_streaks(session_q, now):
         if pid in plan_ids:
             gaps.append(
-                WantedFlag(pid, FlagCode.NO_SHOW_STREAK, "", "warning",
-                     f"{NO_SHOW_STREAK} or more consecutive no-shows.")
-            )  # fmt: skip
+                WantedFlag(
+                    pid,
+                    FlagCode.NO_SHOW_STREAK,
+                    "",
+                    "warning",
+                    f"{NO_SHOW_STREAK} or more consecutive no-shows.",
+                )
+            )
     gaps.extend(requirement_gaps(components, stats, now, plan_q=plan_q, session_q=session_q))
     # Prior authorisations: their own rule set (plans/scanner/authorization.py).
     gaps.extend(authorization_gaps(plan_q=plan_q, now=now))

@@ -78,20 +78,28 @@ def _fact_rows(patient_ids: set[int]) -> tuple[dict[int, list], dict[int, list]]
     evals: dict[int, list[EvaluationFact]] = defaultdict(list)
     for pid, pk, kind, component_id, performed_at, valid_until, data in Evaluation.objects.filter(
         patient_id__in=patient_ids, status=RecordStatus.FINAL
-    ).values_list("patient_id", "id", "kind", "component_id", "performed_at", "valid_until",
-                  "data"):  # fmt: skip
+    ).values_list(
+        "patient_id", "id", "kind", "component_id", "performed_at", "valid_until", "data"
+    ):
         evals[pid].append(
-            EvaluationFact(id=pk, kind=EvaluationKind(kind), component_id=component_id,
-                           performed_at=performed_at, valid_until=valid_until, data=data or {})
-        )  # fmt: skip
+            EvaluationFact(
+                id=pk,
+                kind=EvaluationKind(kind),
+                component_id=component_id,
+                performed_at=performed_at,
+                valid_until=valid_until,
+                data=data or {},
+            )
+        )
     measures: dict[int, list[MeasureFact]] = defaultdict(list)
     for pid, pk, instrument, taken_at, is_baseline in Measure.objects.filter(
         patient_id__in=patient_ids, status=RecordStatus.FINAL
     ).values_list("patient_id", "id", "instrument", "taken_at", "is_baseline"):
         measures[pid].append(
-            MeasureFact(id=pk, instrument=Instrument(instrument), taken_at=taken_at,
-                        is_baseline=is_baseline)
-        )  # fmt: skip
+            MeasureFact(
+                id=pk, instrument=Instrument(instrument), taken_at=taken_at, is_baseline=is_baseline
+            )
+        )
     return evals, measures
 
 

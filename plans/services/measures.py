@@ -44,8 +44,9 @@ def _scoring_error(exc: ScoringError) -> InvalidInput:
     for top in ("instrument", "answers"):
         if top in exc.fields:
             fields[top] = [exc.fields[top]]
-    return InvalidInput(PlanErrorCode.INVALID_ANSWERS, "The answers cannot be scored.",
-                        fields=fields)  # fmt: skip
+    return InvalidInput(
+        PlanErrorCode.INVALID_ANSWERS, "The answers cannot be scored.", fields=fields
+    )
 
 
 @transaction.atomic
@@ -115,12 +116,20 @@ def record_measure(
                 request_safety_notification(flag_id=flag.pk)
         if not targets:  # intake screening, no plan yet: the flag sits on the patient (issue 13)
             flag, created = open_or_escalate_flag(
-                patient=patient, code=code, severity=Severity.CRITICAL, message=message,
+                patient=patient,
+                code=code,
+                severity=Severity.CRITICAL,
+                message=message,
                 detail=detail,
-            )  # fmt: skip
+            )
             if created:
                 request_safety_notification(flag_id=flag.pk)
-    audit_write(by=by, action=AuditAction.CREATE, obj=measure, patient_id=patient.pk,
-                detail={"instrument": str(result.instrument)})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.CREATE,
+        obj=measure,
+        patient_id=patient.pk,
+        detail={"instrument": str(result.instrument)},
+    )
     on_plan_changed(sync_patient_plans(patient_id=patient.pk))
     return measure

@@ -129,9 +129,20 @@ def _mark(reminder, now: datetime, **fields) -> None:
 
 
 # Every column a send outcome may change, written for the whole batch in one statement.
-_MARK_COLUMNS = ("status", "attempts", "due_at", "claimed_at", "sent_at", "provider_id",
-                 "subject", "body", "skip_reason", "last_error", "announced_starts_at",
-                 "announced")  # fmt: skip
+_MARK_COLUMNS = (
+    "status",
+    "attempts",
+    "due_at",
+    "claimed_at",
+    "sent_at",
+    "provider_id",
+    "subject",
+    "body",
+    "skip_reason",
+    "last_error",
+    "announced_starts_at",
+    "announced",
+)
 _MARK_SQL = """
 UPDATE scheduling_reminder r
 SET status = v.status, attempts = v.attempts, due_at = v.due_at, claimed_at = v.claimed_at,

@@ -171,10 +171,13 @@ def schedule_course(
             raise
         auth_problems = exc.extra["problems"]
     problems.extend(
-        {"code": SchedulingErrorCode.AUTHORIZATION_EXCEEDED.value, "message": p["message"],
-         "detail": p}
+        {
+            "code": SchedulingErrorCode.AUTHORIZATION_EXCEEDED.value,
+            "message": p["message"],
+            "detail": p,
+        }
         for p in auth_problems
-    )  # fmt: skip
+    )
 
     proposals: list[ProposedSession] = []
     conflicts: list[dict[str, Any]] = []

@@ -108,8 +108,12 @@ def authorization(body: dict[str, Any]) -> None:
     note."""
     if body.get("status") == "approved":
         today = dt.datetime.now(dt.UTC).date().isoformat()
-        for name, value in (("number", "PA-1"), ("authorized_units", 10), ("starts_on", today),
-                            ("ends_on", today)):  # fmt: skip
+        for name, value in (
+            ("number", "PA-1"),
+            ("authorized_units", 10),
+            ("starts_on", today),
+            ("ends_on", today),
+        ):
             if body.get(name) in (None, ""):
                 body[name] = value
     if body.get("status") == "denied" and not str(body.get("decision_note") or "").strip():

@@ -127,8 +127,9 @@ def fuzz_world(restore_catalogue, transactional_db, catalogue):
     return {role: Token.objects.get_or_create(user=u)[0].key for role, u in by_role.items()}
 
 
-def run_schemathesis(*, base_url: str, token: str, report: Path, config: Path,
-                     schema: Path) -> dict:  # fmt: skip
+def run_schemathesis(
+    *, base_url: str, token: str, report: Path, config: Path, schema: Path
+) -> dict:
     """One ``st run`` over the whole schema; returns the parsed JSON run report."""
     command = [
         str(Path(sys.executable).with_name("st")),
@@ -165,8 +166,9 @@ def run_schemathesis(*, base_url: str, token: str, report: Path, config: Path,
     for path in EXCLUDED_PATHS:
         command += ["--exclude-path", path]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": HOOKS, "PYTHONPATH": str(REPO)}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800, check=False,
-                            env=env, cwd=REPO)  # fmt: skip
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=1800, check=False, env=env, cwd=REPO
+    )
     report.with_suffix(".txt").write_text(result.stdout + result.stderr)
     if not report.exists():
         raise AssertionError(f"schemathesis produced no report:\n{result.stdout}\n{result.stderr}")

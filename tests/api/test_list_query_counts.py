@@ -26,16 +26,33 @@ def _grow(world, n: int) -> None:
     coordinator, patient = world["users"]["coordinator"], world["patient"]
     for _ in range(n):
         plan = services.create_plan(
-            patient=patient, clinic=world["clinic"], by=coordinator, title="More",
-            components=[{"protocol": world["plan"].components.first().protocol,
-                         "indication": world["plan"].components.first().indication,
-                         "payer_type": "self_pay"}],
-        )  # fmt: skip
-        services.record_evaluation(patient=patient, by=coordinator, plan=plan,
-                                   kind="transport_plan", performed_at=timezone.now())  # fmt: skip
-        services.record_measure(patient=patient, by=coordinator, plan=plan, instrument="gad7",
-                                answers={f"q{i}": 2 for i in range(1, 8)},
-                                taken_at=timezone.now())  # fmt: skip
+            patient=patient,
+            clinic=world["clinic"],
+            by=coordinator,
+            title="More",
+            components=[
+                {
+                    "protocol": world["plan"].components.first().protocol,
+                    "indication": world["plan"].components.first().indication,
+                    "payer_type": "self_pay",
+                }
+            ],
+        )
+        services.record_evaluation(
+            patient=patient,
+            by=coordinator,
+            plan=plan,
+            kind="transport_plan",
+            performed_at=timezone.now(),
+        )
+        services.record_measure(
+            patient=patient,
+            by=coordinator,
+            plan=plan,
+            instrument="gad7",
+            answers={f"q{i}": 2 for i in range(1, 8)},
+            taken_at=timezone.now(),
+        )
 
 
 @pytest.mark.parametrize("endpoint", sorted(EXPECTED))

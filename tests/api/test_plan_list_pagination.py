@@ -17,10 +17,15 @@ def _more_plans(world, n: int) -> None:
     """``n`` more plans for the seed patient (bulk: the list only reads the plan rows)."""
     patient = world["patient"]
     CarePlan.objects.bulk_create(
-        CarePlan(patient=patient, organization_id=patient.organization_id, clinic=world["clinic"],
-                 title=f"Extra {i}", diagnoses=["F33.2"])
+        CarePlan(
+            patient=patient,
+            organization_id=patient.organization_id,
+            clinic=world["clinic"],
+            title=f"Extra {i}",
+            diagnoses=["F33.2"],
+        )
         for i in range(n)
-    )  # fmt: skip
+    )
 
 
 def test_keyset_pages_walk_every_plan_once_newest_first(client_for, demo_world):
@@ -89,8 +94,13 @@ def test_list_rows_are_exactly_what_the_plan_serializer_renders(client_for, demo
     _more_plans(demo_world, 2)
     whole = dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.UTC)
     extra = CarePlan.objects.filter(title="Extra 0")
-    extra.update(created_at=whole, activated_at=whole, ended_at=whole + dt.timedelta(seconds=1.5),
-                 status_reason='Paused: "travel" \\ ünïcode\n', diagnoses=[])  # fmt: skip
+    extra.update(
+        created_at=whole,
+        activated_at=whole,
+        ended_at=whole + dt.timedelta(seconds=1.5),
+        status_reason='Paused: "travel" \\ ünïcode\n',
+        diagnoses=[],
+    )
     scope = CarePlan.objects.filter(organization=demo_world["organization"])
     components = PlanComponent.objects.select_related("protocol", "indication")
     plans = list(
@@ -130,11 +140,16 @@ def test_plan_detail_shows_the_newest_open_flags_and_links_to_the_rest(client_fo
     plan = demo_world["plan"]
     already = Flag.objects.filter(plan=plan, status="open").count()
     Flag.objects.bulk_create(
-        Flag(plan=plan, patient_id=plan.patient_id, code="MONITORING_FORM_MISSING",
-             requirement_key=f"session:{i}", severity="warning",
-             message="A monitoring form is missing.")
+        Flag(
+            plan=plan,
+            patient_id=plan.patient_id,
+            code="MONITORING_FORM_MISSING",
+            requirement_key=f"session:{i}",
+            severity="warning",
+            message="A monitoring form is missing.",
+        )
         for i in range(DETAIL_OPEN_FLAGS + 5)
-    )  # fmt: skip
+    )
     client = client_for(demo_world["users"]["coordinator"])
     # when the plan is read
     body = client.get(f"{API}/plans/{plan.pk}/").json()

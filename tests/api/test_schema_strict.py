@@ -81,9 +81,16 @@ def test_query_strings_keep_drf_parsing(w, client):
 
 @pytest.mark.parametrize(
     "query",
-    ["flags/?severity=", "flags/?code=", "sessions/?start=", "protocols/?is_active=null",
-     "resources/?is_active=yes", "plans/?count=null", "reports/claims/?date_to="],
-)  # fmt: skip
+    [
+        "flags/?severity=",
+        "flags/?code=",
+        "sessions/?start=",
+        "protocols/?is_active=null",
+        "resources/?is_active=yes",
+        "plans/?count=null",
+        "reports/claims/?date_to=",
+    ],
+)
 def test_an_empty_or_non_boolean_query_value_is_400_naming_the_parameter(client, query):
     response = client.get(f"{API}/{query}")
     assert response.status_code == 400, response.content
@@ -170,8 +177,14 @@ def test_cross_field_rules_are_in_the_operation_description(schema, path, method
 
 
 def test_an_object_for_a_list_of_ids_is_400(w, client):
-    body = {"mrn": "S-1", "given_name": "Sam", "family_name": "Lee", "birth_date": "1980-01-01",
-            "timezone": "America/New_York", "care_team": {}}  # fmt: skip
+    body = {
+        "mrn": "S-1",
+        "given_name": "Sam",
+        "family_name": "Lee",
+        "birth_date": "1980-01-01",
+        "timezone": "America/New_York",
+        "care_team": {},
+    }
     response = client.post(f"{API}/patients/", body, format="json")
     assert response.status_code == 400, response.content
     assert list(response.json()["fields"]) == ["care_team"]

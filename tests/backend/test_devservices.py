@@ -137,8 +137,12 @@ def test_port_taken_by_something_else_is_one_clear_line(tmp_path):
             # when make test resolves its services
             result = subprocess.run(
                 [sys.executable, str(SCRIPT), "exec", "--test", "--", "true"],
-                env=env, capture_output=True, text=True, timeout=120, check=False,
-            )  # fmt: skip
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
         finally:
             _stop_all(env)
             shutil.rmtree(_runtime_home(tmp_path / ".data"), ignore_errors=True)
@@ -263,9 +267,12 @@ def test_setup_refuses_a_stale_lock_with_one_line(tmp_path):
     # when make setup runs
     result = subprocess.run(
         [sys.executable, str(checkout / "backend" / "devservices.py"), "setup"],
-        capture_output=True, text=True, timeout=60, check=False, env=_child_env(
-            checkout / ".data", 1, 1),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=_child_env(checkout / ".data", 1, 1),
+    )
     # then nothing is installed and one line says to re-lock
     assert result.returncode == 1
     assert "does not match pyproject.toml" in result.stderr
@@ -350,8 +357,15 @@ def _link_or_copy(src: str, dst: str) -> None:
 @pytest.mark.slow
 def test_embedded_servers_start_serve_and_stop_from_a_private_checkout(private_checkout):
     checkout, parent, env, pg_port, redis_port = private_checkout
-    argv = [sys.executable, str(checkout / "backend" / "devservices.py"), "exec", "--",
-            sys.executable, "-c", PROBE]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(checkout / "backend" / "devservices.py"),
+        "exec",
+        "--",
+        sys.executable,
+        "-c",
+        PROBE,
+    ]
     hidden = _can_unshare()
     if hidden:
         argv = _hide_system_servers(argv)
@@ -401,9 +415,13 @@ def test_make_test_beside_make_run_leaves_its_data_queues_and_heartbeat(tmp_path
     pg_port, redis_port = _free_port(), _free_port()
     env = _child_env(data, pg_port, redis_port)
     started = subprocess.run(
-        [sys.executable, str(SCRIPT), "env"], env=env, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
+        [sys.executable, str(SCRIPT), "env"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     try:
         assert started.returncode == 0, started.stderr
         run_urls = dict(line.split("=", 1) for line in started.stdout.split())
@@ -423,10 +441,28 @@ def test_make_test_beside_make_run_leaves_its_data_queues_and_heartbeat(tmp_path
             "tests/backend/test_auth.py",
         ]
         result = subprocess.run(
-            [sys.executable, str(SCRIPT), "exec", "--test", "--", sys.executable, "-m", "pytest",
-             "-q", "-p", "no:cacheprovider", "--ds=backend.settings.test", *tests],
-            env=env, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(SCRIPT),
+                "exec",
+                "--test",
+                "--",
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--ds=backend.settings.test",
+                *tests,
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         # then the suite passed on its own databases …
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "database clinic_test" in result.stderr
@@ -456,9 +492,14 @@ def test_make_run_serves_healthz_with_a_one_screen_summary_and_no_warnings(tmp_p
     env = _child_env(data, _free_port(), _free_port(), PORT=str(port))
     env.pop("XDG_RUNTIME_DIR", None)  # as in a root shell or a container
     run = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "run"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+        [sys.executable, str(SCRIPT), "run"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         # when it has printed its summary
         lines: list[str] = []
@@ -482,8 +523,15 @@ def test_make_run_serves_healthz_with_a_one_screen_summary_and_no_warnings(tmp_p
     assert run.returncode == 0, output[-3000:]
     rules = [i for i, line in enumerate(lines) if line.startswith("─")]
     summary = "".join(lines[rules[0] : rules[1] + 1])
-    for path in ("/api/v1/", "/api/docs/", "/api/schema/", "/dashboard/", "/admin/", "/healthz",
-                 "/readyz"):  # fmt: skip
+    for path in (
+        "/api/v1/",
+        "/api/docs/",
+        "/api/schema/",
+        "/dashboard/",
+        "/admin/",
+        "/healthz",
+        "/readyz",
+    ):
         assert path in summary, path
     assert "demo-coordinator-2026" in summary
     for label in ("PostgreSQL", "Redis", "migrations", "demo data", "web: GET"):

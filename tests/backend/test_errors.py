@@ -93,8 +93,10 @@ def test_domain_error_is_409_with_code_and_rolls_back(api_client):
     # then the shape carries the stable code and nothing was written
     assert response.status_code == 409
     assert response.json() == {
-        "code": "test_conflict", "message": "State forbids this.", "fields": {"x": ["bad"]},
-    }  # fmt: skip
+        "code": "test_conflict",
+        "message": "State forbids this.",
+        "fields": {"x": ["bad"]},
+    }
     assert not Organization.objects.filter(slug="half-written").exists()
 
 

@@ -152,8 +152,14 @@ def test_plan_page_shows_no_raw_code_and_each_gap_once(scenario, login):
     visible = text(response)
 
     # Then no stored code is shown raw (instrument, step or audit object type)
-    for raw in ("pain_nrs", "plans.careplan", "baseline_phq9", "off_label_consent",
-                "requirement_missing", "tms_safety_screen"):  # fmt: skip
+    for raw in (
+        "pain_nrs",
+        "plans.careplan",
+        "baseline_phq9",
+        "off_label_consent",
+        "requirement_missing",
+        "tms_safety_screen",
+    ):
         assert raw not in visible, raw
     # And each flagged gap appears once — on its checklist row, not again in the flag list
     flags_section = visible.split("Open flags", 1)[1].split("Outcomes", 1)[0]

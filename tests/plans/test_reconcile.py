@@ -54,13 +54,17 @@ def test_opens_escalates_never_lowers_and_resolves_the_gone():
     assert {f.patient_id for f in Flag.objects.filter(plan=plan)} == {plan.patient_id}
 
     # escalate, then never lower
-    up = reconcile_flags(scope, [want(plan, severity="critical"),
-                                 want(plan, FlagCode.FOLLOW_UP_OVERDUE)], OWNED)  # fmt: skip
-    down = reconcile_flags(scope, [want(plan, severity="info"),
-                                   want(plan, FlagCode.FOLLOW_UP_OVERDUE)], OWNED)  # fmt: skip
+    up = reconcile_flags(
+        scope, [want(plan, severity="critical"), want(plan, FlagCode.FOLLOW_UP_OVERDUE)], OWNED
+    )
+    down = reconcile_flags(
+        scope, [want(plan, severity="info"), want(plan, FlagCode.FOLLOW_UP_OVERDUE)], OWNED
+    )
     assert (up.escalated, down.escalated) == (1, 0)
-    assert open_rows(plan) == [("follow_up_overdue", "", "warning"),
-                               ("no_show_streak", "", "critical")]  # fmt: skip
+    assert open_rows(plan) == [
+        ("follow_up_overdue", "", "warning"),
+        ("no_show_streak", "", "critical"),
+    ]
 
     # resolve the gone owned gap; the resolved row stays as history
     gone = reconcile_flags(scope, [want(plan)], OWNED)
@@ -101,8 +105,11 @@ def test_refresh_rewords_only_owned_flags_and_scope_bounds_what_is_touched():
 
 def test_two_concurrent_reconciliations_open_one_flag_per_gap(restore_catalogue, transactional_db):
     plan = _plan()
-    wanted = [want(plan, FlagCode.NO_SHOW_STREAK), want(plan, FlagCode.FOLLOW_UP_OVERDUE),
-              want(plan, FlagCode.REQUIREMENT_MISSING, key="1:x", severity="critical")]  # fmt: skip
+    wanted = [
+        want(plan, FlagCode.NO_SHOW_STREAK),
+        want(plan, FlagCode.FOLLOW_UP_OVERDUE),
+        want(plan, FlagCode.REQUIREMENT_MISSING, key="1:x", severity="critical"),
+    ]
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
     opened: list[int] = []
@@ -123,6 +130,8 @@ def test_two_concurrent_reconciliations_open_one_flag_per_gap(restore_catalogue,
         t.join()
     assert errors == []
     assert sum(opened) == 3  # each gap opened by exactly one of the racers
-    assert open_rows(plan) == [("follow_up_overdue", "", "warning"),
-                               ("no_show_streak", "", "warning"),
-                               ("requirement_missing", "1:x", "critical")]  # fmt: skip
+    assert open_rows(plan) == [
+        ("follow_up_overdue", "", "warning"),
+        ("no_show_streak", "", "warning"),
+        ("requirement_missing", "1:x", "critical"),
+    ]

@@ -93,8 +93,15 @@ def test_one_batch_never_sends_a_patient_two_texts_in_a_day(catalogue, organizat
     comp = make_component(patient=patient, clinic=clinic, code="tms_10hz_ldlpfc_mdd")
     sessions = [make_session(comp, NOW + timedelta(days=d)) for d in (1, 3)]
     for s, kind in zip(sessions, ("reminder", "change_notice"), strict=True):
-        Reminder.objects.create(key=f"k:{s.pk}", patient=patient, session=s, session_ids=[s.pk],
-                                channel="sms", kind=kind, due_at=NOW)  # fmt: skip
+        Reminder.objects.create(
+            key=f"k:{s.pk}",
+            patient=patient,
+            session=s,
+            session_ids=[s.pk],
+            channel="sms",
+            kind=kind,
+            due_at=NOW,
+        )
     claimed = dispatch.claim_due_reminders(now=NOW)
     # when both are sent in the same batch
     outcomes = send.send_reminders(reminder_ids=claimed, now=NOW)

@@ -56,12 +56,29 @@ pytestmark = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 CANDIDATE_ZONES = (
-    "Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles", "America/Denver",
-    "America/Chicago", "America/New_York", "America/Sao_Paulo", "Atlantic/Azores",
-    "Europe/London", "Europe/Berlin", "Europe/Athens", "Europe/Moscow", "Asia/Dubai",
-    "Asia/Karachi", "Asia/Kolkata", "Asia/Dhaka", "Asia/Bangkok", "Asia/Shanghai",
-    "Asia/Tokyo", "Australia/Sydney", "Pacific/Noumea", "Pacific/Auckland",
-)  # fmt: skip
+    "Pacific/Honolulu",
+    "America/Anchorage",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Atlantic/Azores",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Athens",
+    "Europe/Moscow",
+    "Asia/Dubai",
+    "Asia/Karachi",
+    "Asia/Kolkata",
+    "Asia/Dhaka",
+    "Asia/Bangkok",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Noumea",
+    "Pacific/Auckland",
+)
 N_PATIENTS, SESSIONS_EACH = 200, 5
 
 
@@ -111,10 +128,20 @@ class Cluster:
 
     def start_redis(self) -> None:
         self.redis = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=self._log("redis"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=self._log("redis"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -132,12 +159,29 @@ class Cluster:
     def start_worker(self) -> subprocess.Popen:
         self.started += 1
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "backend", "worker", "-P", "solo",
-             "-Q", "reminders", "-n", f"w{self.started}@%h", "--without-gossip",
-             "--without-mingle", "-l", "WARNING"],
-            cwd=ROOT, env=self.env, stdout=self._log(f"worker{self.started}"),
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "backend",
+                "worker",
+                "-P",
+                "solo",
+                "-Q",
+                "reminders",
+                "-n",
+                f"w{self.started}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log(f"worker{self.started}"),
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         self.workers.append(proc)
         return proc
 
@@ -251,8 +295,11 @@ def run(cluster: Cluster, deliver: set[str], *, faults: bool, budget_s: float = 
 
 
 def assert_ledger(deliver: set[str], wait: set[str]) -> list[tuple]:
-    ledger = list(OutboundMessage.objects.filter(channel="sms").values_list(
-        "idempotency_key", "to", "created_at", "provider_id"))  # fmt: skip
+    ledger = list(
+        OutboundMessage.objects.filter(channel="sms").values_list(
+            "idempotency_key", "to", "created_at", "provider_id"
+        )
+    )
     keys = [row[0] for row in ledger]
     # each due reminder exactly once, nothing else (not the waiting zone, not future rows)
     assert sorted(keys) == sorted(deliver)

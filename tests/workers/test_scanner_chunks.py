@@ -117,9 +117,12 @@ def _imports(path: Path) -> set[str]:
 
 def test_plans_imports_nothing_from_scheduling():
     offenders = {
-        str(path.relative_to(ROOT)): sorted(n for n in _imports(path) if n.split(".")[0] in
-                                            {"scheduling", "billing", "api", "dashboard"})
+        str(path.relative_to(ROOT)): sorted(
+            n
+            for n in _imports(path)
+            if n.split(".")[0] in {"scheduling", "billing", "api", "dashboard"}
+        )
         for path in (ROOT / "plans").rglob("*.py")
         if "migrations" not in path.parts
-    }  # fmt: skip
+    }
     assert {p: names for p, names in offenders.items() if names} == {}

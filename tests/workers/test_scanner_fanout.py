@@ -34,12 +34,29 @@ class ScanCluster(Cluster):
     def start_flag_worker(self) -> subprocess.Popen:
         self.started += 1
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "backend", "worker", "-P", "solo",
-             "-Q", "flags", "-n", f"f{self.started}@%h", "--without-gossip",
-             "--without-mingle", "-l", "INFO"],
-            cwd=ROOT, env=self.env, stdout=self._log(f"worker{self.started}"),
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "backend",
+                "worker",
+                "-P",
+                "solo",
+                "-Q",
+                "flags",
+                "-n",
+                f"f{self.started}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "INFO",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log(f"worker{self.started}"),
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         self.workers.append(proc)
         return proc
 
@@ -70,10 +87,23 @@ def test_beat_scan_fans_out_one_task_per_chunk_shared_by_two_workers(catalogue, 
             time.sleep(0.2)
         # the beat tick, published as beat would (a subprocess on the cluster's broker)
         subprocess.run(
-            [sys.executable, "-m", "celery", "-A", "backend", "call", "plans.scan_flags",
-             "--queue", "flags"],
-            cwd=ROOT, env=cluster.env, check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "backend",
+                "call",
+                "plans.scan_flags",
+                "--queue",
+                "flags",
+            ],
+            cwd=ROOT,
+            env=cluster.env,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         deadline = time.monotonic() + 180
         while True:
             per_worker = [len(done.findall(cluster.log(n))) for n in (1, 2)]

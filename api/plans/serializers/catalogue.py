@@ -18,8 +18,20 @@ class IndicationOut(serializers.ModelSerializer):
 
     class Meta:
         model = ProtocolIndication
-        fields = ["id", "code", "name", "icd10", "category", "label_status", "device", "coil",
-                  "min_age", "max_age", "adjunct", "source"]  # fmt: skip
+        fields = [
+            "id",
+            "code",
+            "name",
+            "icd10",
+            "category",
+            "label_status",
+            "device",
+            "coil",
+            "min_age",
+            "max_age",
+            "adjunct",
+            "source",
+        ]
 
 
 class RequirementSpecOut(serializers.ModelSerializer):
@@ -30,8 +42,19 @@ class RequirementSpecOut(serializers.ModelSerializer):
 
     class Meta:
         model = RequirementSpec
-        fields = ["key", "evidence", "code", "timing", "timing_value", "validity_days",
-                  "condition", "check", "severity", "reason", "source"]  # fmt: skip
+        fields = [
+            "key",
+            "evidence",
+            "code",
+            "timing",
+            "timing_value",
+            "validity_days",
+            "condition",
+            "check",
+            "severity",
+            "reason",
+            "source",
+        ]
 
 
 class ProtocolOut(serializers.ModelSerializer):
@@ -44,11 +67,30 @@ class ProtocolOut(serializers.ModelSerializer):
 
     class Meta:
         model = Protocol
-        fields = ["id", "code", "version", "modality", "title", "description", "target",
-                  "parameters", "phases", "total_sessions", "session_minutes", "chair_minutes",
-                  "mapping_minutes", "session_cap", "resource_kinds", "measure_schedule",
-                  "preparation", "sources", "is_active", "in_use", "indications",
-                  "requirements"]  # fmt: skip
+        fields = [
+            "id",
+            "code",
+            "version",
+            "modality",
+            "title",
+            "description",
+            "target",
+            "parameters",
+            "phases",
+            "total_sessions",
+            "session_minutes",
+            "chair_minutes",
+            "mapping_minutes",
+            "session_cap",
+            "resource_kinds",
+            "measure_schedule",
+            "preparation",
+            "sources",
+            "is_active",
+            "in_use",
+            "indications",
+            "requirements",
+        ]
 
     def get_total_sessions(self, obj: Protocol) -> int:
         return sum(int(p.get("sessions", 0)) for p in obj.phases)

@@ -48,9 +48,23 @@ class PatientOut(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = ["id", "organization", "mrn", "given_name", "family_name", "birth_date",
-                  "phone", "email", "timezone", "preferred_channel", "sms_consent_at", "user",
-                  "care_team", "created_at", "updated_at"]  # fmt: skip
+        fields = [
+            "id",
+            "organization",
+            "mrn",
+            "given_name",
+            "family_name",
+            "birth_date",
+            "phone",
+            "email",
+            "timezone",
+            "preferred_channel",
+            "sms_consent_at",
+            "user",
+            "care_team",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class PatientIn(InputSerializer):

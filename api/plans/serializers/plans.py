@@ -61,9 +61,11 @@ class ComponentPatchIn(ComponentIn):
         model=Protocol, scope=all_protocols, label_name="Protocol", required=False
     )
     indication = VisibleRelatedField(
-        model=ProtocolIndication, scope=all_indications, label_name="Indication",
+        model=ProtocolIndication,
+        scope=all_indications,
+        label_name="Indication",
         required=False,
-    )  # fmt: skip
+    )
     payer_type = enum_field(vocab.PayerType, required=False)
 
 
@@ -77,10 +79,25 @@ class ComponentOut(serializers.ModelSerializer):
 
     class Meta:
         model = PlanComponent
-        fields = ["id", "plan", "protocol", "indication", "label_status", "target", "laterality",
-                  "rationale", "payer_type", "payer_name", "prior_auth_number",
-                  "prior_auth_sessions", "prior_auth_expires_on", "status", "position",
-                  "created_at", "updated_at"]  # fmt: skip
+        fields = [
+            "id",
+            "plan",
+            "protocol",
+            "indication",
+            "label_status",
+            "target",
+            "laterality",
+            "rationale",
+            "payer_type",
+            "payer_name",
+            "prior_auth_number",
+            "prior_auth_sessions",
+            "prior_auth_expires_on",
+            "status",
+            "position",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class PlanIn(InputSerializer):
@@ -165,9 +182,23 @@ class PlanOut(serializers.ModelSerializer):
 
     class Meta:
         model = CarePlan
-        fields = ["id", "patient", "organization", "clinic", "title", "status", "status_reason",
-                  "diagnoses", "goals", "coordinator", "created_at", "updated_at",
-                  "activated_at", "ended_at", "components"]  # fmt: skip
+        fields = [
+            "id",
+            "patient",
+            "organization",
+            "clinic",
+            "title",
+            "status",
+            "status_reason",
+            "diagnoses",
+            "goals",
+            "coordinator",
+            "created_at",
+            "updated_at",
+            "activated_at",
+            "ended_at",
+            "components",
+        ]
 
 
 class PlanDetailOut(PlanOut):
@@ -185,8 +216,14 @@ class PlanDetailOut(PlanOut):
     latest_measures = MeasureSummaryOut(many=True, read_only=True, source="detail.latest_measures")
 
     class Meta(PlanOut.Meta):
-        fields = [*PlanOut.Meta.fields, "ready_to_start", "readiness", "open_flags",
-                  "open_flags_more", "latest_measures"]  # fmt: skip
+        fields = [
+            *PlanOut.Meta.fields,
+            "ready_to_start",
+            "readiness",
+            "open_flags",
+            "open_flags_more",
+            "latest_measures",
+        ]
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_open_flags_more(self, plan) -> str | None:

@@ -25,18 +25,36 @@ from plans.selectors import measure_change
 class FlagOut(serializers.ModelSerializer):
     patient = serializers.IntegerField(source="patient_id", read_only=True)
     plan = serializers.IntegerField(
-        source="plan_id", read_only=True, allow_null=True,
+        source="plan_id",
+        read_only=True,
+        allow_null=True,
         help_text="Empty for a patient-level flag raised before the patient had a plan.",
-    )  # fmt: skip
+    )
     status = enum_field(FlagStatus, read_only=True)
     severity = enum_field(vocab.Severity, read_only=True)
 
     class Meta:
         model = Flag
-        fields = ["id", "plan", "patient", "component", "session", "code", "requirement_key",
-                  "severity", "status", "message", "detail", "due_at", "opened_at",
-                  "updated_at", "resolved_at", "dismissed_at", "dismissed_by",
-                  "dismiss_reason"]  # fmt: skip
+        fields = [
+            "id",
+            "plan",
+            "patient",
+            "component",
+            "session",
+            "code",
+            "requirement_key",
+            "severity",
+            "status",
+            "message",
+            "detail",
+            "due_at",
+            "opened_at",
+            "updated_at",
+            "resolved_at",
+            "dismissed_at",
+            "dismissed_by",
+            "dismiss_reason",
+        ]
 
 
 class ChangeOut(serializers.Serializer):
@@ -85,9 +103,24 @@ class EvaluationOut(serializers.ModelSerializer):
 
     class Meta:
         model = Evaluation
-        fields = ["id", "patient", "plan", "component", "kind", "status", "performed_at",
-                  "performed_by", "data", "valid_until", "note", "recorded_by", "recorded_at",
-                  "error_reason", "errored_at", "errored_by"]  # fmt: skip
+        fields = [
+            "id",
+            "patient",
+            "plan",
+            "component",
+            "kind",
+            "status",
+            "performed_at",
+            "performed_by",
+            "data",
+            "valid_until",
+            "note",
+            "recorded_by",
+            "recorded_at",
+            "error_reason",
+            "errored_at",
+            "errored_by",
+        ]
 
 
 class MeasureIn(InputSerializer):
@@ -110,10 +143,28 @@ class MeasureOut(serializers.ModelSerializer):
 
     class Meta:
         model = Measure
-        fields = ["id", "patient", "plan", "component", "instrument", "answers", "total", "band",
-                  "risk", "subscores", "safety_alert", "is_baseline", "taken_at", "status",
-                  "recorded_by", "recorded_at", "baseline", "change", "response",
-                  "remission"]  # fmt: skip
+        fields = [
+            "id",
+            "patient",
+            "plan",
+            "component",
+            "instrument",
+            "answers",
+            "total",
+            "band",
+            "risk",
+            "subscores",
+            "safety_alert",
+            "is_baseline",
+            "taken_at",
+            "status",
+            "recorded_by",
+            "recorded_at",
+            "baseline",
+            "change",
+            "response",
+            "remission",
+        ]
 
     def _pair(self, obj: Measure):
         baselines = self.context.get("baselines", {})

@@ -55,8 +55,11 @@ class PatientListCreateView(AuditedListMixin, generics.ListCreateAPIView):
         if request.user.role != Role.ADMIN or organization is None:
             organization = request.user.organization
         if organization is None:
-            raise InvalidInput(PlanErrorCode.USER_NOT_IN_ORGANIZATION, "Organisation required.",
-                               fields={"organization": ["required"]})  # fmt: skip
+            raise InvalidInput(
+                PlanErrorCode.USER_NOT_IN_ORGANIZATION,
+                "Organisation required.",
+                fields={"organization": ["required"]},
+            )
         team = values.pop("care_team", [])
         patient = services.create_patient(
             organization=organization, by=request.user, care_team=tuple(team), **values

@@ -20,8 +20,9 @@ def aware(value: datetime, clinic: Clinic) -> datetime:
     return value
 
 
-def audit_read(request: Request, *, object_type: str, object_id: Any = "", patient_id=None,
-                **detail: Any) -> None:  # fmt: skip
+def audit_read(
+    request: Request, *, object_type: str, object_id: Any = "", patient_id=None, **detail: Any
+) -> None:
     record_event(
         actor=request.user,
         action=AuditAction.READ,

@@ -36,9 +36,15 @@ class ComponentScheduleView(APIView):
     """Generate a component's course from its protocol: preview (commit=false) or book it."""
 
     error_codes = {
-        409: (S.COMPONENT_NOT_SCHEDULABLE, S.COURSE_ALREADY_SCHEDULED, S.NO_SLOTS,
-              S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED, S.AUTHORIZATION_EXCEEDED),
-    }  # fmt: skip
+        409: (
+            S.COMPONENT_NOT_SCHEDULABLE,
+            S.COURSE_ALREADY_SCHEDULED,
+            S.NO_SLOTS,
+            S.SLOT_CONFLICT,
+            S.REMS_SITE_NOT_CERTIFIED,
+            S.AUTHORIZATION_EXCEEDED,
+        ),
+    }
 
     @extend_schema(
         request=s.ScheduleInputSerializer,
@@ -84,10 +90,16 @@ class SessionListView(generics.ListAPIView):
 
     error_codes = {
         404: (),  # the component, resources or clinician named in the body
-        409: (S.CAP_REACHED, S.COMPONENT_NOT_SCHEDULABLE, S.OUTSIDE_CLINIC_HOURS,
-              S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED, S.AUTHORIZATION_EXCEEDED,
-              S.COIL_NOT_ALLOWED),
-    }  # fmt: skip
+        409: (
+            S.CAP_REACHED,
+            S.COMPONENT_NOT_SCHEDULABLE,
+            S.OUTSIDE_CLINIC_HOURS,
+            S.SLOT_CONFLICT,
+            S.REMS_SITE_NOT_CERTIFIED,
+            S.AUTHORIZATION_EXCEEDED,
+            S.COIL_NOT_ALLOWED,
+        ),
+    }
 
     serializer_class = s.SessionSerializer
     filter_backends = [DjangoFilterBackend]
@@ -178,9 +190,14 @@ def _missed(request: Request, session: Session, result: Any) -> Response:
 @extend_schema(tags=["sessions"])
 class SessionRescheduleView(_SessionAction):
     error_codes = {
-        409: (S.ILLEGAL_TRANSITION, S.OUTSIDE_CLINIC_HOURS, S.SLOT_CONFLICT,
-              S.REMS_SITE_NOT_CERTIFIED, S.AUTHORIZATION_EXCEEDED),
-    }  # fmt: skip
+        409: (
+            S.ILLEGAL_TRANSITION,
+            S.OUTSIDE_CLINIC_HOURS,
+            S.SLOT_CONFLICT,
+            S.REMS_SITE_NOT_CERTIFIED,
+            S.AUTHORIZATION_EXCEEDED,
+        ),
+    }
 
     input_serializer = s.RescheduleInputSerializer
 
@@ -200,9 +217,13 @@ class SessionRescheduleView(_SessionAction):
 class SessionCancelView(_SessionAction):
     # the make-up session appended to the course can conflict like any booking
     error_codes = {
-        409: (S.ILLEGAL_TRANSITION, S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED,
-              S.AUTHORIZATION_EXCEEDED),
-    }  # fmt: skip
+        409: (
+            S.ILLEGAL_TRANSITION,
+            S.SLOT_CONFLICT,
+            S.REMS_SITE_NOT_CERTIFIED,
+            S.AUTHORIZATION_EXCEEDED,
+        ),
+    }
 
     input_serializer = s.CancelInputSerializer
 
@@ -217,9 +238,13 @@ class SessionCancelView(_SessionAction):
 class SessionNoShowView(_SessionAction):
     # the make-up session appended to the course can conflict like any booking
     error_codes = {
-        409: (S.ILLEGAL_TRANSITION, S.SLOT_CONFLICT, S.REMS_SITE_NOT_CERTIFIED,
-              S.AUTHORIZATION_EXCEEDED),
-    }  # fmt: skip
+        409: (
+            S.ILLEGAL_TRANSITION,
+            S.SLOT_CONFLICT,
+            S.REMS_SITE_NOT_CERTIFIED,
+            S.AUTHORIZATION_EXCEEDED,
+        ),
+    }
 
     input_serializer = s.NoShowInputSerializer
 

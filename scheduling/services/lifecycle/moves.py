@@ -112,12 +112,16 @@ def reschedule_session(
         moved_from=previous.isoformat(),
         moved_to=starts_at.isoformat(),
         **(
-            {"authorization_override": {"reason": authorization_override_reason.strip(),
-                                        "problems": auth_problems}}
+            {
+                "authorization_override": {
+                    "reason": authorization_override_reason.strip(),
+                    "problems": auth_problems,
+                }
+            }
             if auth_problems
             else {}
         ),
-    )  # fmt: skip
+    )
     return session
 
 

@@ -115,11 +115,17 @@ def test_detail_payload_is_exactly_what_the_detail_serializer_renders(client_for
     codes = ["spravato_trd", "psychiatric_follow_up"]
     big = _plan_with(client, patient, demo_world["clinic"], codes, evaluations=8, measures=6)
     Flag.objects.bulk_create(
-        Flag(plan_id=big, patient=patient, code="MONITORING_FORM_MISSING",
-             requirement_key=f"session:{i}", severity="warning", message="Form missing.",
-             detail={"session": i})
+        Flag(
+            plan_id=big,
+            patient=patient,
+            code="MONITORING_FORM_MISSING",
+            requirement_key=f"session:{i}",
+            severity="warning",
+            message="Form missing.",
+            detail={"session": i},
+        )
         for i in range(22)
-    )  # fmt: skip
+    )
     for plan_id in (demo_world["plan"].pk, big):
         plan = plans_for_detail(CarePlan.objects.filter(pk=plan_id)).get()
         detail = get_plan_detail(plan=plan)
