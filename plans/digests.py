@@ -12,12 +12,22 @@ from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from backend.accounts.models import Role, User
 from notifications.outbox import send_once
 from plans.models import CareTeamMember, Flag, FlagStatus
+
+DIGEST_FIELDS = ("id", "plan_id", "patient_id", "code", "severity", "message")
+
+
+def _recent_critical(since: dt.datetime, **scope: Any) -> QuerySet[Flag]:
+    """The open critical (or blocking) flags opened or escalated since ``since``: what a digest
+    reports, once for plan flags and once for patient-level ones."""
+    return Flag.objects.filter(
+        status=FlagStatus.OPEN, severity__in=("critical", "blocking"), **scope
+    ).filter(Q(opened_at__gte=since) | Q(updated_at__gte=since))
 
 
 def _patient_flag_recipients(*, since: dt.datetime) -> list[tuple[tuple[int, str], Any]]:
@@ -25,19 +35,8 @@ def _patient_flag_recipients(*, since: dt.datetime) -> list[tuple[tuple[int, str
     them: the patient's care team and the coordinators of the patient's organisation (there is
     no plan coordinator yet). Three queries whatever the number of flags."""
     rows = list(
-        Flag.objects.filter(
-            status=FlagStatus.OPEN, severity__in=("critical", "blocking"), plan__isnull=True
-        )
-        .filter(Q(opened_at__gte=since) | Q(updated_at__gte=since))
-        .values(
-            "id",
-            "plan_id",
-            "patient_id",
-            "code",
-            "severity",
-            "message",
-            "patient__organization_id",
-        )
+        _recent_critical(since, plan__isnull=True)
+        .values(*DIGEST_FIELDS, "patient__organization_id")
         .order_by("patient_id", "id")
     )
     if not rows:
@@ -71,22 +70,8 @@ def send_critical_flag_digests(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     since = now - dt.timedelta(hours=24)
     rows = (
-        Flag.objects.filter(
-            status=FlagStatus.OPEN,
-            severity__in=("critical", "blocking"),
-            plan__coordinator__isnull=False,
-        )
-        .filter(Q(opened_at__gte=since) | Q(updated_at__gte=since))
-        .values(
-            "id",
-            "plan_id",
-            "patient_id",
-            "code",
-            "severity",
-            "message",
-            "plan__coordinator_id",
-            "plan__coordinator__email",
-        )
+        _recent_critical(since, plan__coordinator__isnull=False)
+        .values(*DIGEST_FIELDS, "plan__coordinator_id", "plan__coordinator__email")
         .order_by("plan__coordinator_id", "plan_id", "id")
     )
     by_coordinator: dict[tuple[int, str], list[Any]] = defaultdict(list)
