@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -41,11 +42,11 @@ def enum_field(enum, **kwargs) -> serializers.ChoiceField:
     return field_cls(choices=values, **kwargs)
 
 
-def all_protocols(user):
+def all_protocols(user: User) -> QuerySet[Protocol]:
     return Protocol.objects.all()  # the catalogue is not patient data: every caller sees it
 
 
-def all_indications(user):
+def all_indications(user: User) -> QuerySet[ProtocolIndication]:
     return ProtocolIndication.objects.all()
 
 

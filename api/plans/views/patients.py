@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -16,16 +16,16 @@ from api.plans.views.common import (
     audit_read,
 )
 from api.requests import AuthenticatedRequest
-from backend.accounts.models import Role
+from backend.accounts.models import Role, User
 from backend.errors import InvalidInput, NotFoundError
 from plans import access, services
 from plans.access import Action, require
 from plans.errors import PlanErrorCode
 from plans.errors import PlanErrorCode as P
-from plans.models import CareTeamMember
+from plans.models import CareTeamMember, Patient
 
 
-def _patients(user):
+def _patients(user: User) -> QuerySet[Patient]:
     return access.visible_patients(user).prefetch_related(
         Prefetch("team_members", queryset=CareTeamMember.objects.select_related("user"))
     )
@@ -71,13 +71,13 @@ class PatientDetailView(APIView):
     error_codes = {400: PATIENT_INPUT_CODES, 409: (P.DUPLICATE_MRN,)}
 
     @extend_schema(responses=PatientOut)
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
         audit_read(request, patient, patient.pk)
         return Response(PatientOut(_patients(request.user).get(pk=patient.pk)).data)
 
     @extend_schema(request=PatientPatchIn, responses=PatientOut)
-    def patch(self, request: Request, pk: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
         require(request.user, Action.MANAGE_PATIENTS)
         data = PatientPatchIn(data=request.data, partial=True, context={"request": request})
@@ -91,7 +91,7 @@ class CareTeamAddView(APIView):
     error_codes = {400: (P.CARE_TEAM_MEMBER_INVALID, P.USER_NOT_IN_ORGANIZATION)}
 
     @extend_schema(request=CareTeamIn, responses={201: PatientOut})
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
         patient = access.access_patient(user=request.user, patient_id=pk)
         require(request.user, Action.MANAGE_PATIENTS)
         data = CareTeamIn(data=request.data, context={"request": request})
