@@ -52,6 +52,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(DEV) exec -- $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/lint-imports --no-cache
 
 fmt: setup
 	$(VENV)/bin/ruff check --fix .
@@ -73,7 +74,7 @@ clean:
 .PHONY: fuzz
 fuzz: $(STAMP)
 	@rm -rf .data/fuzz
-	FUZZ_REPORT_DIR=$(CURDIR)/.data/fuzz FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-25} \
+	FUZZ_REPORT_DIR=$(CURDIR)/.data/fuzz FUZZ_MAX_EXAMPLES=$${FUZZ_MAX_EXAMPLES:-5} \
 	  FUZZ_PHASES=examples,coverage,fuzzing,stateful FUZZ_EXCLUDE_CHECKS= \
 	  $(DEV) exec -- $(PY) -m pytest -q --ds=backend.settings.test tests/api/test_fuzz.py \
 	  -p no:cacheprovider; status=$$?; cat .data/fuzz/summary.txt 2>/dev/null; exit $$status

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from api.requests import AuthenticatedRequest
 from backend.audit.services import record_event
 
 
@@ -47,7 +48,7 @@ class TokenRevokeView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=None, responses={204: None})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         Token.objects.filter(user=request.user).delete()
         record_event(actor=request.user, action="delete", object_type="authtoken.token")
         return Response(status=status.HTTP_204_NO_CONTENT)

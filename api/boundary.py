@@ -6,9 +6,12 @@
   (``data.notes``, ``components[0].rationale``). PostgreSQL cannot store either in text or
   jsonb, and a surrogate cannot even be encoded in the JSON response.
 * ``InputSerializer`` / ``InputModelSerializer`` (the base of every write serializer): a key the
-  serializer does not know is 400 naming it; free text without an explicit ``max_length`` gets
-  ``API_TEXT_MAX_LENGTH``; JSON blobs are capped at ``API_JSON_MAX_BYTES``; every date and
-  datetime gets the plausible window ``CLINICAL_EARLIEST_DATE`` … today +
+  serializer does not know is 400 naming it; a JSON value of the wrong type is 400 naming it —
+  DRF would coerce ``0`` to ``"0"`` for a text field, ``"0"`` to ``false`` for a boolean and
+  ``"5"`` to ``5`` for an integer or an id, accepting what the schema calls invalid (issue 12;
+  query strings, where every value is text, keep DRF's parsing); free text without an explicit
+  ``max_length`` gets ``API_TEXT_MAX_LENGTH``; JSON blobs are capped at ``API_JSON_MAX_BYTES``;
+  every date and datetime gets the plausible window ``CLINICAL_EARLIEST_DATE`` … today +
   ``CLINICAL_DATE_HORIZON_DAYS`` unless the field declares a narrower one. The bounds are on
   the fields, so the OpenAPI schema shows them (``maxLength``, and the window in the description).
 * ``VisibleRelatedField``: a foreign key in a payload resolves only inside what the caller may
@@ -23,11 +26,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
+from zoneinfo import available_timezones
 
 from django.conf import settings
 from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db.models import Model, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -55,8 +61,13 @@ class Window:
     bound: ``CLINICAL_EARLIEST_DATE`` below, ``CLINICAL_DATE_HORIZON_DAYS`` above). Values are
     setting names or ints, read at validation time so tests and deployments can change them."""
 
-    def __init__(self, *, past: str | int | None = None, future: str | int | None = None,
-                 future_minutes: str | int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        past: str | int | None = None,
+        future: str | int | None = None,
+        future_minutes: str | int | None = None,
+    ) -> None:
         self.past, self.future, self.future_minutes = past, future, future_minutes
 
     @staticmethod
@@ -151,14 +162,70 @@ def _bound_field(field: serializers.Field) -> None:
         return
     if isinstance(field, serializers.DateTimeField | serializers.DateField):
         window: Window = getattr(field, "window", None) or DEFAULT_WINDOW
-        field.window = window  # type: ignore[attr-defined]
-        if window.describe() not in (field.help_text or ""):
-            field.help_text = " ".join(filter(None, [field.help_text, window.describe()]))
+        field.window = window  # type: ignore[union-attr]  # the boundary's own attribute
+        if window.describe() not in str(field.help_text or ""):
+            field.help_text = " ".join(
+                filter(None, [str(field.help_text or ""), window.describe()])
+            )
         field.validators.append(window.check)
 
 
+_TYPE_MESSAGES = {
+    "string": "Not a valid string.",
+    "boolean": "Must be a valid boolean.",
+    "integer": "A valid integer is required.",
+    "number": "A valid number is required.",
+    "id": "Incorrect type. Expected pk value.",
+}
+
+
+def _json_type(field: serializers.Field) -> str | None:
+    """The JSON type the schema gives this field's values, when DRF would coerce others."""
+    if isinstance(field, serializers.CharField):
+        return "string"
+    if isinstance(field, serializers.BooleanField):
+        return "boolean"
+    if isinstance(field, serializers.IntegerField):
+        return "integer"
+    if isinstance(field, serializers.FloatField):
+        return "number"
+    if isinstance(field, serializers.PrimaryKeyRelatedField):
+        return "id"
+    return None
+
+
+def _wrong_type(field: serializers.Field, value: Any) -> str | None:
+    """Why ``value`` (parsed JSON) is not of the field's schema type, or None if it is."""
+    if value is None:  # allow_null decides
+        return None
+    if isinstance(field, serializers.ListField | serializers.ManyRelatedField):
+        child = getattr(field, "child", None) or getattr(field, "child_relation", None)
+        if not isinstance(value, list):
+            return "Expected a list of items."  # DRF would read {} or "" as an empty list
+        if child is None:
+            return None
+        return next((m for m in (_wrong_type(child, item) for item in value) if m), None)
+    kind = _json_type(field)
+    if kind is None or (kind == "string" and isinstance(value, str)):
+        return None
+    if kind == "boolean" and isinstance(value, bool):
+        return None
+    if isinstance(value, bool) or kind in ("string", "boolean"):
+        return _TYPE_MESSAGES[kind]
+    if kind == "id" and isinstance(value, int):
+        return None
+    if kind == "integer" and (
+        isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    ):
+        return None  # JSON Schema: 5.0 is an integer
+    if kind == "number" and isinstance(value, int | float):
+        return None
+    return _TYPE_MESSAGES[kind]
+
+
 class StrictInputMixin:
-    """Unknown keys → 400 naming them; default bounds on text, JSON and dates."""
+    """Unknown keys → 400 naming them; values of the wrong JSON type → 400 naming them; default
+    bounds on text, JSON and dates."""
 
     def get_fields(self):  # type: ignore[no-untyped-def]
         fields = super().get_fields()  # type: ignore[misc]
@@ -173,6 +240,16 @@ class StrictInputMixin:
                 raise serializers.ValidationError(
                     {_safe(name): ["unknown field"] for name in unknown[:20]}
                 )
+            if not isinstance(data, QueryDict):  # a query string is all text
+                wrong = {
+                    name: [message]
+                    for name, field in self.fields.items()  # type: ignore[attr-defined]
+                    if not field.read_only
+                    and name in data
+                    and (message := _wrong_type(field, data[name]))
+                }
+                if wrong:
+                    raise serializers.ValidationError(wrong, code="invalid")
         return super().to_internal_value(data)  # type: ignore[misc]
 
 
@@ -182,6 +259,19 @@ class InputSerializer(StrictInputMixin, serializers.Serializer):
 
 class InputModelSerializer(StrictInputMixin, serializers.ModelSerializer):
     """Base of model serializers that also read request bodies."""
+
+
+class QueryInputSerializer(serializers.Serializer):
+    """Base of serializers that read query parameters: a parameter sent with no value
+    (``?date_to=``) is a 400 naming it — DRF would read it as "not given"."""
+
+    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+        getlist = getattr(data, "getlist", None)
+        if getlist is not None:
+            empty = [name for name in self.fields if name in data and "" in getlist(name)]
+            if empty:
+                raise serializers.ValidationError({name: ["must not be empty"] for name in empty})
+        return super().to_internal_value(data)
 
 
 class WindowMixin:
@@ -201,6 +291,33 @@ class BoundedDateTimeField(WindowMixin, serializers.DateTimeField):
 
 
 # ---------------------------------------------------------------------------------------------
+# Text with a vocabulary the schema states
+# ---------------------------------------------------------------------------------------------
+
+
+@cache
+def time_zones() -> tuple[str, ...]:
+    """The IANA zones the service accepts (zoneinfo's ``available_timezones()``)."""
+    return tuple(sorted(available_timezones()))
+
+
+class TimeZoneField(serializers.CharField):
+    """An IANA time zone; the schema lists ``time_zones()`` as its enum. Whoever owns the rule
+    checks it (the clinic serializer, the patient service with ``invalid_timezone``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+
+class PhoneField(serializers.CharField):
+    """A phone number as libphonenumber reads it (``+15555550123``, ``(555) 555-0123`` — no
+    country code means US), answered in E.164. No pattern can say which digit strings are
+    possible numbers, so the schema says ``format: phone`` and describes the rule; whoever owns
+    the rule checks it."""
+
+
+# ---------------------------------------------------------------------------------------------
 # Foreign keys
 # ---------------------------------------------------------------------------------------------
 
@@ -213,8 +330,14 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
     request in the serializer context.
     """
 
-    def __init__(self, *, model: type[Model], scope: Callable[[Any], QuerySet],
-                 label_name: str, **kwargs: Any) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        model: type[Model],
+        scope: Callable[[Any], QuerySet],
+        label_name: str,
+        **kwargs: Any,
+    ) -> None:
         self.scope = scope
         self.label_name = label_name
         kwargs["queryset"] = model._default_manager.none()
@@ -228,7 +351,8 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self) -> QuerySet:
         request = self.context.get("request")
         if request is None:  # schema generation
-            return self.queryset
+            # the stubs read RelatedField.queryset as a manager descriptor; it is the queryset
+            return self.queryset  # type: ignore[arg-type, return-value]
         return self.scope(request.user)
 
     def _name(self) -> str:
@@ -254,8 +378,9 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
         return obj
 
 
-def resolve_subject(serializer_class: type[serializers.Serializer], request: Any,
-                    field: str = "patient") -> None:  # fmt: skip
+def resolve_subject(
+    serializer_class: type[serializers.Serializer], request: Any, field: str = "patient"
+) -> None:
     """Resolve the payload's subject (the patient a write is about) before the role check, so
     that the order stays: an invisible subject is 404, then a role that may not write is 403,
     then the other references (a patient may see no clinic, yet is told 403, not 404). A

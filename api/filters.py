@@ -1,9 +1,12 @@
-"""Query-filter building blocks shared by the API's filter sets (issue 12): a bad id, date or
-enum in a query is 400 ``validation_error`` naming the parameter — never a database error."""
+"""Query-filter building blocks shared by the API's filter sets (issue 12): a bad id, date,
+enum or boolean in a query is 400 ``validation_error`` naming the parameter — never a database
+error — and so is a parameter given with no value (``?status=``, ``?is_active=``): django-filter
+would silently drop it, answering as if it had not been sent. Every filter set derives from
+``StrictFilterSet``; the schema says ``minLength: 1`` for the text ones (``api.schema``)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import datetime as dt
 from typing import Any
 
 import django_filters
@@ -12,7 +15,38 @@ from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
 MAX_ID = 2**63 - 1  # bigint primary keys
-MAX_OFFSET = timedelta(hours=14)  # the widest UTC offset in use (UTC+14, Line Islands)
+
+
+class StrictFilterSet(django_filters.FilterSet):
+    """A filter named in the query must carry a value: ``?code=`` is 400 naming ``code``."""
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        getlist = getattr(self.data, "getlist", None)
+        for name in self.filters:
+            if name not in self.data:
+                continue
+            values = getlist(name) if getlist else [self.data[name]]
+            if any(value in ("", None) for value in values):
+                self.form.add_error(name, forms.ValidationError("must not be empty", "blank"))
+        return valid and not self.form.errors
+
+
+class StrictBooleanField(forms.Field):
+    """``true`` or ``false`` — what OpenAPI clients send for a boolean query parameter. Django's
+    select widget reads anything else (``null``, ``yes``) as "no filter"; here it is a 400."""
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in (None, ""):
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise forms.ValidationError("must be true or false", code="invalid")
+
+
+@extend_schema_field({"type": "boolean"})
+class BooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 @extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
@@ -27,16 +61,19 @@ class IdFilter(django_filters.Filter):
         super().__init__(*args, **kwargs)
 
 
-class BoundedIsoDateTimeField(IsoDateTimeField):
+class UtcIsoDateTimeField(IsoDateTimeField):
     def clean(self, value: Any) -> Any:
         parsed = super().clean(value)
-        offset = parsed.utcoffset() if parsed is not None else None
-        if offset is not None and abs(offset) > MAX_OFFSET:
-            raise forms.ValidationError("UTC offset must be within ±14:00", code="invalid")
-        return parsed
+        if parsed is None or parsed.utcoffset() is None:
+            return parsed
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 has no UTC instant
+            raise forms.ValidationError("out of the representable range", code="invalid") from None
 
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    """ISO 8601 date-time whose UTC offset PostgreSQL can hold (±14:00)."""
+    """RFC 3339 date-time, any offset RFC 3339 allows (±23:59): compared in UTC, since
+    PostgreSQL cannot hold an offset past ±15:59 (the schema's ``format: date-time``)."""
 
-    field_class = BoundedIsoDateTimeField
+    field_class = UtcIsoDateTimeField

@@ -4,7 +4,7 @@ A body larger than ``API_MAX_BODY_BYTES`` is 413 ``request_too_large``; a NUL by
 UTF-16 surrogate anywhere in the document — a key or a value, at any depth — is 400
 ``validation_error`` naming the field by its path (``data.notes``, ``components[0].rationale``).
 PostgreSQL stores neither in text or jsonb, and a lone surrogate cannot even be encoded in the
-JSON response. Kept free of ``backend.errors`` (which imports DRF views, which import this).
+JSON response. Kept free of ``api.errors`` (which imports DRF views, which import this).
 """
 
 from __future__ import annotations

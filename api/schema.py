@@ -26,11 +26,15 @@ from functools import lru_cache
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import (
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
+from api.boundary import time_zones
 from backend.errors import ErrorCode
 
 ERROR_DESCRIPTIONS = {
@@ -59,13 +63,74 @@ class LocalTimeFieldExtension(OpenApiSerializerFieldExtension):
         return {"type": "string", "pattern": LOCAL_TIME_PATTERN, "example": "08:00:00"}
 
 
+class StrictInputExtension(OpenApiSerializerExtension):
+    """Every input serializer (``api.boundary.StrictInputMixin``) answers an unknown key with 400
+    naming it, so its request schema says ``additionalProperties: false``."""
+
+    target_class = "api.boundary.StrictInputMixin"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
+
+
+def zone_identifier(zone: str) -> str:
+    """``Etc/GMT+5`` → ``ETC_GMT_PLUS_5``; ``America/Port-au-Prince`` → ``AMERICA_PORT_AU_PRINCE``
+    (an identifier per zone for client generators)."""
+    text = re.sub(r"\+(?=\d)", "_PLUS_", zone)
+    text = re.sub(r"-(?=\d)", "_MINUS_", text)
+    return re.sub(r"\W+", "_", text).strip("_").upper()
+
+
+def postprocess_zone_varnames(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """POSTPROCESSING_HOOKS (after the enum components are built): the time-zone enum names each
+    value (``x-enum-varnames``) — client generators turn values into identifiers, and
+    ``GMT+0``, ``GMT-0`` and ``GMT0`` would collide."""
+    zones = list(time_zones())
+    for component in result.get("components", {}).get("schemas", {}).values():
+        if component.get("enum") == zones:
+            component["x-enum-varnames"] = [zone_identifier(zone) for zone in zones]
+    return result
+
+
+class TimeZoneFieldExtension(OpenApiSerializerFieldExtension):
+    """``api.boundary.TimeZoneField``: the zones the service accepts, as an enum."""
+
+    target_class = "api.boundary.TimeZoneField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        schema.pop("maxLength", None)
+        return {**schema, "enum": list(time_zones())}
+
+
+class PhoneFieldExtension(OpenApiSerializerFieldExtension):
+    """``api.boundary.PhoneField``: ``format: phone`` (not a pattern: possible numbers per
+    country are libphonenumber's tables), the rule in the description."""
+
+    target_class = "api.boundary.PhoneField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        rule = (
+            "A possible phone number as libphonenumber reads it: E.164 (`+15555550123`) or a "
+            "national US form (`(555) 555-0123`); answered in E.164."
+        )
+        if direction == "request":
+            schema["description"] = " ".join(filter(None, [schema.get("description"), rule]))
+        return {**schema, "format": "phone"}
+
+
 def error_schema(codes: Iterable[str]) -> dict[str, Any]:
     """The error shape with ``code`` restricted to ``codes`` (backend/errors.py)."""
     return {
         "type": "object",
         "required": ["code", "message", "fields"],
         "properties": {
-            "code": {"type": "string", "enum": sorted(set(codes))},
+            "code": {"type": "string", "enum": sorted({str(code) for code in codes})},
             "message": {"type": "string"},
             "fields": {
                 "type": "object",
@@ -127,6 +192,33 @@ class ContractAutoSchema(AutoSchema):
         return any(
             getattr(p, "location", "query") == "query" for p in self.get_override_parameters()
         )
+
+    def _rule_serializers(self) -> list[Any]:
+        found = [self.get_request_serializer() if self._has_body() else None]
+        found += [p for p in self.get_override_parameters() if not hasattr(p, "location")]
+        return [s for s in found if s is not None]
+
+    def get_description(self) -> str:  # type: ignore[override]
+        """The view's docstring, plus the cross-field rules its input serializers declare
+        (``cross_field_rules``: what JSON Schema cannot say, each a 400 ``validation_error``
+        naming the field)."""
+        description = super().get_description() or ""
+        rules = [r for s in self._rule_serializers() for r in getattr(s, "cross_field_rules", ())]
+        if not rules:
+            return description
+        listed = "\n".join(f"- {rule}" for rule in dict.fromkeys(rules))
+        head = "Rules across fields (each broken one is 400 `validation_error` naming the field):"
+        return f"{description}\n\n{head}\n{listed}".strip()
+
+    def _get_filter_parameters(self) -> list[dict[str, Any]]:
+        """A filter sent empty is a 400 (``api.filters.StrictFilterSet``): text filters say
+        ``minLength: 1``, so the schema calls ``?code=`` invalid too."""
+        parameters = super()._get_filter_parameters()
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            if schema.get("type") == "string" and not ({"enum", "format"} & set(schema)):
+                schema.setdefault("minLength", 1)
+        return parameters
 
     def error_statuses(self) -> dict[int, set[str]]:
         errors: dict[int, set[str]] = {}
@@ -230,8 +322,9 @@ class ContractCheckMiddleware:
                 code = str(json.loads(response.content).get("code", ""))
             except (ValueError, AttributeError):
                 code = ""
-            problem = undocumented_error(request.method or "", request.path, response.status_code,
-                                         code)  # fmt: skip
+            problem = undocumented_error(
+                request.method or "", request.path, response.status_code, code
+            )
             if problem:
                 raise AssertionError(problem)
         return response

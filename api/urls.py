@@ -1,6 +1,6 @@
 """``/api/``: the versioned REST API, its schema and its docs."""
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.auth import TokenObtainView, TokenRevokeView
@@ -8,7 +8,7 @@ from api.root import ApiRootView
 
 app_name = "api"
 
-v1 = [
+v1: list[URLPattern | URLResolver] = [
     path("", ApiRootView.as_view(), name="root"),
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/revoke/", TokenRevokeView.as_view(), name="token-revoke"),

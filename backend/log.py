@@ -12,8 +12,8 @@ shipper). Fields: ``ts`` (UTC), ``level``, ``service`` (web | worker | beat | ma
 ``msg`` and ``exc`` (the traceback, escaped onto the same line). settings.LOGGING, gunicorn.conf.py
 and the Celery ``setup_logging`` signal (backend/celery.py) all use :func:`logging_config`.
 
-Only the standard library is imported at module level, so gunicorn's master can load it before
-Django is configured.
+Only the standard library (and ``backend.audit.context``, itself standard-library only) is
+imported at module level, so gunicorn's master can load it before Django is configured.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
+
+from backend.audit import context
 
 FORMATS = ("logfmt", "json")
 _GUNICORN_REQUEST_ID_ATOM = "{x-request-id}o"  # gunicorn's atom for a response header
@@ -66,8 +68,6 @@ class ContextFilter(logging.Filter):
         given = getattr(record, "request_id", None)
         if given:
             return str(given)
-        from backend.audit import context  # stdlib-only module: no Django needed
-
         ctx = context.current()
         if ctx is not None:
             return ctx.request_id

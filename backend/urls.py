@@ -12,7 +12,7 @@ urlpatterns = [
     path("dashboard/", include("dashboard.urls")),
 ]
 
-handler400 = "backend.errors.handler400"
-handler403 = "backend.errors.handler403"
-handler404 = "backend.errors.handler404"
-handler500 = "backend.errors.handler500"
+handler400 = "api.errors.handler400"
+handler403 = "api.errors.handler403"
+handler404 = "api.errors.handler404"
+handler500 = "api.errors.handler500"

@@ -16,11 +16,25 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 CANDIDATE_ZONES = (
-    "Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles", "America/Denver",
-    "America/Chicago", "America/New_York", "America/Sao_Paulo", "Atlantic/Azores",
-    "Europe/London", "Europe/Berlin", "Europe/Athens", "Asia/Dubai", "Asia/Kolkata",
-    "Asia/Bangkok", "Asia/Shanghai", "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland",
-)  # fmt: skip
+    "Pacific/Honolulu",
+    "America/Anchorage",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Atlantic/Azores",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Athens",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Bangkok",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
 
 
 def setup_django() -> None:
@@ -49,17 +63,32 @@ def make_org(tag: str):
     from scheduling.models import Clinic
 
     org = Organization.objects.create(name=f"bench {tag}", slug=f"bench-{tag}")
-    clinic = Clinic.objects.create(organization=org, name="Bench Clinic", timezone="UTC",
-                                   phone="+15555550100", address="1 Bench St")  # fmt: skip
+    clinic = Clinic.objects.create(
+        organization=org,
+        name="Bench Clinic",
+        timezone="UTC",
+        phone="+15555550100",
+        address="1 Bench St",
+    )
     coordinator = User.objects.create(
-        username=f"bench-coord-{tag}", email=f"bench-{tag}@example.com",
-        role=Role.COORDINATOR, organization=org,
-    )  # fmt: skip
+        username=f"bench-coord-{tag}",
+        email=f"bench-{tag}@example.com",
+        role=Role.COORDINATOR,
+        organization=org,
+    )
     return org, clinic, coordinator
 
 
-def add_plans(*, org_id: int, clinic_id: int, coordinator_id: int | None, n: int, tag: str,
-              zones: list[str], start: int = 0) -> None:  # fmt: skip
+def add_plans(
+    *,
+    org_id: int,
+    clinic_id: int,
+    coordinator_id: int | None,
+    n: int,
+    tag: str,
+    zones: list[str],
+    start: int = 0,
+) -> None:
     """``n`` patients, each with one active plan and one TMS component (bulk SQL)."""
     from django.db import connection
 
@@ -67,9 +96,19 @@ def add_plans(*, org_id: int, clinic_id: int, coordinator_id: int | None, n: int
 
     proto = Protocol.objects.filter(code="tms_10hz_ldlpfc_mdd").order_by("-version").first()
     ind = proto.indications.first()
-    params = {"org": org_id, "clinic": clinic_id, "coord": coordinator_id, "n": n, "tag": tag,
-              "zones": zones, "start": start, "proto": proto.pk, "ind": ind.pk,
-              "label": ind.label_status, "target": proto.target}  # fmt: skip
+    params = {
+        "org": org_id,
+        "clinic": clinic_id,
+        "coord": coordinator_id,
+        "n": n,
+        "tag": tag,
+        "zones": zones,
+        "start": start,
+        "proto": proto.pk,
+        "ind": ind.pk,
+        "label": ind.label_status,
+        "target": proto.target,
+    }
     with connection.cursor() as cur:
         cur.execute(
             """
@@ -101,9 +140,9 @@ def add_plans(*, org_id: int, clinic_id: int, coordinator_id: int | None, n: int
         cur.execute(
             """
             INSERT INTO plans_plancomponent (label_status, target, laterality, rationale,
-                payer_type, payer_name, prior_auth_number, status, position, created_at,
-                updated_at, indication_id, plan_id, protocol_id)
-            SELECT %(label)s, %(target)s, '', '', 'self_pay', '', '', 'active', 0, now(), now(),
+                payer_type, payer_name, status, position, created_at, updated_at,
+                indication_id, plan_id, protocol_id)
+            SELECT %(label)s, %(target)s, '', '', 'self_pay', '', 'active', 0, now(), now(),
                    %(ind)s, c.id, %(proto)s
             FROM plans_careplan c
             WHERE c.organization_id = %(org)s
@@ -114,8 +153,9 @@ def add_plans(*, org_id: int, clinic_id: int, coordinator_id: int | None, n: int
         cur.execute("ANALYZE plans_patient, plans_careplan, plans_plancomponent")
 
 
-def detail_plan(*, org, clinic, coordinator, evaluations: int = 40, measures: int = 30,
-                open_flags: int = 25) -> int:  # fmt: skip
+def detail_plan(
+    *, org, clinic, coordinator, evaluations: int = 40, measures: int = 30, open_flags: int = 25
+) -> int:
     """A realistic plan to read: 4 components (TMS M1 for fibromyalgia, SPRAVATO, follow-up, IV
     ketamine), ``evaluations`` steps and ``measures`` PHQ-9/GAD-7 through the services, and
     ``open_flags`` open monitoring flags (one per fulfilled SPRAVATO session, issue 17)."""
@@ -128,39 +168,64 @@ def detail_plan(*, org, clinic, coordinator, evaluations: int = 40, measures: in
     from plans.models import Flag, Patient
 
     patient = Patient.objects.create(
-        organization=org, mrn=f"DETAIL-{org.pk}", given_name="Alex", family_name="Example",
-        birth_date=date(1979, 4, 12), phone="+15555550111", email="alex@example.com",
+        organization=org,
+        mrn=f"DETAIL-{org.pk}",
+        given_name="Alex",
+        family_name="Example",
+        birth_date=date(1979, 4, 12),
+        phone="+15555550111",
+        email="alex@example.com",
         timezone="America/New_York",
-    )  # fmt: skip
+    )
     comps = []
-    for code in ("tms_hf_lm1_fibromyalgia", "spravato_trd", "psychiatric_follow_up",
-                 "ketamine_iv_depression"):  # fmt: skip
+    for code in (
+        "tms_hf_lm1_fibromyalgia",
+        "spravato_trd",
+        "psychiatric_follow_up",
+        "ketamine_iv_depression",
+    ):
         proto = Protocol.objects.filter(code=code).order_by("-version").first()
-        comps.append({"protocol": proto, "indication": proto.indications.first(),
-                      "payer_type": "self_pay"})  # fmt: skip
-    plan = services.create_plan(patient=patient, clinic=clinic, by=coordinator, title="Detail",
-                                components=comps)  # fmt: skip
+        comps.append(
+            {"protocol": proto, "indication": proto.indications.first(), "payer_type": "self_pay"}
+        )
+    plan = services.create_plan(
+        patient=patient, clinic=clinic, by=coordinator, title="Detail", components=comps
+    )
     now = timezone.now()
     kinds = ["psychiatric_evaluation", "transport_plan", "pdmp_check", "off_label_consent"]
     for i in range(evaluations):
         services.record_evaluation(
-            patient=patient, by=coordinator, plan=plan, kind=kinds[i % 4],
+            patient=patient,
+            by=coordinator,
+            plan=plan,
+            kind=kinds[i % 4],
             performed_at=now - timedelta(days=i),
-        )  # fmt: skip
+        )
     for i in range(measures):
         instrument, answers = (
             ("phq9", {f"q{j}": 1 for j in range(1, 10)} | {"q9": 0})
             if i % 2
             else ("gad7", {f"q{j}": 1 for j in range(1, 8)})
         )
-        services.record_measure(patient=patient, by=coordinator, plan=plan,
-                                instrument=instrument, answers=answers,
-                                taken_at=now - timedelta(days=i))  # fmt: skip
+        services.record_measure(
+            patient=patient,
+            by=coordinator,
+            plan=plan,
+            instrument=instrument,
+            answers=answers,
+            taken_at=now - timedelta(days=i),
+        )
     Flag.objects.bulk_create(
-        Flag(plan=plan, code="MONITORING_FORM_MISSING", requirement_key=f"bench:{i}",
-             severity="warning", message="A monitoring form is missing.")
+        Flag(
+            plan=plan,
+            patient=patient,
+            code="MONITORING_FORM_MISSING",
+            requirement_key=f"bench:{i}",
+            severity="warning",
+            message="A monitoring form is missing.",
+        )
         for i in range(open_flags)
-    )  # fmt: skip
+    )
     return plan.pk
 
 

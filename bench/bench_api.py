@@ -8,7 +8,9 @@ request): requests/s of ``/healthz`` (the floor: same server, no database), of t
 (first keyset page of 50, as a coordinator with a token) and of one plan's detail (4 components,
 40 evaluations, 30 measures, 25 open flags). Each request is audited, as in production.
 
-Figures, not assertions: the client shares the 2 cores with the server (and other users).
+``make bench BENCH=api``; sizes via ``BENCH_API_PLANS_SMALL`` / ``BENCH_API_PLANS_LARGE``,
+seconds per figure via ``BENCH_API_SECONDS`` (4). Figures, not assertions: the client shares the
+2 cores with the server (and other users).
 """
 
 from __future__ import annotations
@@ -68,11 +70,21 @@ def rate(port: int, path: str, *, concurrency: int, token: str | None = None) ->
 def _serve(port: int, tmp: Path) -> subprocess.Popen:
     env = _world.production_env(DB_CONN_MAX_AGE="60")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "backend.wsgi", "--bind",
-         f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=open(tmp / "gunicorn.log", "wb"),  # noqa: SIM115
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "backend.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(tmp / "gunicorn.log", "wb"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    )
     _world.wait_for_port(port, proc)
     return proc
 
@@ -83,8 +95,10 @@ def _measure(port: int, token: str, detail_id: int, label: str, *, detail: bool)
         rate(port, "/healthz", concurrency=c)  # warm every worker
         health = rate(port, "/healthz", concurrency=c)
         plans = rate(port, "/api/v1/plans/", concurrency=c, token=token)
-        line = (f"  {label} c={c}: /healthz {health:,.0f}/s; plan list {plans:,.0f}/s = "
-                f"{plans / health:.3f}x healthz")  # fmt: skip
+        line = (
+            f"  {label} c={c}: /healthz {health:,.0f}/s; plan list {plans:,.0f}/s = "
+            f"{plans / health:.3f}x healthz"
+        )
         if detail:
             one = rate(port, f"/api/v1/plans/{detail_id}/", concurrency=c, token=token)
             line += f"; plan detail {one:,.0f}/s = {one / health:.3f}x healthz"
@@ -110,8 +124,14 @@ def main() -> None:
     proc = None
     try:
         zones = _world.awake_zones() or ["UTC"]
-        _world.add_plans(org_id=org.pk, clinic_id=clinic.pk, coordinator_id=coordinator.pk,
-                         n=small, tag=tag, zones=zones)  # fmt: skip
+        _world.add_plans(
+            org_id=org.pk,
+            clinic_id=clinic.pk,
+            coordinator_id=coordinator.pk,
+            n=small,
+            tag=tag,
+            zones=zones,
+        )
         detail_id = _world.detail_plan(org=org, clinic=clinic, coordinator=coordinator)
         port = _free_port()
         with tempfile.TemporaryDirectory() as tmp:
@@ -119,13 +139,22 @@ def main() -> None:
             print(f"api: gunicorn 2 workers, production settings; {_world.load()}", flush=True)
             first = _measure(port, token, detail_id, f"{small:,} plans", detail=True)
             t0 = time.perf_counter()
-            _world.add_plans(org_id=org.pk, clinic_id=clinic.pk, coordinator_id=coordinator.pk,
-                             n=large - small, tag=tag, zones=zones, start=small)  # fmt: skip
+            _world.add_plans(
+                org_id=org.pk,
+                clinic_id=clinic.pk,
+                coordinator_id=coordinator.pk,
+                n=large - small,
+                tag=tag,
+                zones=zones,
+                start=small,
+            )
             print(f"  (grew to {large:,} plans in {time.perf_counter() - t0:.0f}s)", flush=True)
             second = _measure(port, token, detail_id, f"{large:,} plans", detail=False)
             for c in (1, 8):
-                print(f"  plan list {large:,} / {small:,} plans at c={c}: "
-                      f"{second[c] / first[c]:.2f}x (1.00 = flat)")  # fmt: skip
+                print(
+                    f"  plan list {large:,} / {small:,} plans at c={c}: "
+                    f"{second[c] / first[c]:.2f}x (1.00 = flat)"
+                )
             print(f"  {_world.load()}")
     finally:
         if proc is not None:

@@ -9,7 +9,9 @@ One realistic plan (4 components: TMS M1 for fibromyalgia, SPRAVATO, follow-up, 
   coordinator; components with protocol and indication; the patient's evaluations and measures;
   the plan's newest open flags) and ``json.dumps`` of them — no rules, no audit.
 
-Median of ``BENCH_DETAIL_REPEATS`` (200) each; prints the ratio. Figures, not assertions.
+Median of ``BENCH_DETAIL_REPEATS`` (200) each; prints the ratio. The history is sized by
+``BENCH_DETAIL_EVALUATIONS`` (40), ``BENCH_DETAIL_MEASURES`` (30) and ``BENCH_DETAIL_FLAGS`` (25).
+``make bench BENCH=detail``. Figures, not assertions.
 """
 
 from __future__ import annotations
@@ -65,7 +67,18 @@ def main() -> None:
     sync_catalogue()
     org, clinic, coordinator = _world.make_org(_world.tag())
     try:
-        plan_id = _world.detail_plan(org=org, clinic=clinic, coordinator=coordinator)
+        sizes = {
+            k: int(os.environ.get(f"BENCH_DETAIL_{k.upper()}", d))
+            for k, d in (("evaluations", 40), ("measures", 30), ("flags", 25))
+        }
+        plan_id = _world.detail_plan(
+            org=org,
+            clinic=clinic,
+            coordinator=coordinator,
+            evaluations=sizes["evaluations"],
+            measures=sizes["measures"],
+            open_flags=sizes["flags"],
+        )
         patient_id = CarePlan.objects.get(pk=plan_id).patient_id
         token = Token.objects.create(user=coordinator).key
         client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
@@ -79,10 +92,15 @@ def main() -> None:
             floor.append(_floor(plan_id, patient_id))
         size = len(response.content)
         o, f = statistics.median(ours), statistics.median(floor)
-        print(f"detail: plan with 4 components, 40 evaluations, 30 measures, 25 open flags "
-              f"({size:,} bytes); {_world.load()}")  # fmt: skip
-        print(f"  ours (full request in-process) {o * 1000:.1f} ms; floor (5 raw queries + json) "
-              f"{f * 1000:.1f} ms; ratio {o / f:.2f}x")  # fmt: skip
+        print(
+            f"detail: plan with 4 components, {sizes['evaluations']} evaluations, "
+            f"{sizes['measures']} measures, {sizes['flags']} open flags ({size:,} bytes); "
+            f"{_world.load()}"
+        )
+        print(
+            f"  ours (full request in-process) {o * 1000:.1f} ms; floor (5 raw queries + json) "
+            f"{f * 1000:.1f} ms; ratio {o / f:.2f}x"
+        )
     finally:
         _world.drop_org(org.pk)
 

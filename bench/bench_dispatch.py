@@ -55,7 +55,8 @@ def _floor() -> tuple[int, float]:
 
 
 def _one_process() -> tuple[int, float]:
-    from scheduling.delivery import dispatch_due_reminders, send_reminders
+    from scheduling.delivery.dispatch import dispatch_due_reminders
+    from scheduling.delivery.send import send_reminders
 
     done, t0 = 0, time.perf_counter()
     while True:
@@ -80,25 +81,43 @@ def _sent(clinic_id: int) -> int:
 
 def _two_workers(n: int, clinic_id: int, tmp: Path) -> tuple[int, float]:
     from backend.celery import app
-    from scheduling.delivery import dispatch_due_reminders
+    from scheduling.delivery.dispatch import dispatch_due_reminders
 
     app.control.purge()
     env = {
         **os.environ,
         "DEBUG": "false",
-        "SMS_BACKEND": "scheduling.channels.sms.NullSmsBackend",
+        "SMS_BACKEND": "notifications.channels.sms.NullSmsBackend",
     }
     workers = []
     for i in range(2):
         log = open(tmp / f"bench-worker{i}.log", "wb")  # noqa: SIM115 - closed with the process
         workers.append(
             subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "backend", "worker", "-P", "solo",
-                 "-Q", "reminders", "-n", f"bench{i}-{os.getpid()}@%h", "--without-gossip",
-                 "--without-mingle", "-l", "WARNING"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "backend",
+                    "worker",
+                    "-P",
+                    "solo",
+                    "-Q",
+                    "reminders",
+                    "-n",
+                    f"bench{i}-{os.getpid()}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "-l",
+                    "WARNING",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
-        )  # fmt: skip
+        )
     try:
         ping_deadline = time.monotonic() + 60
         while time.monotonic() < ping_deadline:
@@ -132,15 +151,21 @@ def main() -> None:
 
     from modalities.services import sync_catalogue
 
-    settings.SMS_BACKEND = "scheduling.channels.sms.NullSmsBackend"
+    settings.SMS_BACKEND = "notifications.channels.sms.NullSmsBackend"
     n = int(os.environ.get("BENCH_DISPATCH_ROWS", "5000"))
     zones = _world.awake_zones()
     sync_catalogue()
     tag = _world.tag()
     org, clinic, coordinator = _world.make_org(tag)
     try:
-        _world.add_plans(org_id=org.pk, clinic_id=clinic.pk, coordinator_id=coordinator.pk,
-                         n=n, tag=tag, zones=zones)  # fmt: skip
+        _world.add_plans(
+            org_id=org.pk,
+            clinic_id=clinic.pk,
+            coordinator_id=coordinator.pk,
+            n=n,
+            tag=tag,
+            zones=zones,
+        )
         rows = _world.add_due_reminders(org_id=org.pk, clinic_id=clinic.pk)
         print(f"dispatch: {rows} due SMS reminders, zones {', '.join(zones)}; {_world.load()}")
         floor_n, floor_s = _floor()
@@ -150,12 +175,17 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             two_n, two_s = _two_workers(rows, clinic.pk, Path(tmp))
         floor, one, two = floor_n / floor_s, one_n / one_s, two_n / two_s
-        print(f"  floor (raw claim 200 + per-row mark): {floor_n} in {floor_s:.2f}s = "
-              f"{floor:,.0f}/s")  # fmt: skip
-        print(f"  one process (claim + send, null channel): {one_n} in {one_s:.2f}s = "
-              f"{one:,.0f}/s = {one / floor:.2f}x floor")  # fmt: skip
-        print(f"  two workers (celery, refill): {two_n} in {two_s:.2f}s = {two:,.0f}/s = "
-              f"{two / floor:.2f}x floor")  # fmt: skip
+        print(
+            f"  floor (raw claim 200 + per-row mark): {floor_n} in {floor_s:.2f}s = {floor:,.0f}/s"
+        )
+        print(
+            f"  one process (claim + send, null channel): {one_n} in {one_s:.2f}s = "
+            f"{one:,.0f}/s = {one / floor:.2f}x floor"
+        )
+        print(
+            f"  two workers (celery, refill): {two_n} in {two_s:.2f}s = {two:,.0f}/s = "
+            f"{two / floor:.2f}x floor"
+        )
         print(f"  {_world.load()}")
     finally:
         _world.drop_org(org.pk)

@@ -23,38 +23,67 @@ def _world(n_sessions: int):
 
     stamp = int(time.time() * 1000)
     org = Organization.objects.create(name=f"bench-fhir-{stamp}", slug=f"bench-fhir-{stamp}")
-    clinic = Clinic.objects.create(organization=org, name="Bench", timezone="America/New_York",
-                                   phone="+15555550100")  # fmt: skip
-    coordinator = User.objects.create(username=f"bench-fhir-{stamp}", role=Role.COORDINATOR,
-                                      organization=org)  # fmt: skip
+    clinic = Clinic.objects.create(
+        organization=org, name="Bench", timezone="America/New_York", phone="+15555550100"
+    )
+    coordinator = User.objects.create(
+        username=f"bench-fhir-{stamp}", role=Role.COORDINATOR, organization=org
+    )
     patient = services.create_patient(
-        organization=org, by=coordinator, mrn=f"BF-{stamp}", given_name="Bench",
-        family_name="Patient", birth_date=date(1980, 1, 1), timezone="America/New_York",
-        phone="+15555550101", email="bench@example.com",
-    )  # fmt: skip
+        organization=org,
+        by=coordinator,
+        mrn=f"BF-{stamp}",
+        given_name="Bench",
+        family_name="Patient",
+        birth_date=date(1980, 1, 1),
+        timezone="America/New_York",
+        phone="+15555550101",
+        email="bench@example.com",
+    )
     protocol = Protocol.objects.filter(code="tms_10hz_ldlpfc_mdd").order_by("-version").first()
     plan = services.create_plan(
-        patient=patient, clinic=clinic, by=coordinator, coordinator=coordinator,
-        title="Bench plan", diagnoses=["F33.2"],
-        components=[{"protocol": protocol, "indication": protocol.indications.first(),
-                     "payer_type": "commercial", "payer_name": "Example Health Plan",
-                     "prior_auth_number": "PA-BENCH", "prior_auth_sessions": 36}],
-    )  # fmt: skip
+        patient=patient,
+        clinic=clinic,
+        by=coordinator,
+        coordinator=coordinator,
+        title="Bench plan",
+        diagnoses=["F33.2"],
+        components=[
+            {
+                "protocol": protocol,
+                "indication": protocol.indications.first(),
+                "payer_type": "commercial",
+                "payer_name": "Example Health Plan",
+                "prior_auth_number": "PA-BENCH",
+                "prior_auth_sessions": 36,
+            }
+        ],
+    )
     component = plan.components.get()
     start = datetime(2027, 1, 4, 14, 0, tzinfo=UTC)
     statuses = ("fulfilled", "fulfilled", "noshow", "booked")
     Session.objects.bulk_create(
-        Session(component=component, patient=patient, clinic=clinic, kind="treatment",
-                sequence=i + 1, starts_at=start + timedelta(days=i),
-                ends_at=start + timedelta(days=i, minutes=40), status=statuses[i % 4])
+        Session(
+            component=component,
+            patient=patient,
+            clinic=clinic,
+            kind="treatment",
+            sequence=i + 1,
+            starts_at=start + timedelta(days=i),
+            ends_at=start + timedelta(days=i, minutes=40),
+            status=statuses[i % 4],
+        )
         for i in range(n_sessions)
-    )  # fmt: skip
+    )
     for week in range(6):
         services.record_measure(
-            patient=patient, by=coordinator, plan=plan, instrument="phq9",
+            patient=patient,
+            by=coordinator,
+            plan=plan,
+            instrument="phq9",
             answers={f"q{i}": 2 for i in range(1, 10)} | {"q9": 0},
             taken_at=start + timedelta(days=7 * week),
-        )  # fmt: skip
+        )
     return plan, coordinator
 
 
@@ -96,10 +125,14 @@ def main() -> None:
         entries = len(client.get(everything).json()["entry"])  # warm up both paths once
         client.get(detail)
         fhir_ms, api_ms = _medians_ms(client, (everything, detail), rounds)
-        print(f"fhir $everything: {n} sessions, {entries} entries, median {fhir_ms:.1f} ms "
-              f"over {rounds} requests")  # fmt: skip
-        print(f"plan-detail API (same plan): median {api_ms:.1f} ms; "
-              f"$everything/plan-detail ratio {fhir_ms / api_ms:.2f}x (target <= 2x)")  # fmt: skip
+        print(
+            f"fhir $everything: {n} sessions, {entries} entries, median {fhir_ms:.1f} ms "
+            f"over {rounds} requests"
+        )
+        print(
+            f"plan-detail API (same plan): median {api_ms:.1f} ms; "
+            f"$everything/plan-detail ratio {fhir_ms / api_ms:.2f}x (target <= 2x)"
+        )
         transaction.set_rollback(True)
 
 

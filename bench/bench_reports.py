@@ -34,38 +34,73 @@ def build(*, n_sessions: int, org, clinic, coordinator, clinician) -> None:
     ind = proto.indications.first()
     courses = max(n_sessions // PER_COURSE, 1)
     patients = Patient.objects.bulk_create(
-        Patient(organization=org, mrn=f"R{i:06d}", given_name="Bench", family_name=f"P{i}",
-                birth_date=date(1980, 1, 1), timezone="America/New_York",
-                email=f"r{i}@example.com", phone="+15555550100")
+        Patient(
+            organization=org,
+            mrn=f"R{i:06d}",
+            given_name="Bench",
+            family_name=f"P{i}",
+            birth_date=date(1980, 1, 1),
+            timezone="America/New_York",
+            email=f"r{i}@example.com",
+            phone="+15555550100",
+        )
         for i in range(courses)
-    )  # fmt: skip
+    )
     plans = CarePlan.objects.bulk_create(
-        CarePlan(patient=p, organization=org, clinic=clinic, title="Bench", status="active",
-                 diagnoses=["F33.2"], coordinator=coordinator)
+        CarePlan(
+            patient=p,
+            organization=org,
+            clinic=clinic,
+            title="Bench",
+            status="active",
+            diagnoses=["F33.2"],
+            coordinator=coordinator,
+        )
         for p in patients
-    )  # fmt: skip
+    )
     comps = PlanComponent.objects.bulk_create(
-        PlanComponent(plan=p, protocol=proto, indication=ind, label_status=ind.label_status,
-                      target=proto.target, payer_type="commercial", status="active",
-                      payer_name="Example Health Plan")
+        PlanComponent(
+            plan=p,
+            protocol=proto,
+            indication=ind,
+            label_status=ind.label_status,
+            target=proto.target,
+            payer_type="commercial",
+            status="active",
+            payer_name="Example Health Plan",
+        )
         for p in plans
-    )  # fmt: skip
+    )
     PriorAuthorization.objects.bulk_create(
-        PriorAuthorization(component=c, number=f"PA-{c.pk}", authorized_units=36,
-                           starts_on=date(2025, 1, 1), ends_on=date(2026, 12, 31),
-                           status="approved", payer_name="Example Health Plan")
+        PriorAuthorization(
+            component=c,
+            number=f"PA-{c.pk}",
+            authorized_units=36,
+            starts_on=date(2025, 1, 1),
+            ends_on=date(2026, 12, 31),
+            status="approved",
+            payer_name="Example Health Plan",
+        )
         for c in comps
-    )  # fmt: skip
+    )
     start = datetime(2025, 3, 3, 15, tzinfo=UTC)
     batch: list[Session] = []
     for c, p in zip(comps, plans, strict=True):
         for k in range(PER_COURSE):
             at = start + timedelta(days=k)
-            batch.append(Session(component=c, patient_id=p.patient_id, clinic=clinic,
-                                 kind="mapping" if k == 0 else "treatment", status="fulfilled",
-                                 starts_at=at, ends_at=at + timedelta(minutes=40),
-                                 clinician=clinician,
-                                 completion={"percent_mt": 120, "pulses": 3000}))  # fmt: skip
+            batch.append(
+                Session(
+                    component=c,
+                    patient_id=p.patient_id,
+                    clinic=clinic,
+                    kind="mapping" if k == 0 else "treatment",
+                    status="fulfilled",
+                    starts_at=at,
+                    ends_at=at + timedelta(minutes=40),
+                    clinician=clinician,
+                    completion={"percent_mt": 120, "pulses": 3000},
+                )
+            )
         if len(batch) >= 10000:
             Session.objects.bulk_create(batch, batch_size=5000)
             batch = []
@@ -91,13 +126,18 @@ def main() -> None:
         sync_catalogue()
         stamp = int(time.time() * 1000)
         org = Organization.objects.create(name=f"bench-{stamp}", slug=f"bench-r-{stamp}")
-        clinic = Clinic.objects.create(organization=org, name="Bench", timezone="America/New_York",
-                                       phone="+15555550100")  # fmt: skip
-        user = User.objects.create(username=f"bench-{stamp}", role="coordinator",
-                                   organization=org)  # fmt: skip
-        clinician = User.objects.create(username=f"bench-c-{stamp}", role="clinician",
-                                        credential="technician", organization=org,
-                                        first_name="Tess", last_name="Example")  # fmt: skip
+        clinic = Clinic.objects.create(
+            organization=org, name="Bench", timezone="America/New_York", phone="+15555550100"
+        )
+        user = User.objects.create(username=f"bench-{stamp}", role="coordinator", organization=org)
+        clinician = User.objects.create(
+            username=f"bench-c-{stamp}",
+            role="clinician",
+            credential="technician",
+            organization=org,
+            first_name="Tess",
+            last_name="Example",
+        )
         t0 = time.perf_counter()
         build(n_sessions=n, org=org, clinic=clinic, coordinator=user, clinician=clinician)
         built = time.perf_counter() - t0

@@ -1,19 +1,31 @@
-"""Flag scanner throughput: one pass over 10,000 plans, printed as plans per second.
+"""Flag scanner at scale (issue 17): 10 k and 100 k plans with a realistic history, first scan,
+re-scan, the raw SQL floor measured in the same run, ratios and peak memory.
 
-Run with ``make bench`` (``python -m bench`` runs every ``bench/bench_*.py`` ``main()``). The
-synthetic plans are written inside a transaction that is rolled back, so the database is left
-as it was. ``build_world`` is shared with tests/workers/test_scanner.py.
+Run with ``make bench BENCH=scanner`` (``python -m bench scanner``); sizes and history through
+the environment (see ``main``). Each size runs in its own process; its synthetic plans are
+written inside a transaction that is rolled back, so the database is left as it was.
+``build_world`` (ORM, small) is shared with the tests in tests/workers/; ``build_world_sql``
+builds the same mix with bulk SQL for the benchmark sizes.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import resource
+import subprocess
+import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
-ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
-         "Pacific/Honolulu")  # fmt: skip
+ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Pacific/Honolulu",
+)
 _run = itertools.count(1)
 
 
@@ -75,11 +87,16 @@ def build_world(*, n_plans: int, now: datetime, clinic, coordinator=None) -> lis
         )
     comps = PlanComponent.objects.bulk_create(comps)
     PriorAuthorization.objects.bulk_create(
-        PriorAuthorization(component=comp, number="PA-1", authorized_units=3, status="approved",
-                           ends_on=(now + timedelta(days=7)).date())
+        PriorAuthorization(
+            component=comp,
+            number="PA-1",
+            authorized_units=3,
+            status="approved",
+            ends_on=(now + timedelta(days=7)).date(),
+        )
         for i, comp in enumerate(comps)
         if i % 4 == 0
-    )  # fmt: skip
+    )
     sessions = []
     for i, comp in enumerate(comps):
         pid = comp.plan.patient_id
@@ -87,9 +104,16 @@ def build_world(*, n_plans: int, now: datetime, clinic, coordinator=None) -> lis
         def add(days: float, status: str, *, comp=comp, pid=pid) -> None:
             start = (now + timedelta(days=days)).replace(second=0, microsecond=0)
             sessions.append(
-                Session(component=comp, patient_id=pid, clinic=clinic, kind="treatment",
-                        starts_at=start, ends_at=start + timedelta(minutes=40), status=status)
-            )  # fmt: skip
+                Session(
+                    component=comp,
+                    patient_id=pid,
+                    clinic=clinic,
+                    kind="treatment",
+                    starts_at=start,
+                    ends_at=start + timedelta(minutes=40),
+                    status=status,
+                )
+            )
 
         past = [-30, -26, -10] if i % 3 == 0 else [-14, -12, -10, -8, -6, -4, -2]
         if i % 7 == 1:  # not started yet: pre-course requirements are still open
@@ -103,9 +127,128 @@ def build_world(*, n_plans: int, now: datetime, clinic, coordinator=None) -> lis
     return [p.pk for p in plans]
 
 
-BASELINE_SQL = """
+# ---------------------------------------------------------------------------------------------
+# The bench world at scale: the same mix as build_world, written with INSERT … SELECT over
+# generate_series (100 k plans in well under a minute), plus a realistic history per patient.
+
+_WORLD_SQL = [
+    "CREATE TEMP TABLE bw (i int PRIMARY KEY, spravato bool, patient_id bigint,"
+    " plan_id bigint, component_id bigint) ON COMMIT DROP",
+    "INSERT INTO bw (i, spravato) SELECT i, i %% 3 = 0 FROM generate_series(0, %(n)s - 1) i",
+    """WITH ins AS (
+        INSERT INTO plans_patient (mrn, given_name, family_name, birth_date, phone, email,
+            timezone, preferred_channel, created_at, updated_at, organization_id)
+        SELECT 'B' || %(tag)s || '-' || i, 'Bench', 'P' || i, DATE '1980-01-01',
+            '+1' || (201 + (i / 100) %% 700) || '55501' || lpad((i %% 100)::text, 2, '0'), '',
+            (%(zones)s::text[])[1 + i %% 5], 'sms', %(now)s, %(now)s, %(org)s
+        FROM bw RETURNING id, mrn)
+    UPDATE bw SET patient_id = ins.id FROM ins WHERE ins.mrn = 'B' || %(tag)s || '-' || bw.i""",
+    """WITH ins AS (
+        INSERT INTO plans_careplan (title, status, status_reason, diagnoses, goals, created_at,
+            updated_at, clinic_id, organization_id, patient_id, coordinator_id)
+        SELECT 'Bench plan', 'active', '', ARRAY['F33.2'], '', %(now)s, %(now)s, %(clinic)s,
+            %(org)s, patient_id, %(coordinator)s FROM bw RETURNING id, patient_id)
+    UPDATE bw SET plan_id = ins.id FROM ins WHERE ins.patient_id = bw.patient_id""",
+    """WITH ins AS (
+        INSERT INTO plans_plancomponent (label_status, target, laterality, rationale, payer_type,
+            payer_name, status, position, created_at, updated_at, indication_id, plan_id,
+            protocol_id)
+        SELECT CASE WHEN spravato THEN %(s_label)s ELSE %(t_label)s END,
+            CASE WHEN spravato THEN %(s_target)s ELSE %(t_target)s END, '', '', 'commercial', '',
+            'active', 0, %(now)s, %(now)s,
+            CASE WHEN spravato THEN %(s_ind)s ELSE %(t_ind)s END, plan_id,
+            CASE WHEN spravato THEN %(s_proto)s ELSE %(t_proto)s END
+        FROM bw RETURNING id, plan_id)
+    UPDATE bw SET component_id = ins.id FROM ins WHERE ins.plan_id = bw.plan_id""",
+    """INSERT INTO plans_priorauthorization (payer_name, number, authorized_units, status,
+            ends_on, decision_note, created_at, updated_at, component_id)
+        SELECT '', 'PA-1', 3, 'approved', (%(now)s::timestamptz + interval '7 days')::date, '',
+            %(now)s, %(now)s, component_id FROM bw WHERE i %% 4 = 0""",
+    # past visits (the last two no-shows for every fifth plan; none when not started), then
+    # three booked sessions ahead
+    """INSERT INTO scheduling_session (kind, phase, starts_at, ends_at, status, completion,
+            override_reason, cancel_reason, created_at, updated_at, clinic_id, component_id,
+            patient_id)
+        SELECT 'treatment', '', at, at + interval '40 minutes', status, '{}', '', '',
+            %(now)s, %(now)s, %(clinic)s, component_id, patient_id
+        FROM (
+            SELECT bw.component_id, bw.patient_id,
+                date_trunc('minute', %(now)s::timestamptz + d * interval '1 day') AS at,
+                CASE WHEN bw.i %% 5 = 0 AND ord > cardinality(days) - 2 THEN 'noshow'
+                     ELSE 'fulfilled' END AS status
+            FROM bw
+            CROSS JOIN LATERAL (SELECT CASE WHEN bw.i %% 7 = 1 THEN '{}'::int[]
+                                            WHEN bw.spravato THEN '{-30,-26,-10}'::int[]
+                                            ELSE '{-14,-12,-10,-8,-6,-4,-2}'::int[] END) a(days)
+            CROSS JOIN LATERAL unnest(days) WITH ORDINALITY u(d, ord)
+            UNION ALL
+            SELECT bw.component_id, bw.patient_id,
+                date_trunc('minute', %(now)s::timestamptz + d * interval '1 day'), 'booked'
+            FROM bw CROSS JOIN unnest('{2,4,6}'::int[]) f(d)
+        ) s""",
+    # history: evaluations of kinds the requirements read, all older than the windows that
+    # matter, and weekly PHQ-9s that stopped two weeks ago (so the gaps stay those above)
+    """INSERT INTO plans_evaluation (kind, status, performed_at, data, note, recorded_at,
+            error_reason, recorded_by_id, patient_id)
+        SELECT (ARRAY['psychiatric_evaluation', 'baseline_bp', 'medical_clearance',
+                      'pdmp_check', 'tms_safety_screen'])[1 + k %% 5], 'final',
+            %(now)s::timestamptz - (400 + 30 * k) * interval '1 day', '{}', '', %(now)s, '',
+            %(clinician)s, patient_id
+        FROM bw CROSS JOIN generate_series(1, %(history)s) k""",
+    """INSERT INTO plans_measure (instrument, answers, total, band, risk, subscores,
+            safety_alert, is_baseline, taken_at, status, recorded_at, error_reason,
+            recorded_by_id, patient_id)
+        SELECT 'phq9', '[1,1,1,1,1,1,1,1,1]', 9, 'mild', '', '{}', false, k = %(history)s,
+            %(now)s::timestamptz - (14 + 7 * k) * interval '1 day', 'final', %(now)s, '',
+            %(clinician)s, patient_id
+        FROM bw CROSS JOIN generate_series(1, %(history)s) k""",
+]
+
+
+def build_world_sql(*, n_plans: int, now: datetime, clinic, clinician, history: int) -> None:
+    """``build_world``'s plans (same gap mix) in a fixed number of bulk SQL statements, plus
+    ``history`` evaluations and PHQ-9s per patient. Must run inside a transaction."""
+    from django.db import connection
+
+    from modalities.models import Protocol
+
+    def proto(code: str):
+        p = Protocol.objects.filter(code=code).order_by("-version").first()
+        return p, p.indications.first()
+
+    (tp, ti), (sp, si) = proto("tms_10hz_ldlpfc_mdd"), proto("spravato_trd")
+    params = {
+        "n": n_plans,
+        "tag": f"{os.getpid()}-{int(time.time() * 1000)}",
+        "now": now,
+        "zones": list(ZONES),
+        "org": clinic.organization_id,
+        "clinic": clinic.pk,
+        "coordinator": None,
+        "clinician": clinician.pk,
+        "history": history,
+        "t_proto": tp.pk,
+        "t_ind": ti.pk,
+        "t_label": ti.label_status,
+        "t_target": tp.target,
+        "s_proto": sp.pk,
+        "s_ind": si.pk,
+        "s_label": si.label_status,
+        "s_target": sp.target,
+    }
+    with connection.cursor() as cursor:
+        for sql in _WORLD_SQL:
+            cursor.execute(sql, params)
+        cursor.execute("DROP TABLE bw")
+        cursor.execute("ANALYZE")
+
+
+# One raw SQL pass reading what a scan must read for every plan (plans × components × sessions,
+# evaluations and measures per patient) — no rules, no writes: the floor a scan is compared to.
+FLOOR_SQL = """
     SELECT p.id, count(DISTINCT c.id), count(s.id), max(s.starts_at),
-           (SELECT count(*) FROM plans_evaluation e WHERE e.patient_id = p.patient_id)
+           (SELECT count(*) FROM plans_evaluation e WHERE e.patient_id = p.patient_id),
+           (SELECT max(m.taken_at) FROM plans_measure m WHERE m.patient_id = p.patient_id)
     FROM plans_careplan p
     JOIN plans_plancomponent c ON c.plan_id = p.id
     LEFT JOIN scheduling_session s ON s.component_id = c.id
@@ -114,53 +257,117 @@ BASELINE_SQL = """
 """
 
 
-def main() -> None:
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def run_one(n: int, history: int) -> dict:
+    """One size in this (fresh) process: build, first scan, re-scan, floor; rolled back."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.development")
     django.setup()
+    from django.conf import settings
     from django.db import connection, transaction
 
-    from backend.accounts.models import Organization
+    from backend.accounts.models import Organization, User
+
+    settings.DEBUG = False  # as in production: no query log holding every statement's SQL
     from modalities.services import sync_catalogue
     from plans.scanner import scan_all_plans
     from scheduling.models import Clinic
 
-    n = int(os.environ.get("BENCH_SCANNER_PLANS", "10000"))
     now = datetime.now(UTC)
     with transaction.atomic():
         sync_catalogue()
-        stamp = int(time.time() * 1000)
+        stamp = f"{os.getpid()}-{int(time.time() * 1000)}"
         org = Organization.objects.create(name=f"bench-{stamp}", slug=f"bench-{stamp}")
-        clinic = Clinic.objects.create(organization=org, name="Bench", timezone="UTC",
-                                       phone="+15555550100")  # fmt: skip
+        clinic = Clinic.objects.create(
+            organization=org, name="Bench", timezone="UTC", phone="+15555550100"
+        )
+        clinician = User.objects.create(
+            username=f"bench-{stamp}",
+            role="clinician",
+            credential="psychiatrist",
+            organization=org,
+            email=f"bench-{stamp}@example.com",
+        )
         t0 = time.perf_counter()
-        build_world(n_plans=n, now=now, clinic=clinic)
+        build_world_sql(n_plans=n, now=now, clinic=clinic, clinician=clinician, history=history)
         built = time.perf_counter() - t0
+        rss_built = _peak_rss_mb()
         t0 = time.perf_counter()
         first = scan_all_plans(now=now)
         scan = time.perf_counter() - t0
         t0 = time.perf_counter()
         second = scan_all_plans(now=now)
         rescan = time.perf_counter() - t0
-        # Baseline in the same run: one raw SQL pass reading what a scan must read for every
-        # plan (plans × components × sessions, evaluations per patient) — no rules, no writes.
         t0 = time.perf_counter()
         with connection.cursor() as cursor:
-            cursor.execute(BASELINE_SQL)
+            cursor.execute(FLOOR_SQL)
             cursor.fetchall()
-        baseline = time.perf_counter() - t0
-        print(
-            f"scanner: {first.plans} plans in {scan:.2f}s = {first.plans / scan:,.0f} plans/s "
-            f"(opened {first.opened} flags); re-scan {rescan:.2f}s = "
-            f"{second.plans / rescan:,.0f} plans/s, opened {second.opened}; "
-            f"setup {built:.1f}s"
-        )
-        print(
-            f"baseline raw SQL read of the same rows {baseline:.2f}s; "
-            f"scan/baseline ratio {scan / baseline:.1f}x, re-scan/baseline {rescan / baseline:.1f}x"
-        )
+        floor = time.perf_counter() - t0
         transaction.set_rollback(True)
+    return {
+        "plans": first.plans,
+        "chunks": first.chunks,
+        "opened": first.opened,
+        "reopened": second.opened,
+        "build_s": built,
+        "scan_s": scan,
+        "rescan_s": rescan,
+        "floor_s": floor,
+        "rss_before_scan_mb": rss_built,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def main() -> None:
+    """Each size in its own process (a clean peak RSS per size), then the scaling ratio.
+
+    ``BENCH_SCANNER_SIZES`` (default ``10000,100000``; ``BENCH_SCANNER_PLANS`` for one size),
+    ``BENCH_SCANNER_HISTORY`` evaluations + PHQ-9s per patient (default 10),
+    ``FLAG_SCAN_CHUNK_PLANS`` plans per chunk (default 2000).
+    """
+    sizes = os.environ.get("BENCH_SCANNER_SIZES") or os.environ.get(
+        "BENCH_SCANNER_PLANS", "10000,100000"
+    )
+    history = int(os.environ.get("BENCH_SCANNER_HISTORY", "10"))
+    results = {}
+    for n in (int(s) for s in sizes.split(",") if s.strip()):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import json, bench.bench_scanner as b; "
+                f"print(json.dumps(b.run_one({n}, {history})))",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=os.environ,
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        results[n] = r
+        print(
+            f"scanner {n:,} plans (+{history} evaluations, +{history} PHQ-9 per patient, "
+            f"{r['chunks']} chunks): first scan {r['scan_s']:.2f}s "
+            f"({r['plans'] / r['scan_s']:,.0f} plans/s, opened {r['opened']}); "
+            f"re-scan {r['rescan_s']:.2f}s (opened {r['reopened']}); raw floor "
+            f"{r['floor_s']:.2f}s; scan/floor {r['scan_s'] / r['floor_s']:.1f}x, "
+            f"re-scan/floor {r['rescan_s'] / r['floor_s']:.1f}x; peak RSS "
+            f"{r['peak_rss_mb']:.0f} MB ({r['rss_before_scan_mb']:.0f} MB before the scan); "
+            f"build {r['build_s']:.1f}s",
+            flush=True,
+        )
+    if len(results) >= 2:
+        small, large = min(results), max(results)
+        print(
+            f"scanner scaling {large:,}/{small:,} plans: time ratio "
+            f"{results[large]['scan_s'] / results[small]['scan_s']:.1f} "
+            f"(linear = {large / small:.0f}); re-scan ratio "
+            f"{results[large]['rescan_s'] / results[small]['rescan_s']:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -15,9 +15,15 @@ import yaml
 
 PATH = Path(__file__).with_name("codes.yaml")
 RULES = frozenset(
-    {"fixed", "tms_treatment", "spravato_dose", "infusion_time", "psychiatric_evaluation",
-     "em_level"}
-)  # fmt: skip
+    {
+        "fixed",
+        "tms_treatment",
+        "spravato_dose",
+        "infusion_time",
+        "psychiatric_evaluation",
+        "em_level",
+    }
+)
 _RULE_CODE_KEYS = {
     "fixed": ("code",),
     "tms_treatment": ("subsequent", "mt_redetermination"),
@@ -47,8 +53,11 @@ class BillingCatalogue:
     no_claim: dict[str, Any]
 
     def rule_for(self, *, protocol_code: str, modality: str, kind: str) -> dict[str, Any] | None:
-        for table, key in ((self.by_protocol, protocol_code), (self.by_modality, modality),
-                           (self.by_modality, "*")):  # fmt: skip
+        for table, key in (
+            (self.by_protocol, protocol_code),
+            (self.by_modality, modality),
+            (self.by_modality, "*"),
+        ):
             kinds = table.get(key) or {}
             rule = kinds.get(kind) or kinds.get("*")
             if rule is not None:
@@ -67,10 +76,14 @@ def parse(data: dict[str, Any]) -> BillingCatalogue:
         if missing:
             raise CatalogueError(f"code {code}: missing {missing}")
         codes[str(code)] = Code(
-            code=str(code), system=row["system"], descriptor=" ".join(row["descriptor"].split()),
-            unit=row.get("unit", "per session"), source=row["source"],
-            in_domain_md=bool(row.get("in_domain_md", False)), facts=row.get("facts", ""),
-        )  # fmt: skip
+            code=str(code),
+            system=row["system"],
+            descriptor=" ".join(row["descriptor"].split()),
+            unit=row.get("unit", "per session"),
+            source=row["source"],
+            in_domain_md=bool(row.get("in_domain_md", False)),
+            facts=row.get("facts", ""),
+        )
     for table in ("by_protocol", "by_modality"):
         for owner, kinds in (data.get(table) or {}).items():
             for kind, rule in kinds.items():

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Concat
@@ -38,6 +39,7 @@ from plans.models import (
 )
 from plans.rules.authorization import EXPIRY_WARNING_DAYS
 from plans.rules.scoring import compare_to_baseline
+from scheduling.models import Session
 
 REPORT_ROLES = frozenset({Role.COORDINATOR, Role.CLINICIAN, Role.ADMIN})
 CHUNK = 2000
@@ -102,8 +104,6 @@ def _authorization_number() -> Subquery:
 
 def claim_sessions(*, user: Any, filters: ReportFilters) -> QuerySet:
     """Fulfilled sessions in scope, one row each, as plain values (one query)."""
-    from scheduling.models import Session
-
     qs = Session.objects.filter(
         status="fulfilled", patient__in=visible_patients(user).values("pk")
     ).annotate(day=LocalDate("clinic__timezone", "starts_at"))
@@ -264,8 +264,6 @@ def outcome_report(*, user: Any, filters: ReportFilters) -> list[OutcomeGroup]:
     PHQ-9 response (≥ 50 % drop from baseline) and remission (< 5) among the courses with a
     baseline and a later PHQ-9 (DOMAIN.md §5.2 PHQ-9 response/remission row), and the mean
     change (latest − baseline) of PHQ-9, GAD-7 and pain NRS. Two queries."""
-    from scheduling.models import Session
-
     fulfilled = Session.objects.filter(
         component_id=OuterRef("pk"), status="fulfilled", kind__in=COURSE_KINDS
     )
@@ -352,10 +350,6 @@ def authorization_worklist(
     """Authorisations needing work: denied, exhausted (every unit used), expired (end date
     passed), expiring (within 14 days, ``PRIOR_AUTH_WARNING_DAYS``), requested (awaiting the
     payer). Units used are derived (fulfilled course sessions in the window). One query."""
-    from django.conf import settings
-
-    from scheduling.models import Session
-
     days = getattr(settings, "PRIOR_AUTH_WARNING_DAYS", EXPIRY_WARNING_DAYS)
     # a side the authorisation does not record is unbounded
     used = (

@@ -62,8 +62,9 @@ def additional_infusion_hours(minutes: int) -> int:
     return extra // 60 + (1 if extra % 60 > 30 else 0)
 
 
-def _pick(rule: Mapping[str, Any], completion: Mapping[str, Any]) -> tuple[list[tuple[str, int]],
-                                                                            list[str]]:  # fmt: skip
+def _pick(
+    rule: Mapping[str, Any], completion: Mapping[str, Any]
+) -> tuple[list[tuple[str, int]], list[str]]:
     name = rule["rule"]
     if name == "fixed":
         return [(rule["code"], 1)], []
@@ -114,10 +115,15 @@ def session_billing(
     else:
         picked, problems = _pick(rule, completion)
     lines = tuple(
-        Line(code=c, system=cat.codes[c].system, units=u, descriptor=cat.codes[c].descriptor,
-             source=cat.codes[c].source)
+        Line(
+            code=c,
+            system=cat.codes[c].system,
+            units=u,
+            descriptor=cat.codes[c].descriptor,
+            source=cat.codes[c].source,
+        )
         for c, u in picked
-    )  # fmt: skip
+    )
     nc = cat.no_claim
     if payer_type in nc.get("payer_types", []) or label_status in nc.get("label_statuses", []):
         note = nc["line"]

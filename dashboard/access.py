@@ -1,7 +1,8 @@
 """Who may use the dashboard at all: clinic staff (clinicians, coordinators, admins).
 
-What each of them sees is decided by ``plans.access`` (care team / organisation); this module only
-keeps patients and role-less accounts out. Decision (issue 6): a patient account is refused at
+What each of them sees is decided by ``plans.access`` / ``scheduling.access`` (care team /
+organisation); this module keeps patients and role-less accounts out, and scopes the few
+dashboard-only lists (``report_clinics``). Decision (issue 6): a patient account is refused at
 sign-in with a message and never gets a dashboard session; a patient session obtained elsewhere
 (e.g. the admin site) gets 403 on every dashboard page.
 """
@@ -12,22 +13,30 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
-from backend.accounts.models import Role
+from backend.accounts.models import Role, User
 from backend.errors import NotFoundError
+from plans.access import active_user
+from scheduling.models import Clinic
 
 STAFF_ROLES = frozenset({Role.CLINICIAN, Role.COORDINATOR, Role.ADMIN})
 
 
-def is_staff_user(user: Any) -> bool:
-    return bool(
-        getattr(user, "is_authenticated", False)
-        and getattr(user, "is_active", False)
-        and getattr(user, "role", None) in STAFF_ROLES
-    )
+class StaffRequest(HttpRequest):
+    """The request of a ``staff_required`` view: ``user`` is a signed-in ``User`` (typing only;
+    Django builds a plain ``HttpRequest``)."""
+
+    user: User
+
+
+def is_staff_user(user: AbstractBaseUser | AnonymousUser) -> bool:
+    return active_user(user) and getattr(user, "role", None) in STAFF_ROLES
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -44,3 +53,11 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
             raise Http404(exc.message) from None
 
     return wrapped
+
+
+def report_clinics(user: User) -> QuerySet[Clinic]:
+    """Clinics the reports page offers as a filter: the user's organisation's; a platform admin
+    without one, every clinic."""
+    if user.organization_id:
+        return Clinic.objects.filter(organization_id=user.organization_id).order_by("name")
+    return Clinic.objects.order_by("name")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
+from backend.accounts.models import User
 from dashboard.access import is_staff_user
 
 
@@ -21,7 +22,7 @@ class StaffAuthenticationForm(AuthenticationForm):
         ),
     }
 
-    def confirm_login_allowed(self, user) -> None:
+    def confirm_login_allowed(self, user: User) -> None:
         super().confirm_login_allowed(user)
         if not is_staff_user(user):
             raise forms.ValidationError(self.error_messages["not_staff"], code="not_staff")

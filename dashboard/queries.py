@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend.accounts.models import User
 from backend.audit.models import AuditEvent
 from dashboard.charts import (
     ChartData,
@@ -54,10 +55,10 @@ def open_flags_ordered(qs):
 # ---------------------------------------------------------------------------------------------
 
 
-def dashboard_zone(user: Any) -> ZoneInfo:
+def dashboard_zone(user: User) -> ZoneInfo:
     """The zone 'today' and 'this week' are counted in: the user's organisation's first clinic
     (a clinic's local calendar, promise 9); UTC for a platform admin without one."""
-    if getattr(user, "organization_id", None):
+    if user.organization_id:
         tz = (
             Clinic.objects.filter(organization_id=user.organization_id)
             .order_by("name", "id")
@@ -115,7 +116,7 @@ class Worklist:
         return [f for f in self.flags if f.code in SAFETY_CODES]
 
 
-def get_worklist(*, user: Any, now: dt.datetime) -> Worklist:
+def get_worklist(*, user: User, now: dt.datetime) -> Worklist:
     zone = dashboard_zone(user)
     window = local_window(now, zone)
     week = list(
@@ -333,7 +334,7 @@ def _chart(plan: CarePlan, measures: list[Measure], sessions: list[Session], zon
     )
 
 
-def get_plan_page(*, user: Any, plan_id: Any, now: dt.datetime) -> PlanPage:
+def get_plan_page(*, user: User, plan_id: Any, now: dt.datetime) -> PlanPage:
     """Everything the plan page shows. Raises ``NotFoundError`` for a plan the user may not see."""
     plan = access.access_plan(user=user, plan_id=plan_id)
     zone = ZoneInfo(plan.clinic.timezone)
@@ -355,10 +356,13 @@ def get_plan_page(*, user: Any, plan_id: Any, now: dt.datetime) -> PlanPage:
     ]
     measures = list(
         Measure.objects.filter(patient_id=plan.patient_id, status=RecordStatus.FINAL)
-        .filter(instrument__in=[i.value for i in (Instrument.PHQ9, Instrument.GAD7,
-                                                  Instrument.PAIN_NRS)])
+        .filter(
+            instrument__in=[
+                i.value for i in (Instrument.PHQ9, Instrument.GAD7, Instrument.PAIN_NRS)
+            ]
+        )
         .order_by("taken_at", "id")
-    )  # fmt: skip
+    )
     reminders = list(
         Reminder.objects.filter(patient_id=plan.patient_id)
         .exclude(status__in=[ReminderStatus.PENDING])
@@ -375,8 +379,9 @@ def get_plan_page(*, user: Any, plan_id: Any, now: dt.datetime) -> PlanPage:
     timeline = _timeline(sessions, now, zone)
     counts: dict[str, dict[str, int]] = {}
     for entry in timeline:
-        bucket = counts.setdefault(entry.modality, {"past": 0, "today": 0, "upcoming": 0,
-                                                     "missed": 0})  # fmt: skip
+        bucket = counts.setdefault(
+            entry.modality, {"past": 0, "today": 0, "upcoming": 0, "missed": 0}
+        )
         bucket[entry.state] += 1
     return PlanPage(
         plan=plan,

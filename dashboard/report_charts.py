@@ -75,9 +75,11 @@ def render_rates_chart(rows: Sequence[RateRow], *, title: str = "PHQ-9 outcomes"
             f"<title>{escape(label)}</title>{escape(short)}</text>"
         )
         for j, (value, n, colour, name) in enumerate(
-            ((r.response, r.responders, RESPONSE_COLOUR, "response"),
-             (r.remission, r.remitters, REMISSION_COLOUR, "remission"))
-        ):  # fmt: skip
+            (
+                (r.response, r.responders, RESPONSE_COLOUR, "response"),
+                (r.remission, r.remitters, REMISSION_COLOUR, "remission"),
+            )
+        ):
             bar_y = y + 20 + j * 17
             w = 0 if value is None else round(plot_w * value, 1)
             out.append(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -17,11 +17,10 @@ from django.views.decorators.http import require_GET
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from billing import reports
-from dashboard.access import staff_required
+from dashboard.access import StaffRequest, report_clinics, staff_required
 from dashboard.report_charts import RateRow, render_rates_chart
 from modalities.models import Protocol
 from plans.packet import read_reauthorization_packet
-from scheduling.models import Clinic
 
 CLAIMS_PREVIEW_ROWS = 50
 
@@ -42,7 +41,7 @@ def _int(value: str | None) -> int | None:
 
 @require_GET
 @staff_required
-def reports_page(request: HttpRequest) -> HttpResponse:
+def reports_page(request: StaffRequest) -> HttpResponse:
     q = request.GET
     filters = reports.ReportFilters(
         clinic=_int(q.get("clinic")),
@@ -81,11 +80,7 @@ def reports_page(request: HttpRequest) -> HttpResponse:
         "claims": claims,
         "claims_preview_rows": CLAIMS_PREVIEW_ROWS,
         "query": query,
-        "clinics": Clinic.objects.filter(organization_id=request.user.organization_id).order_by(
-            "name"
-        )
-        if request.user.organization_id
-        else Clinic.objects.order_by("name"),
+        "clinics": report_clinics(request.user),
         "protocols": Protocol.objects.order_by("code").values_list("code", flat=True).distinct(),
     }
     return render(request, "dashboard/reports.html", context)
@@ -93,6 +88,6 @@ def reports_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @staff_required
-def reauthorization_packet(request: HttpRequest, component_id: int) -> HttpResponse:
+def reauthorization_packet(request: StaffRequest, component_id: int) -> HttpResponse:
     _, packet = read_reauthorization_packet(user=request.user, component_id=component_id)
     return render(request, "dashboard/packet.html", {"packet": packet, "nav": "reports"})

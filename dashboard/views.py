@@ -26,11 +26,11 @@ from backend.audit.models import AuditAction
 from backend.audit.services import record_event, record_object
 from backend.errors import DomainError
 from dashboard import queries
-from dashboard.access import staff_required
+from dashboard.access import StaffRequest, staff_required
 from dashboard.forms import CheckInForm, DismissFlagForm, StaffAuthenticationForm
 from plans import access
 from plans import services as plan_services
-from scheduling import selectors as scheduling_selectors
+from scheduling import access as scheduling_access
 from scheduling import services as scheduling_services
 
 GATE_BLOCKED = "readiness_gate_blocked"
@@ -58,7 +58,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @staff_required
-def keepalive(request: HttpRequest) -> HttpResponse:
+def keepalive(request: StaffRequest) -> HttpResponse:
     """An empty answer whose only effect is to slide the session expiry (idle.js calls it while
     the user is active in a page). No patient data, so no audit event."""
     return HttpResponse(status=204)
@@ -70,7 +70,7 @@ def _idle_context() -> dict[str, Any]:
 
 @require_GET
 @staff_required
-def worklist(request: HttpRequest) -> HttpResponse:
+def worklist(request: StaffRequest) -> HttpResponse:
     data = queries.get_worklist(user=request.user, now=timezone.now())
     patient_ids = sorted(
         {p.patient_id for p in data.plans}
@@ -89,7 +89,7 @@ def worklist(request: HttpRequest) -> HttpResponse:
 GATE_REFUSAL_KEY = "dashboard_gate_refusal"
 
 
-def _render_plan(request: HttpRequest, plan_id: Any) -> HttpResponse:
+def _render_plan(request: StaffRequest, plan_id: Any) -> HttpResponse:
     page = queries.get_plan_page(user=request.user, plan_id=plan_id, now=timezone.now())
     record_object(
         actor=request.user, action=AuditAction.READ, obj=page.plan, patient_id=page.plan.patient_id
@@ -105,7 +105,7 @@ def _render_plan(request: HttpRequest, plan_id: Any) -> HttpResponse:
     return render(request, "dashboard/plan.html", context)
 
 
-def _pop_gate_refusal(request: HttpRequest, page: queries.PlanPage) -> dict[str, Any] | None:
+def _pop_gate_refusal(request: StaffRequest, page: queries.PlanPage) -> dict[str, Any] | None:
     """The check-in refusal stored by ``session_check_in`` (Post/Redirect/Get), if it belongs to
     a session on this plan's timeline (already loaded: no extra query)."""
     stored = request.session.get(GATE_REFUSAL_KEY)
@@ -121,25 +121,30 @@ def _pop_gate_refusal(request: HttpRequest, page: queries.PlanPage) -> dict[str,
 
 @require_GET
 @staff_required
-def plan_detail(request: HttpRequest, plan_id: int) -> HttpResponse:
+def plan_detail(request: StaffRequest, plan_id: int) -> HttpResponse:
     return _render_plan(request, plan_id)
 
 
 @require_GET
 @staff_required
-def plan_fhir_export(request: HttpRequest, plan_id: int) -> HttpResponse:
+def plan_fhir_export(request: StaffRequest, plan_id: int) -> HttpResponse:
     """Download the plan as a FHIR R4 ``collection`` Bundle (the same export as
     ``GET /api/v1/plans/{id}/fhir/``), audited like the plan page."""
     base = request.build_absolute_uri("/fhir/R4").rstrip("/")
     plan, bundle = plan_export_bundle(user=request.user, plan_id=plan_id, base=base)
-    record_object(actor=request.user, action=AuditAction.READ, obj=plan,
-                  patient_id=plan.patient_id, detail={"export": "fhir"})  # fmt: skip
+    record_object(
+        actor=request.user,
+        action=AuditAction.READ,
+        obj=plan,
+        patient_id=plan.patient_id,
+        detail={"export": "fhir"},
+    )
     return attachment(json.dumps(bundle).encode(), f"plan-{plan.pk}-fhir.json")
 
 
 @require_POST
 @staff_required
-def flag_dismiss(request: HttpRequest, flag_id: int) -> HttpResponse:
+def flag_dismiss(request: StaffRequest, flag_id: int) -> HttpResponse:
     flag = access.access_flag(user=request.user, flag_id=flag_id)
     access.require(request.user, access.Action.HANDLE_FLAGS)
     form = DismissFlagForm(request.POST)
@@ -162,11 +167,11 @@ def flag_dismiss(request: HttpRequest, flag_id: int) -> HttpResponse:
 
 @require_POST
 @staff_required
-def session_check_in(request: HttpRequest, session_id: int) -> HttpResponse:
+def session_check_in(request: StaffRequest, session_id: int) -> HttpResponse:
     """Check a session in through the scheduling service's readiness gate. A refusal (409 in the
     API) shows on the plan page, listing the missing steps, with the override form for
     prescribers."""
-    session = scheduling_selectors.access_session(user=request.user, session_id=session_id)
+    session = scheduling_access.access_session(user=request.user, session_id=session_id)
     plan_id = session.component.plan_id
     form = CheckInForm(request.POST)
     reason = form.cleaned_data["override_reason"] if form.is_valid() else ""

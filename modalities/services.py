@@ -16,16 +16,11 @@ from typing import Any
 from django.db import transaction
 
 from backend.errors import ConflictError
-from modalities.catalogue import (
-    IndicationSpec,
-    MeasureScheduleItem,
-    ProtocolSpec,
-    RequirementSpec,
-    load_catalogue,
-)
+from modalities.catalogue import load_catalogue
 from modalities.models import Protocol, ProtocolIndication
 from modalities.models import RequirementSpec as RequirementRow
 from modalities.rules.phases import Phase
+from modalities.specs import IndicationSpec, MeasureScheduleItem, ProtocolSpec, RequirementSpec
 from modalities.vocab import (
     ClinicAttribute,
     Coil,
@@ -206,9 +201,9 @@ def _write_children(protocol: Protocol, spec: ProtocolSpec) -> None:
 
 
 def protocol_is_used(protocol: Protocol) -> bool:
-    from plans.models import PlanComponent
-
-    return PlanComponent.objects.filter(protocol=protocol).exists()
+    # Through the reverse relation of plans' PlanComponent.protocol: modalities sits below plans
+    # and never imports it.
+    return protocol.components.exists()
 
 
 @transaction.atomic

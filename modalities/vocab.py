@@ -88,7 +88,7 @@ class Instrument(StrEnum):
 
 
 class Timing(StrEnum):
-    """When a requirement must be satisfied, relative to the course (``plans/rules/readiness.py``).
+    """When a requirement must be satisfied, relative to the course (``plans/rules/readiness/``).
 
     - ``before_first_session``: satisfied once, before session 1. Its ``validity_days`` is
       judged at the first session; once the course has started it is never re-checked.
@@ -169,3 +169,7 @@ class SessionKind(StrEnum):
     TREATMENT = "treatment"
     EVALUATION = "evaluation"
     FOLLOW_UP = "follow_up"
+
+
+COURSE_KINDS = (SessionKind.MAPPING.value, SessionKind.TREATMENT.value)
+"""The session kinds that make up a course (numbered, capped, re-flowed, treatment data)."""

@@ -22,9 +22,17 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
-from backend.accounts.models import Role
+from backend.accounts.models import Organization, Role, User
 from backend.errors import NotFoundError
-from plans.models import CarePlan, Evaluation, Flag, Measure, Patient, PlanComponent
+from plans.models import (
+    CarePlan,
+    Evaluation,
+    Flag,
+    Measure,
+    Patient,
+    PlanComponent,
+    PriorAuthorization,
+)
 
 
 class Action:
@@ -50,12 +58,13 @@ _ALLOWED: dict[str, frozenset[str]] = {
 }
 
 
-def _active_user(user: Any) -> bool:
+def active_user(user: Any) -> bool:
+    """Signed in and not deactivated: the first condition of every rule here."""
     return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
 
 
 def can(user: Any, action: str) -> bool:
-    if not _active_user(user):
+    if not active_user(user):
         return False
     if action == Action.OVERRIDE_GATE:
         return bool(user.can_override_gate)
@@ -71,7 +80,7 @@ def require(user: Any, action: str) -> None:
 def visible_patients(user: Any) -> QuerySet[Patient]:
     """Patients the user may see. Deny by default: an unknown role sees nothing."""
     qs = Patient.objects.all()
-    if not _active_user(user):
+    if not active_user(user):
         return qs.none()
     if user.role == Role.ADMIN:
         return qs
@@ -90,7 +99,7 @@ def visible_plans(user: Any) -> QuerySet[CarePlan]:
     """Plans the user may see, scoped by the plan's own ``organization`` column (indexed with
     the default ordering, issue 17); clinicians and patients further through their patients."""
     qs = CarePlan.objects.all()
-    if not _active_user(user):
+    if not active_user(user):
         return qs.none()
     if user.role == Role.ADMIN:
         return qs
@@ -115,10 +124,8 @@ def _get_or_404(qs: QuerySet, pk: Any, label: str):
 def visible_users(user: Any) -> QuerySet:
     """Users a write payload may name (care team, coordinator, clinician, linked login): the
     caller's organisation; admins: everyone; patients and unknown roles: nobody."""
-    from backend.accounts.models import User
-
     qs = User.objects.all()
-    if not _active_user(user):
+    if not active_user(user):
         return qs.none()
     if user.role == Role.ADMIN:
         return qs
@@ -132,10 +139,8 @@ def visible_clinicians(user: Any) -> QuerySet:
 
 
 def visible_organizations(user: Any) -> QuerySet:
-    from backend.accounts.models import Organization
-
     qs = Organization.objects.all()
-    if not _active_user(user):
+    if not active_user(user):
         return qs.none()
     if user.role == Role.ADMIN:
         return qs
@@ -187,8 +192,6 @@ def access_flag(*, user: Any, flag_id: Any) -> Flag:
 
 
 def visible_authorizations(user: Any) -> QuerySet:
-    from plans.models import PriorAuthorization
-
     return PriorAuthorization.objects.filter(
         component__plan__patient__in=visible_patients(user).values("pk")
     )

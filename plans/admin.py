@@ -14,8 +14,15 @@ from plans.models import CarePlan, Flag, Patient
 @admin.register(Patient)
 class PatientAdmin(PatientDataAdmin):
     patient_id_path = "pk"
-    list_display = ("mrn", "family_name", "given_name", "organization", "preferred_channel",
-                    "timezone", "created_at")  # fmt: skip
+    list_display = (
+        "mrn",
+        "family_name",
+        "given_name",
+        "organization",
+        "preferred_channel",
+        "timezone",
+        "created_at",
+    )
     list_filter = ("organization", "preferred_channel")
     list_select_related = ("organization",)
     search_fields = ("mrn", "family_name", "given_name", "email", "phone")
@@ -24,8 +31,15 @@ class PatientAdmin(PatientDataAdmin):
 
 @admin.register(CarePlan)
 class CarePlanAdmin(PatientDataAdmin):
-    list_display = ("title", "patient", "status", "clinic", "organization", "coordinator",
-                    "activated_at")  # fmt: skip
+    list_display = (
+        "title",
+        "patient",
+        "status",
+        "clinic",
+        "organization",
+        "coordinator",
+        "activated_at",
+    )
     list_filter = ("status", "organization", "clinic")
     list_select_related = ("patient", "clinic", "organization", "coordinator")
     search_fields = ("title", "patient__mrn", "patient__family_name", "patient__given_name")
@@ -35,10 +49,14 @@ class CarePlanAdmin(PatientDataAdmin):
 @admin.register(Flag)
 class FlagAdmin(PatientDataAdmin):
     patient_id_path = "plan.patient_id"
-    list_display = ("code", "severity", "status", "plan", "requirement_key", "due_at",
-                    "opened_at")  # fmt: skip
+    list_display = ("code", "severity", "status", "plan", "requirement_key", "due_at", "opened_at")
     list_filter = ("status", "severity", "code")
     list_select_related = ("plan",)
-    search_fields = ("code", "requirement_key", "plan__title", "plan__patient__mrn",
-                     "plan__patient__family_name")  # fmt: skip
+    search_fields = (
+        "code",
+        "requirement_key",
+        "plan__title",
+        "plan__patient__mrn",
+        "plan__patient__family_name",
+    )
     date_hierarchy = "opened_at"

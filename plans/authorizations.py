@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import DateField, Func, Q, QuerySet
 
 from plans.models import AuthorizationStatus, PlanComponent, PriorAuthorization
+from plans.ports import session_facts
 from plans.rules.authorization import AuthorizationWindow, Usage, governing, usage_of
 
 COURSE_KINDS = ("mapping", "treatment")
@@ -52,12 +53,10 @@ def approved_windows(component_ids: Iterable[int]) -> dict[int, list[Authorizati
 def course_session_days(component_ids: Any) -> dict[int, list[tuple[dt.date, str]]]:
     """(clinic-local date, status) of every time-holding course session per component, one
     query. ``component_ids``: ids or a subquery."""
-    from scheduling.models import Session
-
     rows = (
-        Session.objects.filter(
-            component_id__in=component_ids, kind__in=COURSE_KINDS, status__in=HOLDING_STATUSES
-        )
+        session_facts()
+        .sessions()
+        .filter(component_id__in=component_ids, kind__in=COURSE_KINDS, status__in=HOLDING_STATUSES)
         .annotate(day=LocalDate("clinic__timezone", "starts_at"))
         .values_list("component_id", "day", "status")
     )
@@ -69,10 +68,9 @@ def course_session_days(component_ids: Any) -> dict[int, list[tuple[dt.date, str
 
 def held_in_window(*, component_id: int, window: AuthorizationWindow) -> int:
     """Course sessions holding time in ``window`` (one COUNT)."""
-    from scheduling.models import Session
-
     q = Q(component_id=component_id, kind__in=COURSE_KINDS, status__in=HOLDING_STATUSES)
-    qs = Session.objects.filter(q).annotate(day=LocalDate("clinic__timezone", "starts_at"))
+    qs = session_facts().sessions().filter(q)
+    qs = qs.annotate(day=LocalDate("clinic__timezone", "starts_at"))
     if window.starts_on is not None:
         qs = qs.filter(day__gte=window.starts_on)
     if window.ends_on is not None:

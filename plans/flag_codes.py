@@ -30,7 +30,7 @@ class FlagCode(StrEnum):
     WEEKLY_PHQ9_OVERDUE = "weekly_phq9_overdue"
     PRIOR_AUTH_EXPIRING = "prior_auth_expiring"
     SESSIONS_BEYOND_AUTHORIZATION = "sessions_beyond_authorization"
-    PRIOR_AUTH_UNITS_LOW = "prior_auth_units_low"  # 80 % of units used (scanner_authorization)
+    PRIOR_AUTH_UNITS_LOW = "prior_auth_units_low"  # 80 % of units used (scanner.authorization)
     FOLLOW_UP_OVERDUE = "follow_up_overdue"
     NO_SHOW_STREAK = "no_show_streak"
     REQUIREMENT_EXPIRING = "requirement_expiring"

@@ -16,12 +16,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from backend.audit.models import AuditAction
+from backend.audit.services import record_object
 from modalities.vocab import EvaluationKind
+from plans import access
 from plans.authorizations import course_session_days, window_of
 from plans.models import Evaluation, Measure, PlanComponent, RecordStatus
 from plans.rules.authorization import usage_of
 from plans.rules.readiness import TRIAL_OUTCOMES
-from plans.selectors import latest_measures
+from plans.selectors import clinic_today, latest_measures
 
 PACKET_INSTRUMENTS = ("phq9", "gad7", "pain_nrs", "bpi_sf")
 
@@ -193,11 +196,6 @@ def get_reauthorization_packet(*, component: PlanComponent, today: dt.date) -> d
 def read_reauthorization_packet(*, user: Any, component_id: Any) -> tuple[PlanComponent, dict]:
     """The packet of a component the user may see and record clinical data for (404 / 403
     otherwise), with its read audited — the one entry point of the API and the printable page."""
-    from backend.audit.models import AuditAction
-    from backend.audit.services import record_object
-    from plans import access
-    from plans.selectors import clinic_today
-
     component = access.access_component(user=user, component_id=component_id)
     access.require(user, access.Action.RECORD_CLINICAL)
     packet = get_reauthorization_packet(

@@ -8,10 +8,14 @@ of queries, whatever the number of components, evaluations or measures:
 1. components with protocol and indication (one join)
 2. the protocols' indications (prefetch)
 3. the protocols' requirement specs (prefetch)
-4. the patient's evaluations (not entered-in-error)
-5. the patient's measures (not entered-in-error)
-6. the components' active course sessions (where each course stands: ``CourseFacts``)
+4. the components' prior authorisations (prefetch, issue 11)
+5. the components' active course sessions (where each course stands: ``CourseFacts``)
+6. the patient's evaluations (not entered-in-error) of the kinds the requirements read
+7. the patient's measures (not entered-in-error)
 (+1 for the clinic when ``plan.clinic`` is not already loaded)
+
+Evaluations and measures are read as narrow tuples straight into the rules' facts, never as
+model instances (issue 17: a long history costs one small row each, not an ORM object).
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Case, F, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from modalities.services import indication_spec_from_model, protocol_spec_from_model
-from modalities.vocab import EvaluationKind, Instrument, LabelStatus, PayerType
+from modalities.vocab import EvaluationKind, Evidence, Instrument, LabelStatus, PayerType
 from plans.flag_codes import SAFETY_CODES, SEVERITY_ORDER
 from plans.models import (
     CarePlan,
@@ -38,6 +42,7 @@ from plans.models import (
     PlanComponent,
     RecordStatus,
 )
+from plans.ports import session_facts
 from plans.rules.readiness import (
     NOT_STARTED,
     ClinicFacts,
@@ -120,11 +125,11 @@ _TAKEN_SESSIONS = ("arrived", "fulfilled")
 
 def course_session_rows(component_ids: Iterable[Any]) -> dict[Any, list[tuple]]:
     """(sequence, starts_at, status) of each component's active course sessions (one query)."""
-    from scheduling.models import Session  # scheduling depends on plans, not the reverse
-
     rows: dict[Any, list[tuple]] = {}
     for component_id, sequence, starts_at, status in (
-        Session.objects.filter(
+        session_facts()
+        .sessions()
+        .filter(
             component_id__in=list(component_ids),
             kind__in=_COURSE_KINDS,
             status__in=_ACTIVE_SESSIONS,
@@ -212,12 +217,73 @@ def measure_facts(measures: Iterable[Measure]) -> list[MeasureFact]:
     ]
 
 
-def _patient_evaluations(patient_id: int) -> list[Evaluation]:
-    return list(Evaluation.objects.filter(patient_id=patient_id, status=RecordStatus.FINAL))
+def _evidence_codes(components: Iterable[ComponentFacts]) -> tuple[set[str], set[str]]:
+    """(evaluation kinds, instruments) the components' requirements can read: their evidence
+    codes, plus medication changes (``after_medication_change`` timing). Other rows cannot
+    change readiness (``plans/rules/readiness.py`` matches evidence on ``kind == code``)."""
+    kinds, instruments = {str(EvaluationKind.MEDICATION_CHANGE)}, set()
+    for c in components:
+        for req in c.protocol.requirements:
+            if req.evidence == Evidence.EVALUATION:
+                kinds.add(str(req.code))
+            elif req.evidence == Evidence.MEASURE:
+                instruments.add(str(req.code))
+    return kinds, instruments
 
 
-def _patient_measures(patient_id: int) -> list[Measure]:
-    return list(Measure.objects.filter(patient_id=patient_id, status=RecordStatus.FINAL))
+def _patient_evaluations(patient_id: int, kinds: Iterable[str]) -> list[EvaluationFact]:
+    """The patient's final evaluations of ``kinds`` as readiness facts, read as tuples (no
+    model instances: a long history costs one narrow row each)."""
+    rows = Evaluation.objects.filter(
+        patient_id=patient_id, status=RecordStatus.FINAL, kind__in=list(kinds)
+    ).values_list("id", "kind", "component_id", "performed_at", "valid_until", "data")
+    return [
+        EvaluationFact(
+            id=pk,
+            kind=EvaluationKind(kind),
+            component_id=component_id,
+            performed_at=performed_at,
+            valid_until=valid_until,
+            data=data or {},
+        )
+        for pk, kind, component_id, performed_at, valid_until, data in rows
+    ]
+
+
+_MEASURE_COLUMNS = (
+    "id",
+    "instrument",
+    "taken_at",
+    "is_baseline",
+    "total",
+    "plan_id",
+    "band",
+    "risk",
+)
+
+
+def _patient_measure_rows(patient_id: int) -> list[tuple]:
+    """The patient's final measures as ``_MEASURE_COLUMNS`` tuples (readiness and the latest
+    measures of the plan detail read the same rows; no answers, no model instances)."""
+    return list(
+        Measure.objects.filter(patient_id=patient_id, status=RecordStatus.FINAL).values_list(
+            *_MEASURE_COLUMNS
+        )
+    )
+
+
+def _measure_facts_of(rows: Iterable[tuple], instruments: set[str] | None = None) -> list:
+    return [
+        MeasureFact(
+            id=pk,
+            instrument=Instrument(instrument),
+            taken_at=taken_at,
+            is_baseline=is_baseline,
+            total=_number(total),
+        )
+        for pk, instrument, taken_at, is_baseline, total, *_ in rows
+        if instruments is None or instrument in instruments
+    ]
 
 
 def clinic_today(clinic: Any) -> dt.date:
@@ -230,25 +296,21 @@ def clinic_today(clinic: Any) -> dt.date:
     return timezone.now().astimezone(tz).date()
 
 
-def readiness_from(
+def readiness_facts(
     *,
     plan: CarePlan,
     components: Sequence[PlanComponent],
-    evaluations: Sequence[Evaluation],
-    measures: Sequence[Measure],
-    today: dt.date | None = None,
     sessions: dict[Any, list[tuple]] | None = None,
     at_sequence: dict[Any, int] | None = None,
-) -> PlanReadiness:
-    """Readiness from already-loaded rows (no query except ``plan.clinic`` if not loaded).
+) -> list[ComponentFacts]:
+    """The components as readiness facts, each with where its course stands.
 
     ``sessions``: ``course_session_rows`` of the components (none = no course started);
     ``at_sequence``: component id → the session being judged (default: the next one)."""
-    clinic = plan.clinic
-    zone = _zone(clinic)
+    zone = _zone(plan.clinic)
     sessions = sessions or {}
     at_sequence = at_sequence or {}
-    facts = [
+    return [
         replace(
             component_facts(c),
             course=course_facts(
@@ -257,12 +319,52 @@ def readiness_from(
         )
         for c in components
     ]
+
+
+def readiness_from(
+    *,
+    plan: CarePlan,
+    facts: Sequence[ComponentFacts],
+    evaluations: Sequence[EvaluationFact],
+    measures: Sequence[MeasureFact],
+    today: dt.date | None = None,
+) -> PlanReadiness:
+    """Readiness from facts already built (no query except ``plan.clinic`` if not loaded)."""
+    clinic = plan.clinic
     return evaluate_plan(
         components=facts,
-        evaluations=evaluation_facts(evaluations),
-        measures=measure_facts(measures),
+        evaluations=evaluations,
+        measures=measures,
         clinic=ClinicFacts(rems_certified_until=clinic.rems_certified_until),
         today=today or clinic_today(clinic),
+    )
+
+
+def _load_readiness(
+    plan: CarePlan,
+    components: Sequence[PlanComponent],
+    *,
+    today: dt.date | None,
+    at_sequence: dict[Any, int] | None = None,
+    measure_rows: list[tuple] | None = None,
+) -> PlanReadiness:
+    """Readiness of ``components`` (already loaded with their protocols) in three queries: the
+    course sessions, the evaluations of the kinds the requirements read, the measures (unless
+    ``measure_rows`` were already read)."""
+    facts = readiness_facts(
+        plan=plan,
+        components=components,
+        sessions=course_session_rows(c.pk for c in components),
+        at_sequence=at_sequence,
+    )
+    kinds, instruments = _evidence_codes(facts)
+    rows = _patient_measure_rows(plan.patient_id) if measure_rows is None else measure_rows
+    return readiness_from(
+        plan=plan,
+        facts=facts,
+        evaluations=_patient_evaluations(plan.patient_id, kinds),
+        measures=_measure_facts_of(rows, instruments),
+        today=today,
     )
 
 
@@ -270,14 +372,7 @@ def get_plan_readiness(*, plan: CarePlan, today: dt.date | None = None) -> PlanR
     """Readiness of every component of ``plan`` at its next session, and its combination
     warnings (6–7 queries)."""
     components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
-    return readiness_from(
-        plan=plan,
-        components=components,
-        evaluations=_patient_evaluations(plan.patient_id),
-        measures=_patient_measures(plan.patient_id),
-        today=today,
-        sessions=course_session_rows(c.pk for c in components),
-    )
+    return _load_readiness(plan, components, today=today)
 
 
 def get_component_readiness(
@@ -289,15 +384,8 @@ def get_component_readiness(
         PlanComponent.objects.filter(pk=component.pk)
     ).select_related("plan", "plan__clinic")
     row = loaded.get()
-    plan = row.plan
-    readiness = readiness_from(
-        plan=plan,
-        components=[row],
-        evaluations=_patient_evaluations(plan.patient_id),
-        measures=_patient_measures(plan.patient_id),
-        today=today,
-        sessions=course_session_rows([row.pk]),
-        at_sequence={row.pk: at_sequence} if at_sequence else None,
+    readiness = _load_readiness(
+        row.plan, [row], today=today, at_sequence={row.pk: at_sequence} if at_sequence else None
     )
     return readiness.component(row.pk)
 
@@ -397,9 +485,10 @@ def get_plan_detail(
     today: dt.date | None = None,
     open_flag_limit: int | None = DETAIL_OPEN_FLAGS,
 ) -> PlanDetail:
-    """Everything the plan detail shows, in a constant number of queries (7 with a loaded plan):
-    components + protocol indications + protocol requirements (3), evaluations (1), measures (1),
-    the components' course sessions (1), open flags (1), patient/clinic/coordinator when not
+    """Everything the plan detail shows, in a constant number of queries (8 with a loaded plan):
+    components + protocol indications + protocol requirements + prior authorisations (4),
+    measures (1: readiness and the latest measures read the same rows), open flags (1), the
+    components' course sessions (1), evaluations (1), patient/clinic/coordinator when not
     already joined on ``plan`` (0–3).
 
     Open flags in the one priority order (``order_flags_by_priority``: safety first, then most
@@ -407,8 +496,7 @@ def get_plan_detail(
     dashboard), with ``more_open_flags`` telling the caller to link to the rest — so a cut list
     never hides a safety flag or a blocking gap behind newer notes."""
     components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
-    evaluations = _patient_evaluations(plan.patient_id)
-    measures = _patient_measures(plan.patient_id)
+    measure_rows = _patient_measure_rows(plan.patient_id)
     flags_qs = order_flags_by_priority(Flag.objects.filter(plan_id=plan.pk, status=FlagStatus.OPEN))
     if open_flag_limit is not None:
         flags_qs = flags_qs[: open_flag_limit + 1]
@@ -417,27 +505,32 @@ def get_plan_detail(
     open_flags = open_flags[:open_flag_limit] if more_open_flags else open_flags
     for flag in open_flags:
         flag.plan = plan  # serializers read flag.plan.patient_id: no query per flag
-    readiness = readiness_from(
-        plan=plan,
-        components=components,
-        evaluations=evaluations,
-        measures=measures,
-        today=today,
-        sessions=course_session_rows(c.pk for c in components),
-    )
+    readiness = _load_readiness(plan, components, today=today, measure_rows=measure_rows)
     return PlanDetail(
         plan=plan,
         components=components,
         readiness=readiness,
         open_flags=open_flags,
-        latest_measures=latest_measures([m for m in measures if m.plan_id == plan.pk]),
+        latest_measures=latest_measures(_plan_measures(measure_rows, plan.pk)),
         more_open_flags=more_open_flags,
     )
 
 
-def list_plans_prefetched(qs: QuerySet[CarePlan]) -> QuerySet[CarePlan]:
-    return plans_for_detail(qs).prefetch_related(
-        Prefetch(
-            "components", queryset=PlanComponent.objects.select_related("protocol", "indication")
+def _plan_measures(rows: Iterable[tuple], plan_id: int) -> list[Measure]:
+    """The plan's measures of ``_patient_measure_rows`` as (unsaved) instances for
+    ``latest_measures`` and ``MeasureRef``: only the columns those read."""
+    return [
+        Measure(
+            id=pk,
+            instrument=instrument,
+            taken_at=taken_at,
+            is_baseline=is_baseline,
+            total=total,
+            plan_id=row_plan,
+            band=band,
+            risk=risk,
+            status=RecordStatus.FINAL,
         )
-    )
+        for pk, instrument, taken_at, is_baseline, total, row_plan, band, risk in rows
+        if row_plan == plan_id
+    ]

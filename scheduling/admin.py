@@ -14,8 +14,15 @@ from scheduling.models import Clinic, Reminder, Session
 
 @admin.register(Clinic)
 class ClinicAdmin(ReadOnlyAdmin):
-    list_display = ("name", "organization", "timezone", "phone", "country", "subdivision",
-                    "rems_certified_until")  # fmt: skip
+    list_display = (
+        "name",
+        "organization",
+        "timezone",
+        "phone",
+        "country",
+        "subdivision",
+        "rems_certified_until",
+    )
     list_filter = ("organization", "country", "subdivision")
     list_select_related = ("organization",)
     search_fields = ("name", "phone", "address", "rems_certification_id")

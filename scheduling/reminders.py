@@ -9,15 +9,31 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from scheduling.rules import reminders as rules
+from backend.audit.services import record_event
+from backend.celery import app
+from notifications.channels import get_channel
+from notifications.inbound import parse_inbound_keyword
+from notifications.models import InboundMessage, SmsOptOut
+from notifications.rendering import START_CONFIRMATION, STOP_CONFIRMATION, render_help_text
+from plans.models import Patient
+from scheduling.models import Session
+from scheduling.models.reminders import Reminder
+from scheduling.rules.reminders.planning import plan_reminders
+from scheduling.rules.reminders.policy import (
+    PatientInfo,
+    ReminderPolicy,
+    SessionInfo,
+    SkipReason,
+    due_time,
+)
 
 SESSION_CHANGES = frozenset({"created", "moved", "cancelled", "status"})
+SYNC_TASK = "scheduling.sync_session_reminders"  # registered in scheduling/tasks.py
 
 
 def on_sessions_changed(*, session_ids: list[int], change: str) -> None:
@@ -34,11 +50,10 @@ def on_sessions_changed(*, session_ids: list[int], change: str) -> None:
         return
 
     def _enqueue() -> None:
-        from scheduling.tasks import sync_session_reminders
-
+        # By task name: scheduling.tasks imports this module, never the reverse.
         try:
-            sync_session_reminders.apply_async(
-                kwargs={"session_ids": ids, "change": change}, queue="reminders"
+            app.send_task(
+                SYNC_TASK, kwargs={"session_ids": ids, "change": change}, queue="reminders"
             )
         except Exception:  # broker unreachable: re-plan inline rather than lose the change
             logger.warning("reminder sync not published; running inline", exc_info=True)
@@ -73,17 +88,17 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1)))
 
 
-def policy_for_clinic(clinic) -> rules.ReminderPolicy:
+def policy_for_clinic(clinic) -> ReminderPolicy:
     """The clinic's reminder policy (offsets in minutes; optional same-day), FCC/quiet defaults."""
     offsets = tuple(timedelta(minutes=m) for m in (clinic.reminder_offsets_minutes or []) if m)
     same_day = clinic.same_day_reminder_minutes
-    return rules.ReminderPolicy(
+    return ReminderPolicy(
         offsets=tuple(dict.fromkeys(offsets)) or (timedelta(hours=24),),
         same_day_offset=timedelta(minutes=same_day) if same_day else None,
     )
 
 
-_DEFAULT_POLICY = rules.ReminderPolicy()
+_DEFAULT_POLICY = ReminderPolicy()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,8 +113,8 @@ class SyncResult:
     change_notices: int = 0
 
 
-def _patient_info(patient, opted_out: bool) -> rules.PatientInfo:
-    return rules.PatientInfo(
+def _patient_info(patient, opted_out: bool) -> PatientInfo:
+    return PatientInfo(
         patient_id=patient.pk,
         tz=patient.timezone,
         channel=patient.preferred_channel or "none",
@@ -109,9 +124,9 @@ def _patient_info(patient, opted_out: bool) -> rules.PatientInfo:
     )
 
 
-def _session_info(session) -> rules.SessionInfo:
+def _session_info(session) -> SessionInfo:
     clinic = session.clinic
-    return rules.SessionInfo(
+    return SessionInfo(
         session_id=session.pk,
         start=session.starts_at,
         clinic_name=clinic.name,
@@ -135,10 +150,6 @@ def sync_reminders_for_sessions(
     touched. A session moved or cancelled after its reminder was sent gets one change notice
     (key carries the new start, so a repeated sync adds nothing). Idempotent.
     """
-    from plans.models import Patient
-    from scheduling.models import Session
-    from scheduling.models.reminders import Reminder, SmsOptOut
-
     now = now or timezone.now()
     result = SyncResult()
     patient_ids = sorted(
@@ -180,7 +191,7 @@ def sync_reminders_for_sessions(
             for r in my_rows
             if r.channel == "sms" and r.status in ("sending", "sent") and r.due_at
         ]
-        planned = rules.plan_reminders(
+        planned = plan_reminders(
             sessions=[_session_info(s) for s in live],
             patient=info,
             policy=policy,
@@ -242,8 +253,6 @@ def sync_reminders_for_sessions(
 def _plan_change_notices(*, patient, info, policy, sessions, rows, cancelled_ids, now) -> int:
     """One "your appointment changed" notice per move (or cancellation) of a session whose
     reminder already went out (issue 5). Sent on the channel that carried the reminder."""
-    from scheduling.models.reminders import Reminder
-
     by_session = {s.pk: s for s in sessions}
     created = 0
     announced: dict[tuple[int, str], datetime] = {}
@@ -271,7 +280,7 @@ def _plan_change_notices(*, patient, info, policy, sessions, rows, cancelled_ids
         live_notice_keys.add(key)
         if any(r.key == key for r in rows):
             continue
-        due = rules.due_time(
+        due = due_time(
             session_start=session.starts_at,
             offset=max(session.starts_at - now, timedelta(minutes=1)),
             patient_tz=info.tz,
@@ -289,7 +298,7 @@ def _plan_change_notices(*, patient, info, policy, sessions, rows, cancelled_ids
                     kind="change_notice",
                     due_at=due or now,
                     status="pending" if due else "skipped",
-                    skip_reason="" if due else str(rules.SkipReason.NO_ALLOWED_TIME),
+                    skip_reason="" if due else str(SkipReason.NO_ALLOWED_TIME),
                     announced_starts_at=session.starts_at,
                 )
             created += 1
@@ -322,13 +331,8 @@ def handle_inbound_sms(
     reminders. HELP answers with the clinic name and callback number. A webhook redelivered with
     the same ``provider_id`` is ignored (unique row), so it never confirms twice.
     """
-    from backend.audit.services import record_event
-    from plans.models import Patient
-    from scheduling.models import Session
-    from scheduling.models.reminders import InboundMessage, Reminder, SmsOptOut
-
     now = now or timezone.now()
-    keyword = rules.parse_inbound_keyword(body) or ""
+    keyword = parse_inbound_keyword(body) or ""
     _, created = InboundMessage.objects.get_or_create(
         provider_id=provider_id,
         defaults={
@@ -350,7 +354,7 @@ def handle_inbound_sms(
             status="skipped", skip_reason="sms_opt_out", updated_at=now
         )
         if new:
-            reply = rules.STOP_CONFIRMATION
+            reply = STOP_CONFIRMATION
             optout.confirmation_sent_at = now
             optout.save(update_fields=["confirmation_sent_at"])
         for pid in patient_ids:
@@ -365,7 +369,7 @@ def handle_inbound_sms(
     elif keyword == "start":
         deleted, _ = SmsOptOut.objects.filter(phone=from_number).delete()
         if deleted:
-            reply = rules.START_CONFIRMATION
+            reply = START_CONFIRMATION
             session_ids = list(
                 Session.objects.filter(
                     patient_id__in=patient_ids,
@@ -383,7 +387,7 @@ def handle_inbound_sms(
             .first()
         )
         if clinic is not None:
-            reply = rules.render_help_text(
+            reply = render_help_text(
                 clinic_name=clinic.clinic.name, clinic_phone=clinic.clinic.phone
             )
         else:
@@ -392,8 +396,6 @@ def handle_inbound_sms(
         key = f"inbound:{provider_id}:reply"
 
         def _reply() -> None:
-            from scheduling.channels import get_channel
-
             try:
                 get_channel("sms").send(to=from_number, body=reply, idempotency_key=key)
             except Exception:
@@ -401,24 +403,3 @@ def handle_inbound_sms(
 
         transaction.on_commit(_reply)
     return keyword or "none"
-
-
-# Dispatch and send live in scheduling/delivery.py (issue 17); these names stay importable from
-# here for existing callers, resolved lazily (delivery imports this module's policy helpers).
-_DELIVERY_NAMES = frozenset(
-    {
-        "claim_due_reminders",
-        "dispatch_due_reminders",
-        "expire_unsendable_reminders",
-        "send_reminder",
-        "send_reminders",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _DELIVERY_NAMES:
-        from scheduling import delivery
-
-        return getattr(delivery, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Reads of the calendar, scoped through ``plans.access`` (deny by default, DESIGN.md promise 7).
+"""Reads of the calendar, scoped through ``scheduling.access`` (deny by default, promise 7).
 
 Every selector returns sessions with the relations their callers render (patient, clinic,
 clinician, component + protocol, resources) prefetched, so a list costs a constant number of
@@ -7,21 +7,21 @@ queries whatever its length (STYLE.md habit 12).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from backend.errors import NotFoundError
-from plans.access import visible_patients
+from modalities.vocab import ResourceKind
+from scheduling.access import visible_sessions
 from scheduling.models import (
     ACTIVE_SESSION_STATUSES,
     CalendarFeed,
     Clinic,
-    Resource,
     Session,
     SessionResource,
 )
+from scheduling.services._common import ResourcePool, clinic_calendar
 
 
 def _with_relations(qs: QuerySet[Session]) -> QuerySet[Session]:
@@ -30,48 +30,6 @@ def _with_relations(qs: QuerySet[Session]) -> QuerySet[Session]:
     ).prefetch_related(
         Prefetch("bookings", queryset=SessionResource.objects.select_related("resource"))
     )
-
-
-def visible_sessions(user: Any) -> QuerySet[Session]:
-    """Sessions the user may see: exactly those of the patients the user may see."""
-    return Session.objects.filter(patient__in=visible_patients(user).values("pk"))
-
-
-def visible_clinics(user: Any) -> QuerySet[Clinic]:
-    """Clinics of the user's organisation (staff only); admins see all; patients none."""
-    qs = Clinic.objects.all()
-    role = getattr(user, "role", None)
-    if not (getattr(user, "is_authenticated", False) and getattr(user, "is_active", False)):
-        return qs.none()
-    if role == "admin":
-        return qs
-    if role in ("coordinator", "clinician"):
-        return qs.filter(organization_id=user.organization_id)
-    return qs.none()
-
-
-def visible_resources(user: Any) -> QuerySet[Resource]:
-    return Resource.objects.filter(clinic__in=visible_clinics(user).values("pk"))
-
-
-def access_clinic(*, user: Any, clinic_id: Any) -> Clinic:
-    try:
-        return visible_clinics(user).get(pk=int(clinic_id))
-    except (ValueError, TypeError, Clinic.DoesNotExist):
-        raise NotFoundError("Clinic not found.") from None
-
-
-def access_session(*, user: Any, session_id: Any, for_update: bool = False) -> Session:
-    """The session if its patient is visible to ``user``, else ``NotFoundError`` (404)."""
-    qs = visible_sessions(user).select_related(
-        "patient", "clinic", "clinician", "component", "component__protocol", "component__plan"
-    )
-    if for_update:
-        qs = qs.select_for_update(of=("self",))
-    try:
-        return qs.get(pk=int(session_id))
-    except (ValueError, TypeError, Session.DoesNotExist):
-        raise NotFoundError("Session not found.") from None
 
 
 def list_sessions(
@@ -185,10 +143,6 @@ def find_free_slots(
     Three queries whatever the range (hours + closures, resources, bookings in the window).
     Each slot lists the free resources.
     """
-    from datetime import timedelta
-
-    from scheduling.services._common import ResourcePool, clinic_calendar
-
     calendar = clinic_calendar(clinic)
     zone = calendar.zone
     window_start = datetime.combine(start_date, datetime.min.time(), tzinfo=zone)
@@ -216,3 +170,25 @@ def find_free_slots(
                 at += step
         day += timedelta(days=1)
     return slots
+
+
+class SessionFactsProvider:
+    """scheduling's implementation of ``plans.ports.SessionFacts`` (registered in
+    ``SchedulingConfig.ready``): plans reads session facts through it, never importing us."""
+
+    def sessions(self) -> QuerySet[Session]:
+        return Session.objects.all()
+
+    def tms_coils_in_use(self, *, component_id: int) -> list[str]:
+        return list(
+            SessionResource.objects.filter(
+                session__component_id=component_id,
+                active=True,
+                resource__kind=ResourceKind.TMS_DEVICE,
+            )
+            .values_list("resource__coil_type", flat=True)
+            .distinct()
+        )
+
+
+SESSION_FACTS = SessionFactsProvider()

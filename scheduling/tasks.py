@@ -8,52 +8,40 @@ backoff, never a long Celery countdown (docs/adr/0002-reminder-delivery.md).
 
 from __future__ import annotations
 
+from collections import Counter
+
 from celery import shared_task
+
+from scheduling import reminders
+from scheduling.delivery import dispatch, send
 
 
 @shared_task(name="scheduling.sync_session_reminders", ignore_result=True)
 def sync_session_reminders(*, session_ids: list[int], change: str = "status") -> dict:
-    from plans.tasks import scan_plan_flags
-    from scheduling.models import Session
-    from scheduling.reminders import sync_reminders_for_sessions
-
-    result = sync_reminders_for_sessions(session_ids=session_ids)
-    # A session change can open or close a time-based flag (no-show streak, authorised count,
-    # a booked session within 72 h): re-check those plans too (issue 5).
-    plan_ids = sorted(
-        set(Session.objects.filter(pk__in=session_ids).values_list("component__plan_id", flat=True))
-    )
-    if plan_ids:
-        scan_plan_flags.apply_async(kwargs={"plan_ids": plan_ids}, queue="flags")
+    """Re-plan the reminder rows of changed sessions — a reminders concern only: the flags of
+    their plans are re-checked through ``plans.tasks.on_plan_changed``, which
+    ``notify_sessions_changed`` calls in the same transaction."""
+    result = reminders.sync_reminders_for_sessions(session_ids=session_ids)
     return {"change": change, **result.__dict__}
 
 
 @shared_task(name="scheduling.dispatch_reminders", ignore_result=True)
 def dispatch_reminders() -> int:
-    from scheduling.delivery import dispatch_due_reminders
-
-    return len(dispatch_due_reminders())
+    return len(dispatch.dispatch_due_reminders())
 
 
 @shared_task(name="scheduling.send_reminders", ignore_result=True)
 def send_reminders(*, reminder_ids: list[int]) -> dict[str, int]:
-    from collections import Counter
-
-    from scheduling.delivery import dispatch_due_reminders, send_batch_size
-    from scheduling.delivery import send_reminders as send
-
-    outcomes = send(reminder_ids=reminder_ids)
-    if len(reminder_ids) >= send_batch_size() or "returned" in outcomes.values():
+    outcomes = send.send_reminders(reminder_ids=reminder_ids)
+    if len(reminder_ids) >= dispatch.send_batch_size() or "returned" in outcomes.values():
         # A full batch (or one cut by its time budget) suggests more due rows: claim the next
         # batch now instead of waiting for beat (SKIP LOCKED keeps this disjoint from every
         # other tick; the queue-depth check keeps it from flooding the broker).
-        dispatch_due_reminders()
+        dispatch.dispatch_due_reminders()
     return dict(Counter(outcomes.values()))
 
 
 @shared_task(name="scheduling.send_reminder", ignore_result=True)
 def send_reminder(*, reminder_id: int) -> str:
     """One row (messages published before batches existed are still understood)."""
-    from scheduling.delivery import send_reminder as send
-
-    return send(reminder_id=reminder_id)
+    return send.send_reminder(reminder_id=reminder_id)

@@ -151,12 +151,22 @@ def make_active_component(*, patient, clinic, code: str, coordinator=None, **ext
 # and the SPRAVATO TRD label ask for (DOMAIN.md §1.6, §2.1).
 TWO_FAILED_TRIALS = {
     "trials": [
-        {"drug": "sertraline", "drug_class": "SSRI", "max_dose_mg": 200, "weeks": 8,
-         "outcome": "inadequate_response"},
-        {"drug": "bupropion", "drug_class": "NDRI", "max_dose_mg": 450, "weeks": 8,
-         "outcome": "inadequate_response"},
+        {
+            "drug": "sertraline",
+            "drug_class": "SSRI",
+            "max_dose_mg": 200,
+            "weeks": 8,
+            "outcome": "inadequate_response",
+        },
+        {
+            "drug": "bupropion",
+            "drug_class": "NDRI",
+            "max_dose_mg": 450,
+            "weeks": 8,
+            "outcome": "inadequate_response",
+        },
     ]
-}  # fmt: skip
+}
 
 
 class PatientFactory(factory.django.DjangoModelFactory):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from api.boundary import InputSerializer
-from api.plans.serializers import enum_field
+from api.boundary import InputSerializer, QueryInputSerializer
+from api.plans.serializers.fields import enum_field
 from plans.models import AuthorizationEvidence, AuthorizationStatus, PriorAuthorization
 
 
@@ -17,7 +17,7 @@ class EvidenceOut(serializers.ModelSerializer):
         fields = ["id", "kind", "title", "url", "file", "evaluation", "added_by", "added_at"]
 
     def get_file(self, obj: AuthorizationEvidence) -> str:
-        return obj.file.name if obj.file else ""
+        return (obj.file.name or "") if obj.file else ""
 
 
 class AuthorizationOut(serializers.ModelSerializer):
@@ -60,6 +60,11 @@ class AuthorizationOut(serializers.ModelSerializer):
 
 
 class AuthorizationIn(InputSerializer):
+    cross_field_rules = (
+        "`status` `approved` (given or stored) needs `number`, `authorized_units`, `starts_on` "
+        "and `ends_on` (400 `invalid_authorization`).",
+        "`ends_on` on or after `starts_on`; `denied` needs a `decision_note`.",
+    )
     payer_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
     number = serializers.CharField(max_length=60, required=False, allow_blank=True)
     authorized_units = serializers.IntegerField(
@@ -72,15 +77,20 @@ class AuthorizationIn(InputSerializer):
 
 
 class EvidenceIn(InputSerializer):
+    cross_field_rules = (
+        "Exactly one of `url`, `file` or `evaluation` (an evaluation of the same patient) "
+        "(400 `invalid_authorization`).",
+    )
     title = serializers.CharField(max_length=200)
     url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
     evaluation = serializers.IntegerField(required=False, allow_null=True, default=None)
     file = serializers.FileField(required=False, allow_null=True, default=None, max_length=200)
 
 
-class ReportFiltersIn(serializers.Serializer):
+class ReportFiltersIn(QueryInputSerializer):
+    cross_field_rules = ("`date_to`, when given with `date_from`, not before it.",)
     clinic = serializers.IntegerField(required=False, allow_null=True, default=None)
-    protocol = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+    protocol = serializers.CharField(max_length=80, required=False, default="")
     date_from = serializers.DateField(required=False, allow_null=True, default=None)
     date_to = serializers.DateField(required=False, allow_null=True, default=None)
     limit = serializers.IntegerField(min_value=1, max_value=1000, required=False, default=200)

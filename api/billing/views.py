@@ -28,10 +28,11 @@ from billing import reports
 from billing.csv_export import csv_chunks
 from plans import access
 from plans.access import Action, require
-from plans.authorizations import get_authorization_usage
+from plans.authorizations import course_session_days, get_authorization_usage, window_of
 from plans.errors import PlanErrorCode
 from plans.models import PriorAuthorization
 from plans.packet import read_reauthorization_packet
+from plans.rules.authorization import usage_of
 from plans.selectors import clinic_today
 from plans.services.authorizations import (
     add_authorization_evidence,
@@ -61,9 +62,6 @@ class ComponentAuthorizationsView(APIView):
             component.authorizations.prefetch_related("evidence").order_by("-starts_on", "-id")
         )
         today = clinic_today(component.plan.clinic)
-        from plans.authorizations import course_session_days, window_of
-        from plans.rules.authorization import usage_of
-
         days = course_session_days([component.pk]).get(component.pk, [])
         usage = {a.pk: usage_of(window_of(a), days, today=today) for a in rows}
         record_event(

@@ -1,10 +1,12 @@
 """The CapabilityStatement: exactly the interactions ``api/fhir/urls.py`` serves, built from the
-same tables the views use (``queries.READ_TYPES``, ``views.SEARCH_PARAMS``) so the two cannot
+same tables the views use (``queries.READ_TYPES``, ``queries.SEARCH_PARAMS``) so the two cannot
 drift apart (a test compares them with the URL conf)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from api.fhir.queries import READ_TYPES, SEARCH_PARAMS
 
 #: search parameter → (FHIR type, documentation)
 _PARAM_DOCS = {
@@ -19,9 +21,6 @@ STATEMENT_DATE = "2026-12-02"  # bump when the supported interactions change
 
 
 def capability_statement(*, base: str) -> dict[str, Any]:
-    from api.fhir.queries import READ_TYPES
-    from api.fhir.views import SEARCH_PARAMS
-
     resources = []
     for resource_type in sorted(READ_TYPES):
         entry: dict[str, Any] = {

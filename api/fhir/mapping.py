@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 
 from api.fhir import codes
+from backend.accounts.models import User
 
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CONSENT_SCOPE = "http://terminology.hl7.org/CodeSystem/consentscope"
@@ -109,7 +110,7 @@ def _zone(name: str) -> ZoneInfo | None:
         return None
 
 
-def _person(user: Any) -> str | None:
+def _person(user: User | None) -> str | None:
     if user is None:
         return None
     return user.get_full_name() or user.username
@@ -362,7 +363,10 @@ def flag(f: Any, *, patient_id: int) -> dict[str, Any]:
         {
             "resourceType": "Flag",
             "id": str(f.pk),
-            "extension": [{"url": FLAG_DETAIL, "valueReference": ref("CarePlan", f.plan_id)}],
+            # a patient-level flag (no plan yet) has no plan to point at
+            "extension": [{"url": FLAG_DETAIL, "valueReference": ref("CarePlan", f.plan_id)}]
+            if f.plan_id
+            else None,
             "status": codes.status("flag", f.status),
             "category": [codes.concept(FLAG_CATEGORY, codes.flag_category(f.code))],
             "code": {"text": f"[{f.severity}] {f.message}"},

@@ -1,4 +1,4 @@
-"""Loading for the FHIR facade: authorise through ``plans.access`` / ``scheduling.selectors``
+"""Loading for the FHIR facade: authorise through ``plans.access`` / ``scheduling.access``
 (deny by default; another organisation's object is ``NotFoundError``), then fetch each kind of row
 in one query so that a whole patient costs the same number of queries for 5 sessions or 500.
 
@@ -18,11 +18,12 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from api.fhir import codes, mapping
+from backend.accounts.models import User
 from backend.errors import NotFoundError
 from plans import access
 from plans.models import CarePlan, Evaluation, Flag, FlagStatus, Measure, PlanComponent
+from scheduling.access import visible_sessions
 from scheduling.models import Session
-from scheduling.selectors import visible_sessions
 
 # --- row loaders (constant query counts) ---------------------------------------------------------
 
@@ -112,7 +113,7 @@ class Found:
     patient_id: int | None
 
 
-def read(*, user: Any, resource_type: str, pk: str) -> Found:
+def read(*, user: User, resource_type: str, pk: str) -> Found:
     """One resource by type and id, or ``NotFoundError`` (unknown, invisible or not of that
     type — e.g. an Observation id whose instrument has no LOINC total)."""
     reader = _READERS.get(resource_type)
@@ -121,7 +122,7 @@ def read(*, user: Any, resource_type: str, pk: str) -> Found:
     return reader(user, pk)
 
 
-def _read_patient(user: Any, pk: str) -> Found:
+def _read_patient(user: User, pk: str) -> Found:
     patient = (
         access.visible_patients(user).select_related("organization").filter(pk=_int(pk)).first()
     )
@@ -130,49 +131,49 @@ def _read_patient(user: Any, pk: str) -> Found:
     return Found(mapping.patient(patient), patient.pk)
 
 
-def _read_care_plan(user: Any, pk: str) -> Found:
+def _read_care_plan(user: User, pk: str) -> Found:
     plan = _plans(access.visible_plans(user)).filter(pk=_int(pk)).first()
     if plan is None:
         raise NotFoundError("CarePlan not found.")
     return Found(_care_plans([plan])[0], plan.patient_id)
 
 
-def _read_appointment(user: Any, pk: str) -> Found:
+def _read_appointment(user: User, pk: str) -> Found:
     session = _session_qs(visible_sessions(user)).filter(pk=_int(pk)).first()
     if session is None:
         raise NotFoundError("Appointment not found.")
     return Found(_appointment(session), session.patient_id)
 
 
-def _measure(user: Any, pk: str) -> Measure:
+def _measure(user: User, pk: str) -> Measure:
     return access.access_measure(user=user, measure_id=pk)
 
 
-def _read_observation(user: Any, pk: str) -> Found:
+def _read_observation(user: User, pk: str) -> Found:
     measure = _measure(user, pk)
     if not mapping.has_observation(measure.instrument):
         raise NotFoundError("Observation not found.")
     return Found(mapping.observation(measure), measure.patient_id)
 
 
-def _read_qr(user: Any, pk: str) -> Found:
+def _read_qr(user: User, pk: str) -> Found:
     measure = _measure(user, pk)
     return Found(mapping.questionnaire_response(measure), measure.patient_id)
 
 
-def _read_flag(user: Any, pk: str) -> Found:
+def _read_flag(user: User, pk: str) -> Found:
     f = access.access_flag(user=user, flag_id=pk)
-    return Found(mapping.flag(f, patient_id=f.plan.patient_id), f.plan.patient_id)
+    return Found(mapping.flag(f, patient_id=f.patient_id), f.patient_id)  # plan may be empty
 
 
-def _read_consent(user: Any, pk: str) -> Found:
+def _read_consent(user: User, pk: str) -> Found:
     evaluation = access.access_evaluation(user=user, evaluation_id=pk)
     if evaluation.kind not in mapping.CONSENT_KINDS:
         raise NotFoundError("Consent not found.")
     return Found(mapping.consent(evaluation, today=_today()), evaluation.patient_id)
 
 
-def _read_coverage(user: Any, pk: str) -> Found:
+def _read_coverage(user: User, pk: str) -> Found:
     component = access.access_component(user=user, component_id=pk)
     patient_id = component.plan.patient_id
     return Found(mapping.coverage_from_component(component, patient_id=patient_id), patient_id)
@@ -189,6 +190,13 @@ _READERS = {
     "Coverage": _read_coverage,
 }
 READ_TYPES = tuple(_READERS)
+#: resource type → the search parameters it takes (besides ``_count``/paging)
+SEARCH_PARAMS: dict[str, tuple[str, ...]] = {
+    "CarePlan": ("patient",),
+    "Appointment": ("patient", "date"),
+    "Observation": ("patient", "code"),
+    "Flag": ("patient", "status"),
+}
 
 
 def _int(value: Any) -> int:
@@ -212,7 +220,7 @@ def _page(qs: QuerySet, *, offset: int, count: int) -> tuple[list[Any], int]:
     return list(qs[offset : offset + count]), total
 
 
-def search_care_plans(*, user: Any, patient_id: int | None, offset: int, count: int) -> Page:
+def search_care_plans(*, user: User, patient_id: int | None, offset: int, count: int) -> Page:
     qs = _plans(access.visible_plans(user)).order_by("-created_at", "-id")
     if patient_id is not None:
         qs = qs.filter(patient_id=patient_id)
@@ -222,7 +230,7 @@ def search_care_plans(*, user: Any, patient_id: int | None, offset: int, count: 
 
 def search_appointments(
     *,
-    user: Any,
+    user: User,
     patient_id: int | None,
     dates: Sequence[tuple[str, dt.datetime]],
     offset: int,
@@ -240,7 +248,12 @@ def search_appointments(
 
 
 def search_observations(
-    *, user: Any, patient_id: int | None, loinc_codes: Sequence[str] | None, offset: int, count: int
+    *,
+    user: User,
+    patient_id: int | None,
+    loinc_codes: Sequence[str] | None,
+    offset: int,
+    count: int,
 ) -> Page:
     """Observations are measures of instruments with a LOINC total; ``code`` narrows them."""
     by_instrument = codes.loinc_for_instrument()
@@ -263,7 +276,7 @@ FLAG_STATUS_SEARCH = {
 
 
 def search_flags(
-    *, user: Any, patient_id: int | None, statuses: Sequence[str] | None, offset: int, count: int
+    *, user: User, patient_id: int | None, statuses: Sequence[str] | None, offset: int, count: int
 ) -> Page:
     qs = access.visible_flags(user).select_related("plan")
     if patient_id is not None:
@@ -277,7 +290,7 @@ def search_flags(
 # --- $everything and the plan export ------------------------------------------------------------
 
 
-def everything(*, user: Any, patient_id: Any) -> tuple[int, list[dict[str, Any]]]:
+def everything(*, user: User, patient_id: Any) -> tuple[int, list[dict[str, Any]]]:
     """Every resource of one patient: Patient, CarePlans (one activity per component, with their
     Appointments), Appointments, QuestionnaireResponses + Observations, open Flags, Consents,
     Coverages. 7 queries whatever the number of plans, sessions or measures:
@@ -312,7 +325,7 @@ def everything(*, user: Any, patient_id: Any) -> tuple[int, list[dict[str, Any]]
     )
 
 
-def plan_export(*, user: Any, plan_id: Any) -> tuple[CarePlan, list[dict[str, Any]]]:
+def plan_export(*, user: User, plan_id: Any) -> tuple[CarePlan, list[dict[str, Any]]]:
     """One plan with what belongs to it (its sessions, measures and open flags; the patient's
     consents recorded for this plan or patient-wide; its components' coverage). Constant query
     count, like ``everything``."""

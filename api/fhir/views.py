@@ -21,17 +21,21 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.schemas.inspectors import ViewInspector
 from rest_framework.views import APIView, set_rollback
 
+from api.errors import api_exception_handler, domain_status
 from api.fhir import capability, codes, mapping, queries
+from api.requests import AuthenticatedRequest
 from api.schema import ContractAutoSchema
+from backend.accounts.models import User
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
-from backend.errors import DomainError, NotFoundError, api_exception_handler
+from backend.errors import DomainError, InvalidInput, NotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +50,8 @@ class FhirJSONRenderer(JSONRenderer):
     charset = "utf-8"
 
 
-class InvalidSearch(DomainError):
+class InvalidSearch(InvalidInput):
     """A search parameter the facade does not understand or a malformed value (400)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, message: str, *, issue: str = "invalid") -> None:
         super().__init__(issue, message)
@@ -84,8 +86,9 @@ def fhir_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, InvalidSearch):
         return outcome_response(400, exc.code, exc.message)
     if isinstance(exc, DomainError):
-        code = _ISSUE_BY_STATUS.get(exc.status_code, "processing")
-        return outcome_response(exc.status_code, code, exc.message)
+        status_code = domain_status(exc)
+        code = _ISSUE_BY_STATUS.get(status_code, "processing")
+        return outcome_response(status_code, code, exc.message)
     if isinstance(exc, Http404):
         return outcome_response(404, "not-found", "Not found.")
     if isinstance(exc, DjangoPermissionDenied):
@@ -110,7 +113,8 @@ class FhirView(APIView):
     ``application/fhir+json``, ``application/json`` or ``*/*``), OperationOutcome errors."""
 
     renderer_classes = [FhirJSONRenderer]
-    schema = None  # FHIR has its own contract (metadata); not part of the OpenAPI schema
+    # FHIR has its own contract (metadata); not part of the OpenAPI schema
+    schema: ViewInspector | None = None
     metadata_class = None  # OPTIONS → 405 OperationOutcome, not DRF's own metadata document
 
     def perform_content_negotiation(self, request, force=False):
@@ -127,8 +131,14 @@ class FhirView(APIView):
         return mapping.Ctx(base=self.base_url(request))
 
 
-def _audit(request: Request, *, object_type: str, object_id: Any = "", patient_id: Any = None,
-           detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+def _audit(
+    request: Request,
+    *,
+    object_type: str,
+    object_id: Any = "",
+    patient_id: Any = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
     record_event(
         actor=request.user,
         action=AuditAction.READ,
@@ -157,21 +167,26 @@ class MetadataView(FhirView):
 
 
 class ReadView(FhirView):
-    def get(self, request: Request, resource_type: str, pk: str) -> Response:
+    def get(self, request: AuthenticatedRequest, resource_type: str, pk: str) -> Response:
         found = queries.read(user=request.user, resource_type=resource_type, pk=pk)
-        _audit(request, object_type=f"fhir.{resource_type}", object_id=pk,
-               patient_id=found.patient_id)  # fmt: skip
+        _audit(
+            request, object_type=f"fhir.{resource_type}", object_id=pk, patient_id=found.patient_id
+        )
         return Response(found.resource)
 
 
 class EverythingView(FhirView):
     """``GET Patient/{id}/$everything``: a searchset Bundle of everything about the patient."""
 
-    def get(self, request: Request, pk: str) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: str) -> Response:
         _reject_unknown(request, allowed=(), result_params=("_format",))  # one Bundle, no paging
         patient_id, resources = queries.everything(user=request.user, patient_id=pk)
-        _audit(request, object_type="fhir.Patient.$everything", object_id=patient_id,
-               patient_id=patient_id)  # fmt: skip
+        _audit(
+            request,
+            object_type="fhir.Patient.$everything",
+            object_id=patient_id,
+            patient_id=patient_id,
+        )
         ctx = self.ctx(request)
         body = mapping.bundle(
             bundle_type="searchset",
@@ -187,12 +202,6 @@ class EverythingView(FhirView):
 #: result parameters every search accepts (FHIR R4 search spec, section 3.1.1.5.7, paging;
 #: ``_format`` is content type)
 _RESULT_PARAMS = ("_count", "page", "_format")
-SEARCH_PARAMS: dict[str, tuple[str, ...]] = {
-    "CarePlan": ("patient",),
-    "Appointment": ("patient", "date"),
-    "Observation": ("patient", "code"),
-    "Flag": ("patient", "status"),
-}
 _DATE_PREFIX = re.compile(r"^(eq|ge|le|gt|lt)?(.+)$")
 
 
@@ -241,8 +250,11 @@ def _instant(raw: str, prefix: str) -> dt.datetime:
         raise InvalidSearch(f"'date' value {raw!r} is not a valid date.") from None
     if day is not None:
         start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
-        return start + dt.timedelta(days=1) - dt.timedelta(microseconds=1) if prefix in (
-            "le", "gt") else start  # fmt: skip
+        return (
+            start + dt.timedelta(days=1) - dt.timedelta(microseconds=1)
+            if prefix in ("le", "gt")
+            else start
+        )
     try:
         value = parse_datetime(raw)
     except ValueError:
@@ -303,8 +315,8 @@ def _flag_statuses(request: Request) -> list[str] | None:
 class SearchView(FhirView):
     """``GET {type}?…``: a searchset Bundle with ``total`` and self/first/previous/next/last."""
 
-    def get(self, request: Request, resource_type: str) -> Response:
-        allowed = SEARCH_PARAMS.get(resource_type)
+    def get(self, request: AuthenticatedRequest, resource_type: str) -> Response:
+        allowed = queries.SEARCH_PARAMS.get(resource_type)
         if allowed is None:
             if resource_type in queries.READ_TYPES:
                 raise InvalidSearch(f"{resource_type} supports read only.", issue="not-supported")
@@ -312,7 +324,12 @@ class SearchView(FhirView):
         _reject_unknown(request, allowed=allowed)
         patient_id = _patient_param(request)
         page, count, offset = _paging(request)
-        common = {"user": request.user, "patient_id": patient_id, "offset": offset, "count": count}
+        common: dict[str, Any] = {
+            "user": request.user,
+            "patient_id": patient_id,
+            "offset": offset,
+            "count": count,
+        }
         if resource_type == "CarePlan":
             result = queries.search_care_plans(**common)
         elif resource_type == "Appointment":
@@ -334,8 +351,9 @@ class SearchView(FhirView):
 
 def _links(request: Request, resource_type: str, *, page: int, count: int, total: int) -> list:
     base = request.build_absolute_uri(f"/fhir/R4/{resource_type}")
-    params = [(k, v) for k, vs in request.query_params.lists() for v in vs
-              if k not in ("page", "_count")]  # fmt: skip
+    params = [
+        (k, v) for k, vs in request.query_params.lists() for v in vs if k not in ("page", "_count")
+    ]
     last = max(1, -(-total // count))
 
     def url(n: int) -> str:
@@ -363,7 +381,7 @@ class UnknownRouteView(FhirView):
 # --- plan export (REST API and dashboard) -------------------------------------------------------
 
 
-def plan_export_bundle(*, user: Any, plan_id: Any, base: str) -> tuple[Any, dict[str, Any]]:
+def plan_export_bundle(*, user: User, plan_id: Any, base: str) -> tuple[Any, dict[str, Any]]:
     """A ``collection`` Bundle of one plan (``queries.plan_export``) with an identifier and a
     timestamp, for download. Returns ``(plan, bundle)``; the caller audits."""
     plan, resources = queries.plan_export(user=user, plan_id=plan_id)
@@ -387,6 +405,11 @@ class PlanFhirExportView(FhirView):
     def get_exception_handler(self):
         return api_exception_handler
 
+    def perform_content_negotiation(self, request, force=False):
+        if "format" in request.query_params:  # the documented ?format=: DRF's negotiation
+            return APIView.perform_content_negotiation(self, request, force)
+        return super().perform_content_negotiation(request, force)
+
     def finalize_response(self, request, response, *args, **kwargs):
         if response.status_code >= 400:
             request.accepted_renderer, request.accepted_media_type = (
@@ -395,12 +418,22 @@ class PlanFhirExportView(FhirView):
             )
         return super().finalize_response(request, response, *args, **kwargs)
 
-    @extend_schema(responses={(200, FHIR_JSON): OpenApiTypes.OBJECT})
-    def get(self, request: Request, pk: int) -> Response:
+    @extend_schema(
+        responses={
+            (200, FHIR_JSON): OpenApiTypes.OBJECT,
+            (200, "application/json"): OpenApiTypes.OBJECT,  # ?format=json
+        }
+    )
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         plan, body = plan_export_bundle(user=request.user, plan_id=pk, base=self.base_url(request))
-        record_event(actor=request.user, action=AuditAction.READ, object_type="plans.careplan",
-                     object_id=plan.pk, patient_id=plan.patient_id,
-                     detail={"export": "fhir", "entries": len(body.get("entry", []))})  # fmt: skip
+        record_event(
+            actor=request.user,
+            action=AuditAction.READ,
+            object_type="plans.careplan",
+            object_id=plan.pk,
+            patient_id=plan.patient_id,
+            detail={"export": "fhir", "entries": len(body.get("entry", []))},
+        )
         response = Response(body)
         response["Content-Disposition"] = f'attachment; filename="plan-{plan.pk}-fhir.json"'
         return response

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.errors import ErrorCode
+from notifications.inbound import verify_webhook_signature
 from scheduling.reminders import handle_inbound_sms
-from scheduling.rules.reminders import verify_webhook_signature
 
 SIGNATURE_HEADER = "HTTP_X_SIGNATURE"
 TIMESTAMP_HEADER = "HTTP_X_SIGNATURE_TIMESTAMP"

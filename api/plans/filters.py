@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters as filters
 
-from api.filters import IdFilter
+from api.filters import BooleanFilter, IdFilter, StrictFilterSet
 from modalities import vocab
 from modalities.models import Protocol
 from plans.models import CarePlan, Evaluation, Flag, FlagStatus, Measure, PlanStatus, RecordStatus
@@ -14,25 +14,31 @@ def _choices(enum) -> list[tuple[str, str]]:
     return [(m.value, m.value) for m in enum]
 
 
-class ProtocolFilter(filters.FilterSet):
+class ProtocolFilter(StrictFilterSet):
     modality = filters.ChoiceFilter(choices=_choices(vocab.Modality))
     code = filters.CharFilter()
-    indication = filters.CharFilter(field_name="indications__code", distinct=True,
-                                    help_text="indication code, e.g. trd")  # fmt: skip
-    category = filters.CharFilter(field_name="indications__category", distinct=True,
-                                  help_text="indication category: depression, pain, …")  # fmt: skip
-    label_status = filters.ChoiceFilter(field_name="indications__label_status", distinct=True,
-                                        choices=_choices(vocab.LabelStatus))  # fmt: skip
-    icd10 = filters.CharFilter(field_name="indications__icd10", lookup_expr="icontains",
-                               distinct=True)  # fmt: skip
-    is_active = filters.BooleanFilter()
+    indication = filters.CharFilter(
+        field_name="indications__code", distinct=True, help_text="indication code, e.g. trd"
+    )
+    category = filters.CharFilter(
+        field_name="indications__category",
+        distinct=True,
+        help_text="indication category: depression, pain, …",
+    )
+    label_status = filters.ChoiceFilter(
+        field_name="indications__label_status", distinct=True, choices=_choices(vocab.LabelStatus)
+    )
+    icd10 = filters.CharFilter(
+        field_name="indications__icd10", lookup_expr="icontains", distinct=True
+    )
+    is_active = BooleanFilter()
 
     class Meta:
         model = Protocol
         fields = ["modality", "code", "indication", "category", "label_status", "is_active"]
 
 
-class PlanFilter(filters.FilterSet):
+class PlanFilter(StrictFilterSet):
     patient = IdFilter(field_name="patient_id")
     status = filters.ChoiceFilter(choices=_choices(PlanStatus))
 
@@ -41,7 +47,7 @@ class PlanFilter(filters.FilterSet):
         fields = ["patient", "status"]
 
 
-class EvaluationFilter(filters.FilterSet):
+class EvaluationFilter(StrictFilterSet):
     patient = IdFilter(field_name="patient_id")
     plan = IdFilter(field_name="plan_id")
     component = IdFilter(field_name="component_id")
@@ -53,7 +59,7 @@ class EvaluationFilter(filters.FilterSet):
         fields = ["patient", "plan", "component", "kind", "status"]
 
 
-class MeasureFilter(filters.FilterSet):
+class MeasureFilter(StrictFilterSet):
     patient = IdFilter(field_name="patient_id")
     plan = IdFilter(field_name="plan_id")
     instrument = filters.ChoiceFilter(choices=_choices(vocab.Instrument))
@@ -63,7 +69,7 @@ class MeasureFilter(filters.FilterSet):
         fields = ["patient", "plan", "instrument"]
 
 
-class FlagFilter(filters.FilterSet):
+class FlagFilter(StrictFilterSet):
     patient = IdFilter(field_name="patient_id")
     plan = IdFilter(field_name="plan_id")
     status = filters.ChoiceFilter(choices=_choices(FlagStatus))

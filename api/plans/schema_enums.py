@@ -2,7 +2,8 @@
 
 Plans, components, records and flags each have a ``status`` with a different code set; naming
 each set keeps the OpenAPI schema free of enum-collision warnings. The serializers emit these
-as plain value lists (``api.plans.serializers.enum_field``), so the overrides are value lists.
+as plain value lists (``api.plans.serializers.fields.enum_field``), so the overrides are value
+lists.
 """
 
 from modalities.vocab import RequirementStatus

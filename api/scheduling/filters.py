@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import django_filters
 
-from api.filters import IdFilter, IsoDateTimeFilter
+from api.filters import BooleanFilter, IdFilter, IsoDateTimeFilter, StrictFilterSet
 from scheduling.models import Resource, Session, SessionStatus
 
 
-class SessionFilter(django_filters.FilterSet):
+class SessionFilter(StrictFilterSet):
     start = IsoDateTimeFilter(
         field_name="ends_at", lookup_expr="gt", label="Sessions ending after (ISO 8601)"
     )
@@ -27,10 +27,10 @@ class SessionFilter(django_filters.FilterSet):
         fields = ["start", "end", "clinic", "clinician", "patient", "component", "plan", "status"]
 
 
-class ResourceFilter(django_filters.FilterSet):
+class ResourceFilter(StrictFilterSet):
     clinic = IdFilter(field_name="clinic_id")
     kind = django_filters.CharFilter(field_name="kind")
-    is_active = django_filters.BooleanFilter(field_name="is_active")
+    is_active = BooleanFilter(field_name="is_active")
 
     class Meta:
         model = Resource

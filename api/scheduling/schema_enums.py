@@ -8,6 +8,7 @@ from modalities.models import _choices
 
 SESSION_KIND = _choices(vocab.SessionKind)
 RESOURCE_KIND = _choices(vocab.ResourceKind)
-# The plans API emits evaluation kinds as a plain value list (api.plans.serializers.enum_field);
-# naming it here resolves the ``kind`` collision the scheduling fields would otherwise cause.
+# The plans API emits evaluation kinds as a plain value list
+# (api.plans.serializers.fields.enum_field); naming it here resolves the ``kind`` collision the
+# scheduling fields would otherwise cause.
 EVALUATION_KIND = [k.value for k in vocab.EvaluationKind]

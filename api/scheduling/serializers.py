@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from rest_framework import serializers
 
@@ -11,13 +11,24 @@ from api.boundary import (
     BoundedDateField,
     InputModelSerializer,
     InputSerializer,
+    PhoneField,
+    TimeZoneField,
+    VisibleRelatedField,
     Window,
     WindowMixin,
+    time_zones,
 )
-from api.plans.serializers import clinic_field, clinician_field, component_field, patient_field
-from api.plans.serializers import user_field as _user_field
+from api.plans.serializers.fields import (
+    clinic_field,
+    clinician_field,
+    component_field,
+    patient_field,
+)
+from api.plans.serializers.fields import user_field as _user_field
 from modalities import vocab
 from modalities.models import _choices
+from modalities.rules.rems import recorded_until, rems_site_certified
+from scheduling.access import visible_resources
 from scheduling.models import (
     CalendarFeed,
     Clinic,
@@ -28,6 +39,7 @@ from scheduling.models import (
     Session,
     SessionResource,
 )
+from scheduling.services.clinics import holiday_countries, holiday_subdivisions
 
 
 class LocalDateTimeField(WindowMixin, serializers.DateTimeField):
@@ -38,9 +50,6 @@ class LocalDateTimeField(WindowMixin, serializers.DateTimeField):
 
 
 def resource_field(**kwargs):
-    from api.boundary import VisibleRelatedField
-    from scheduling.selectors import visible_resources
-
     return VisibleRelatedField(
         model=Resource, scope=visible_resources, label_name="Resource", **kwargs
     )
@@ -63,6 +72,15 @@ class ClinicClosureSerializer(serializers.ModelSerializer):
 
 
 class ClinicSerializer(InputModelSerializer):
+    cross_field_rules = (
+        "`subdivision` is blank or one of the `country`'s holiday-calendar subdivisions "
+        "(so that closures can be generated for the clinic).",
+        "`hours`: `opens` before `closes`; the intervals of one weekday do not overlap.",
+    )
+
+    timezone = TimeZoneField()
+    phone = PhoneField(max_length=20)
+    country = serializers.ChoiceField(choices=holiday_countries(), default="US")
     hours = ClinicHoursSerializer(many=True, required=False)
     closures = ClinicClosureSerializer(many=True, read_only=True)
     rems_certified = serializers.SerializerMethodField()
@@ -92,18 +110,23 @@ class ClinicSerializer(InputModelSerializer):
     def get_rems_certified(self, obj: Clinic) -> bool:
         from django.utils import timezone as djtz
 
-        return bool(
-            obj.rems_certification_id
-            and obj.rems_certified_until
-            and obj.rems_certified_until >= djtz.now().date()
-        )
+        until = recorded_until(obj.rems_certification_id, obj.rems_certified_until)
+        return rems_site_certified(until, djtz.now().date())
 
     def validate_timezone(self, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise serializers.ValidationError("an IANA time zone, e.g. America/New_York") from None
+        if value not in time_zones():
+            raise serializers.ValidationError("an IANA time zone, e.g. America/New_York")
         return value
+
+    def validate(self, attrs: dict) -> dict:
+        instance = self.instance
+        country = attrs.get("country", instance.country if instance else "US")
+        subdivision = attrs.get("subdivision", instance.subdivision if instance else "")
+        if subdivision and subdivision not in holiday_subdivisions(country):
+            raise serializers.ValidationError(
+                {"subdivision": [f"not a subdivision of {country} with a holiday calendar"]}
+            )
+        return attrs
 
     def validate_phone(self, value: str) -> str:
         import phonenumbers
@@ -117,8 +140,11 @@ class ClinicSerializer(InputModelSerializer):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+CLOSURE_WINDOW = Window(past=366)
+
+
 class ClosureInputSerializer(InputSerializer):
-    date = BoundedDateField(window=Window(past=366))
+    date = BoundedDateField(window=CLOSURE_WINDOW)
     reason = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
 
 
@@ -157,6 +183,7 @@ class ResourceSerializer(InputModelSerializer):
 
 
 class ClinicianHoursSerializer(InputModelSerializer):
+    cross_field_rules = ("`ends` after `starts`.",)
     clinician = clinician_field()
     clinic = clinic_field()
 
@@ -239,9 +266,12 @@ class BookSessionInputSerializer(InputSerializer):
     resource_ids = resource_field(many=True, required=False, allow_empty=False)
     clinician = clinician_field(required=False, allow_null=True)
     authorization_override_reason = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, default="",
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text="Book past the prior authorisation (units or dates) anyway; audited.",
-    )  # fmt: skip
+    )
 
 
 class RescheduleInputSerializer(InputSerializer):
@@ -250,9 +280,12 @@ class RescheduleInputSerializer(InputSerializer):
         window=BOOKING_WINDOW,
     )
     authorization_override_reason = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, default="",
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text="Move past the prior authorisation's dates anyway; audited.",
-    )  # fmt: skip
+    )
 
 
 class CancelInputSerializer(InputSerializer):
@@ -287,6 +320,7 @@ class MissedSessionOutputSerializer(serializers.Serializer):
 
 
 class ScheduleInputSerializer(InputSerializer):
+    cross_field_rules = ("`window_end`, when given, not before `preferred_start`.",)
     starts_on = BoundedDateField(
         window=Window(past="SESSION_BACK_ENTRY_DAYS", future="SCHEDULING_HORIZON_DAYS")
     )
@@ -295,9 +329,12 @@ class ScheduleInputSerializer(InputSerializer):
     clinician = clinician_field(required=False, allow_null=True, default=None)
     commit = serializers.BooleanField(default=False)
     authorization_override_reason = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, default="",
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        default="",
         help_text="Book past the prior authorisation (units or dates) anyway; audited.",
-    )  # fmt: skip
+    )
 
     def validate(self, attrs: dict) -> dict:
         if attrs.get("window_end") and attrs["window_end"] < attrs["preferred_start"]:
@@ -332,6 +369,7 @@ class CourseScheduleSerializer(serializers.Serializer):
 
 
 class AvailabilityQuerySerializer(serializers.Serializer):
+    cross_field_rules = ("`end` not before `start`, and at most 31 days after it.",)
     clinic = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=_choices(vocab.ResourceKind))
     minutes = serializers.IntegerField(min_value=5, max_value=12 * 60)
@@ -356,6 +394,7 @@ class FreeSlotSerializer(serializers.Serializer):
 
 
 class FeedInputSerializer(InputSerializer):
+    cross_field_rules = ("Exactly one of `patient` and `clinician` (a feed is one person's).",)
     patient = patient_field(required=False, allow_null=True, default=None)
     clinician = _user_field(required=False, allow_null=True, default=None)
 

@@ -67,9 +67,13 @@ class PatientDataAdmin(ReadOnlyAdmin):
                 actor=request.user,
                 action=AuditAction.READ,
                 object_type=self.model._meta.label_lower,
-                detail={"admin": True, "list": True, "query": dict(request.GET.items()),
-                        "patient_ids": patient_ids},
-            )  # fmt: skip
+                detail={
+                    "admin": True,
+                    "list": True,
+                    "query": dict(request.GET.items()),
+                    "patient_ids": patient_ids,
+                },
+            )
         return response
 
     def change_view(

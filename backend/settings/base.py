@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "backend.accounts",
     "backend.audit",
+    "notifications",
     "modalities",
     "plans",
     "scheduling",
@@ -46,7 +47,7 @@ MIDDLEWARE = [
     # First, so that every response (an HTTPS redirect, a bad Host's 400, a static file) carries
     # X-Request-ID and every log line of the request has its id (backend/log.py).
     "backend.audit.middleware.RequestContextMiddleware",
-    "backend.errors.ApiErrorShapeMiddleware",  # /api/ answers keep the error shape (issue 9)
+    "api.errors.ApiErrorShapeMiddleware",  # /api/ answers keep the error shape (issue 9)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "api.middleware.BoundaryMiddleware",  # NUL / lone surrogates in any API request → 400
@@ -86,7 +87,7 @@ DATABASES = {
 # Services own their transactions (STYLE.md habit 6): no implicit per-request transaction.
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# Largest request body the API accepts (413 ``request_too_large`` above it, backend/errors.py).
+# Largest request body the API accepts (413 ``request_too_large`` above it, api/errors.py).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -146,7 +147,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.ContractAutoSchema",  # error responses (issue 12)
-    "EXCEPTION_HANDLER": "backend.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth-token": env_str("AUTH_TOKEN_THROTTLE", "10/min")},
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -175,6 +176,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.postprocess_zone_varnames",  # x-enum-varnames for the time-zone enum
+    ],
     "ENUM_NAME_OVERRIDES": {
         # Several models have a ``status`` with different code sets (issue 3 plans area).
         "PlanStatusEnum": "api.plans.schema_enums.PLAN_STATUS",
@@ -242,6 +247,8 @@ WORKER_HEARTBEAT_SECONDS = env_int("WORKER_HEARTBEAT_SECONDS", 15)
 WORKER_HEARTBEAT_MAX_AGE = timedelta(seconds=env_int("WORKER_HEARTBEAT_MAX_AGE", 90))
 # issue 15: how long before a booked session the scanner warns of an expiring required step
 REQUIREMENT_EXPIRY_WARNING_DAYS = env_int("REQUIREMENT_EXPIRY_WARNING_DAYS", 7)
+# issue 17: scanned plans per flag-scan chunk (one task, one transaction; docs/adr/0011)
+FLAG_SCAN_CHUNK_PLANS = env_int("FLAG_SCAN_CHUNK_PLANS", 2000)
 
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -250,7 +257,7 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "reminders@clinic.example.com")
-SMS_BACKEND = env_str("SMS_BACKEND", "scheduling.channels.sms.ConsoleSmsBackend")
+SMS_BACKEND = env_str("SMS_BACKEND", "notifications.channels.sms.ConsoleSmsBackend")
 SMS_FROM_NUMBER = env_str("SMS_FROM_NUMBER", "+15555550100")
 SMS_WEBHOOK_SECRET = env_str("SMS_WEBHOOK_SECRET", "")
 SMS_PROVIDER_API_URL = env_str("SMS_PROVIDER_API_URL", "")

@@ -30,7 +30,7 @@ MIDDLEWARE = [
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; tests only
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-SMS_BACKEND = env_str("SMS_BACKEND", "scheduling.channels.sms.LedgerSmsBackend")
+SMS_BACKEND = env_str("SMS_BACKEND", "notifications.channels.sms.LedgerSmsBackend")
 SMS_WEBHOOK_SECRET = "test-webhook-secret"
 CACHES["default"]["KEY_PREFIX"] = "clinic-test"  # noqa: F405
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"auth-token": "1000/min"}  # noqa: F405

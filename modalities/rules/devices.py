@@ -32,8 +32,9 @@ def pinned_coil(parameters: Mapping[str, Any] | None) -> str:
     return normalise_coil(str((parameters or {}).get("coil") or ""))
 
 
-def preferred_coils(*, parameters: Mapping[str, Any] | None,
-                    cleared_coils: Iterable[str]) -> frozenset[str] | None:  # fmt: skip
+def preferred_coils(
+    *, parameters: Mapping[str, Any] | None, cleared_coils: Iterable[str]
+) -> frozenset[str] | None:
     """The coils the generator / auto-pick may use: the pinned one, else the cleared ones;
     ``None`` = any device (the indication is not coil-specific)."""
     pinned = pinned_coil(parameters)
@@ -43,8 +44,9 @@ def preferred_coils(*, parameters: Mapping[str, Any] | None,
     return cleared or None
 
 
-def device_fit(*, coil: str, parameters: Mapping[str, Any] | None,
-               cleared_coils: Iterable[str]) -> DeviceFit:  # fmt: skip
+def device_fit(
+    *, coil: str, parameters: Mapping[str, Any] | None, cleared_coils: Iterable[str]
+) -> DeviceFit:
     """How one TMS device of coil ``coil`` fits the protocol and the indication's clearance."""
     coil = normalise_coil(coil)
     pinned = pinned_coil(parameters)
@@ -56,8 +58,9 @@ def device_fit(*, coil: str, parameters: Mapping[str, Any] | None,
     return DeviceFit.CLEARED
 
 
-def label_status_with_devices(*, status: str, cleared_coils: Iterable[str],
-                              coils_used: Iterable[str]) -> str:  # fmt: skip
+def label_status_with_devices(
+    *, status: str, cleared_coils: Iterable[str], coils_used: Iterable[str]
+) -> str:
     """``status`` (already age-checked), or off-label when a device used or booked carries a
     coil outside a coil-specific clearance. An unknown coil ('' on the device) counts as
     outside: clearance cannot be shown for it."""

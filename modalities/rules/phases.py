@@ -1,7 +1,7 @@
 """Course phases as plain data: the shape shared by the protocol catalogue and course generation.
 
 A protocol's schedule is a list of phases (DESIGN.md §3 'Protocol': weeks × sessions per week).
-Course generation (``scheduling/rules/course.py``) expands them into dated sessions; the
+Course generation (``scheduling/rules/course/``) expands them into dated sessions; the
 catalogue (``modalities/catalogue/*.yaml``) writes them. No Django import: pure data.
 """
 

@@ -1,7 +1,7 @@
 """Prior-authorisation rules: which authorisation governs a session, units used, and the flags.
 
 Pure functions over plain data (no database): ``plans.authorizations`` loads the facts in bulk,
-the scanner (``plans.scanner_authorization``) turns the alerts into flags, and the scheduler
+the scanner (``plans.scanner.authorization``) turns the alerts into flags, and the scheduler
 (``scheduling.services``) asks ``booking_problem`` before it books.
 
 Rules (issue 11):
@@ -134,20 +134,32 @@ def booking_problem(
         return BookingProblem(
             "after_end_date" if after else "outside_window",
             f"The session on {day.isoformat()} falls outside the authorised dates"
-            + (f" (authorisation {last.number} ends {last.ends_on.isoformat()})." if after and
-               last.ends_on else "."),
-            {"authorization": last.id, "number": last.number, "day": day.isoformat(),
-             "ends_on": last.ends_on.isoformat() if last.ends_on else None},
-        )  # fmt: skip
+            + (
+                f" (authorisation {last.number} ends {last.ends_on.isoformat()})."
+                if after and last.ends_on
+                else "."
+            ),
+            {
+                "authorization": last.id,
+                "number": last.number,
+                "day": day.isoformat(),
+                "ends_on": last.ends_on.isoformat() if last.ends_on else None,
+            },
+        )
     held = held_in_window.get(window.id, 0)
     if window.units is not None and held >= window.units:
         return BookingProblem(
             "beyond_units",
             f"Authorisation {window.number} covers {window.units} sessions and {held} are "
             "already booked or held.",
-            {"authorization": window.id, "number": window.number, "units": window.units,
-             "held": held, "sequence": held + 1},
-        )  # fmt: skip
+            {
+                "authorization": window.id,
+                "number": window.number,
+                "units": window.units,
+                "held": held,
+                "sequence": held + 1,
+            },
+        )
     return None
 
 
@@ -178,13 +190,15 @@ def alerts_for(
             Alert(
                 "sessions_beyond_authorization",
                 "warning",
-                (f"{usage.held} sessions booked or held; {w.units} authorised."
-                 if beyond_count else
-                 f"{usage.booked_after_end} session(s) booked after the authorisation ends "
-                 f"({w.ends_on.isoformat() if w.ends_on else ''})."),
+                (
+                    f"{usage.held} sessions booked or held; {w.units} authorised."
+                    if beyond_count
+                    else f"{usage.booked_after_end} session(s) booked after the authorisation ends "
+                    f"({w.ends_on.isoformat() if w.ends_on else ''})."
+                ),
                 {**base, "held": usage.held, "booked_after_end": usage.booked_after_end},
             )
-        )  # fmt: skip
+        )
     if w.ends_on is not None:
         days_left = (w.ends_on - today).days
         still_needed = usage.next_booked is not None or (usage.remaining or 0) > 0
@@ -198,10 +212,13 @@ def alerts_for(
                     "prior_auth_expiring",
                     "critical" if days_left < 0 else "warning",
                     f"Prior authorisation {w.number} "
-                    + (f"expired on {w.ends_on.isoformat()}" if days_left < 0
-                       else f"expires on {w.ends_on.isoformat()} ({days_left} days)")
+                    + (
+                        f"expired on {w.ends_on.isoformat()}"
+                        if days_left < 0
+                        else f"expires on {w.ends_on.isoformat()} ({days_left} days)"
+                    )
                     + (" with sessions booked." if usage.next_booked else "."),
                     {**base, "ends_on": w.ends_on.isoformat(), "days_left": days_left},
                 )
-            )  # fmt: skip
+            )
     return out

@@ -1,4 +1,4 @@
-"""Helpers shared by the plans services: audit of writes, the on-commit recheck hook."""
+"""Helpers shared by the plans services: audit of writes."""
 
 from __future__ import annotations
 
@@ -10,21 +10,14 @@ from backend.audit.models import AuditAction
 from backend.audit.services import record_object
 
 
-def audit_write(*, by: Any, action: AuditAction | str, obj: models.Model, patient_id: int,
-                detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+def audit_write(
+    *,
+    by: Any,
+    action: AuditAction | str,
+    obj: models.Model,
+    patient_id: int,
+    detail: dict[str, Any] | None = None,
+) -> None:
     """One audit event per write of patient data (promise 7). Services audit their writes;
     interfaces audit reads — so a request records exactly one event."""
     record_object(actor=by, action=action, obj=obj, patient_id=patient_id, detail=detail)
-
-
-def request_recheck(*, plan_id: int) -> None:
-    """Ask the flag scanner (workers issue) to re-check the plan after commit, when it exists.
-
-    ``plans.tasks.request_recheck`` publishes on commit itself; it is imported lazily so that
-    this app works (and its tests run) without the worker code.
-    """
-    try:
-        from plans.tasks import request_recheck as _recheck
-    except ImportError:  # the workers engineer's module is optional here
-        return
-    _recheck(plan_id=plan_id)

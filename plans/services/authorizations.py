@@ -28,7 +28,9 @@ from plans.models import (
     PlanComponent,
     PriorAuthorization,
 )
-from plans.services._common import audit_write, request_recheck
+from plans.services._common import audit_write
+from plans.services.readiness import sync_readiness_flags
+from plans.tasks import on_plan_changed
 
 S = AuthorizationStatus
 _TRANSITIONS: dict[str, frozenset[str]] = {
@@ -38,9 +40,8 @@ _TRANSITIONS: dict[str, frozenset[str]] = {
     S.EXPIRED: frozenset(),
 }
 FIELDS = frozenset(
-    {"payer_name", "number", "authorized_units", "starts_on", "ends_on", "status",
-     "decision_note"}
-)  # fmt: skip
+    {"payer_name", "number", "authorized_units", "starts_on", "ends_on", "status", "decision_note"}
+)
 
 
 def _validate(values: dict[str, Any]) -> None:
@@ -67,10 +68,8 @@ def _validate(values: dict[str, Any]) -> None:
 
 
 def _after(component: PlanComponent) -> None:
-    from plans.services.readiness import sync_readiness_flags
-
     sync_readiness_flags(plan=component.plan)
-    request_recheck(plan_id=component.plan_id)
+    on_plan_changed([component.plan_id])
 
 
 @transaction.atomic
@@ -100,9 +99,13 @@ def create_authorization(*, component: PlanComponent, by: Any, **values: Any) ->
         created_by=by,
         updated_by=by,
     )
-    audit_write(by=by, action=AuditAction.CREATE, obj=authorization,
-                patient_id=component.plan.patient_id,
-                detail={"component": component.pk, "status": authorization.status})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.CREATE,
+        obj=authorization,
+        patient_id=component.plan.patient_id,
+        detail={"component": component.pk, "status": authorization.status},
+    )
     _after(component)
     return authorization
 
@@ -140,9 +143,13 @@ def update_authorization(
         )
     authorization.updated_by = by
     authorization.save()
-    audit_write(by=by, action=AuditAction.UPDATE, obj=authorization,
-                patient_id=authorization.component.plan.patient_id,
-                detail={"fields": sorted(changes), "status": authorization.status})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.UPDATE,
+        obj=authorization,
+        patient_id=authorization.component.plan.patient_id,
+        detail={"fields": sorted(changes), "status": authorization.status},
+    )
     _after(authorization.component)
     return authorization
 
@@ -190,8 +197,13 @@ def add_authorization_evidence(
     if file is not None:
         evidence.file.save(file.name or "evidence", file, save=False)
     evidence.save()
-    audit_write(by=by, action=AuditAction.CREATE, obj=evidence, patient_id=patient_id,
-                detail={"authorization": authorization.pk, "kind": kind})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.CREATE,
+        obj=evidence,
+        patient_id=patient_id,
+        detail={"authorization": authorization.pk, "kind": kind},
+    )
     return evidence
 
 
@@ -200,8 +212,11 @@ def sync_legacy_authorization(*, component: PlanComponent, values: dict[str, Any
     written before issue 11): they write the component's current approved authorisation
     (created when there is none, with no recorded start: the old fields had none). No-op when
     none of the three is given."""
-    given = {k: values[k] for k in ("prior_auth_number", "prior_auth_sessions",
-                                    "prior_auth_expires_on") if k in values}  # fmt: skip
+    given = {
+        k: values[k]
+        for k in ("prior_auth_number", "prior_auth_sessions", "prior_auth_expires_on")
+        if k in values
+    }
     if not given:
         return
     current = component.current_authorization
@@ -221,9 +236,14 @@ def sync_legacy_authorization(*, component: PlanComponent, values: dict[str, Any
     }
     if current is None:
         PriorAuthorization.objects.create(
-            component=component, payer_name=component.payer_name, status=S.APPROVED,
-            starts_on=None, created_by=by, updated_by=by, **fields,
-        )  # fmt: skip
+            component=component,
+            payer_name=component.payer_name,
+            status=S.APPROVED,
+            starts_on=None,
+            created_by=by,
+            updated_by=by,
+            **fields,
+        )
     else:
         for name, value in fields.items():
             setattr(current, name, value)

@@ -12,17 +12,30 @@ from backend.audit.models import AuditAction
 from backend.errors import ConflictError, InvalidInput
 from modalities.models import Protocol, ProtocolIndication
 from modalities.rules.devices import label_status_with_devices
-from modalities.vocab import LabelStatus, PayerType, ResourceKind
+from modalities.vocab import LabelStatus, PayerType
 from plans.errors import PlanErrorCode
 from plans.models import CarePlan, Evaluation, Measure, Patient, PlanComponent, PlanStatus
+from plans.ports import session_facts
 from plans.selectors import clinic_today
-from plans.services._common import audit_write, request_recheck
+from plans.services._common import audit_write
 from plans.services.authorizations import sync_legacy_authorization
+from plans.services.readiness import sync_readiness_flags
+from plans.tasks import on_plan_changed
 
 COMPONENT_FIELDS = frozenset(
-    {"protocol", "indication", "target", "laterality", "rationale", "payer_type", "payer_name",
-     "prior_auth_number", "prior_auth_sessions", "prior_auth_expires_on"}
-)  # fmt: skip
+    {
+        "protocol",
+        "indication",
+        "target",
+        "laterality",
+        "rationale",
+        "payer_type",
+        "payer_name",
+        "prior_auth_number",
+        "prior_auth_sessions",
+        "prior_auth_expires_on",
+    }
+)
 _TEXT_FIELDS = frozenset({"laterality", "rationale", "payer_name", "prior_auth_number", "target"})
 _PRIOR_AUTH = ("prior_auth_number", "prior_auth_sessions", "prior_auth_expires_on")
 
@@ -55,18 +68,9 @@ def derive_label_status(
 
 
 def tms_coils_in_use(*, component_id: int) -> list[str]:
-    """Coils of the TMS devices held by the component's active bookings (one query)."""
-    from scheduling.models import SessionResource
-
-    return list(
-        SessionResource.objects.filter(
-            session__component_id=component_id,
-            active=True,
-            resource__kind=ResourceKind.TMS_DEVICE,
-        )
-        .values_list("resource__coil_type", flat=True)
-        .distinct()
-    )
+    """Coils of the TMS devices held by the component's active bookings (one query, through
+    the session-fact port: plans never imports scheduling)."""
+    return session_facts().tms_coils_in_use(component_id=component_id)
 
 
 @transaction.atomic
@@ -92,8 +96,13 @@ def relabel_for_devices(*, component: PlanComponent, by: Any) -> bool:
     component.label_status = status
     component.save(update_fields=["label_status", "updated_at"])
     detail = {"label_status": [before, status], "because": "device_outside_clearance"}
-    audit_write(by=by, action=AuditAction.UPDATE, obj=component,
-                patient_id=component.plan.patient_id, detail=detail)  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.UPDATE,
+        obj=component,
+        patient_id=component.plan.patient_id,
+        detail=detail,
+    )
     _after_change(component.plan)
     return True
 
@@ -112,11 +121,17 @@ def _resolve(values: dict[str, Any], index: int | None) -> tuple[Protocol, Proto
     if not isinstance(protocol, Protocol):
         protocol = Protocol.objects.filter(pk=protocol).first()
         if protocol is None:
-            raise InvalidInput(PlanErrorCode.INDICATION_NOT_IN_PROTOCOL, "Unknown protocol.",
-                               fields={f"{prefix}protocol": ["unknown protocol"]})  # fmt: skip
+            raise InvalidInput(
+                PlanErrorCode.INDICATION_NOT_IN_PROTOCOL,
+                "Unknown protocol.",
+                fields={f"{prefix}protocol": ["unknown protocol"]},
+            )
     if not protocol.is_active:
-        raise InvalidInput(PlanErrorCode.PROTOCOL_INACTIVE, "The protocol is retired.",
-                           fields={f"{prefix}protocol": ["retired protocol version"]})  # fmt: skip
+        raise InvalidInput(
+            PlanErrorCode.PROTOCOL_INACTIVE,
+            "The protocol is retired.",
+            fields={f"{prefix}protocol": ["retired protocol version"]},
+        )
     indication = values["indication"]
     if isinstance(indication, ProtocolIndication):
         ok = indication.protocol_id == protocol.pk
@@ -135,8 +150,11 @@ def _resolve(values: dict[str, Any], index: int | None) -> tuple[Protocol, Proto
 def _validate_coverage(values: dict[str, Any], prefix: str) -> None:
     payer = values.get("payer_type")
     if payer not in {p.value for p in PayerType}:
-        raise InvalidInput(PlanErrorCode.INVALID_COVERAGE, "Unknown payer type.",
-                           fields={f"{prefix}payer_type": ["unknown payer type"]})  # fmt: skip
+        raise InvalidInput(
+            PlanErrorCode.INVALID_COVERAGE,
+            "Unknown payer type.",
+            fields={f"{prefix}payer_type": ["unknown payer type"]},
+        )
     if payer == PayerType.SELF_PAY:
         bad = [f for f in _PRIOR_AUTH if values.get(f) not in (None, "")]
         if bad:
@@ -147,8 +165,14 @@ def _validate_coverage(values: dict[str, Any], prefix: str) -> None:
             )
 
 
-def build_component(*, plan: CarePlan, values: dict[str, Any], position: int,
-                    index: int | None = None, by: Any = None) -> PlanComponent:  # fmt: skip
+def build_component(
+    *,
+    plan: CarePlan,
+    values: dict[str, Any],
+    position: int,
+    index: int | None = None,
+    by: Any = None,
+) -> PlanComponent:
     """Validate and save one component (no audit, no flag sync: callers do that)."""
     unknown = set(values) - COMPONENT_FIELDS
     if unknown:
@@ -176,16 +200,17 @@ def build_component(*, plan: CarePlan, values: dict[str, Any], position: int,
 
 
 def _after_change(plan: CarePlan) -> None:
-    from plans.services.readiness import sync_readiness_flags
-
     sync_readiness_flags(plan=plan)
-    request_recheck(plan_id=plan.pk)
+    on_plan_changed([plan.pk])
 
 
 @transaction.atomic
 def add_component(*, plan: CarePlan, by: Any, **values: Any) -> PlanComponent:
-    plan = CarePlan.objects.select_for_update(of=("self",)).select_related(
-        "patient", "clinic").get(pk=plan.pk)  # fmt: skip
+    plan = (
+        CarePlan.objects.select_for_update(of=("self",))
+        .select_related("patient", "clinic")
+        .get(pk=plan.pk)
+    )
     _require_draft(plan)
     position = plan.components.count()
     component = build_component(plan=plan, values=values, position=position, by=by)
@@ -200,8 +225,11 @@ def update_component(*, component: PlanComponent, by: Any, **changes: Any) -> Pl
     unknown = set(changes) - COMPONENT_FIELDS
     if unknown:
         raise TypeError(f"unknown component fields: {sorted(unknown)}")
-    plan = CarePlan.objects.select_for_update(of=("self",)).select_related(
-        "patient", "clinic").get(pk=component.plan_id)  # fmt: skip
+    plan = (
+        CarePlan.objects.select_for_update(of=("self",))
+        .select_related("patient", "clinic")
+        .get(pk=component.plan_id)
+    )
     _require_draft(plan)
     component = PlanComponent.objects.select_related("protocol", "indication").get(pk=component.pk)
     values = {
@@ -233,16 +261,24 @@ def update_component(*, component: PlanComponent, by: Any, **changes: Any) -> Pl
         component.target = protocol.target
     component.save()
     sync_legacy_authorization(component=component, values=changes, by=by)
-    audit_write(by=by, action=AuditAction.UPDATE, obj=component, patient_id=plan.patient_id,
-                detail={"fields": sorted(changes)})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.UPDATE,
+        obj=component,
+        patient_id=plan.patient_id,
+        detail={"fields": sorted(changes)},
+    )
     _after_change(plan)
     return component
 
 
 @transaction.atomic
 def remove_component(*, component: PlanComponent, by: Any) -> None:
-    plan = CarePlan.objects.select_for_update(of=("self",)).select_related(
-        "patient", "clinic").get(pk=component.plan_id)  # fmt: skip
+    plan = (
+        CarePlan.objects.select_for_update(of=("self",))
+        .select_related("patient", "clinic")
+        .get(pk=component.plan_id)
+    )
     _require_draft(plan)
     if (
         Evaluation.objects.filter(component_id=component.pk).exists()

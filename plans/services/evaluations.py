@@ -15,8 +15,9 @@ from modalities.vocab import EvaluationKind
 from plans.errors import PlanErrorCode
 from plans.models import CarePlan, Evaluation, Patient, PlanComponent, RecordStatus
 from plans.rules.readiness import evaluation_data_errors
-from plans.services._common import audit_write, request_recheck
+from plans.services._common import audit_write
 from plans.services.readiness import sync_patient_plans
+from plans.tasks import on_plan_changed
 
 
 def _check_scope(
@@ -24,15 +25,19 @@ def _check_scope(
 ) -> CarePlan | None:
     if component is not None:
         if plan is not None and component.plan_id != plan.pk:
-            raise InvalidInput(PlanErrorCode.COMPONENT_NOT_IN_PLAN,
-                               "The component is not part of this plan.",
-                               fields={"component": ["not a component of the plan"]})  # fmt: skip
+            raise InvalidInput(
+                PlanErrorCode.COMPONENT_NOT_IN_PLAN,
+                "The component is not part of this plan.",
+                fields={"component": ["not a component of the plan"]},
+            )
         plan = plan or component.plan
     if plan is not None and plan.patient_id != patient.pk:
         field = "component" if component is not None else "plan"
-        raise InvalidInput(PlanErrorCode.PLAN_NOT_OF_PATIENT,
-                           "The plan belongs to another patient.",
-                           fields={field: ["not a plan of this patient"]})  # fmt: skip
+        raise InvalidInput(
+            PlanErrorCode.PLAN_NOT_OF_PATIENT,
+            "The plan belongs to another patient.",
+            fields={field: ["not a plan of this patient"]},
+        )
     return plan
 
 
@@ -48,8 +53,7 @@ def check_clinical_time(*, patient: Patient, when: dt.datetime, field: str) -> N
 
 
 def _after_change(patient_id: int) -> None:
-    for plan_id in sync_patient_plans(patient_id=patient_id):
-        request_recheck(plan_id=plan_id)
+    on_plan_changed(sync_patient_plans(patient_id=patient_id))
 
 
 @transaction.atomic
@@ -77,8 +81,9 @@ def record_evaluation(
             fields["kind"] = [errors.pop("kind")]
         if errors:
             fields["data"] = {k: [v] for k, v in errors.items()}
-        raise InvalidInput(PlanErrorCode.INVALID_EVALUATION_DATA,
-                           "The evaluation data is invalid.", fields=fields)  # fmt: skip
+        raise InvalidInput(
+            PlanErrorCode.INVALID_EVALUATION_DATA, "The evaluation data is invalid.", fields=fields
+        )
     plan = _check_scope(patient, plan, component)
     check_clinical_time(patient=patient, when=performed_at, field="performed_at")
     if valid_until is not None and valid_until < performed_at.date():
@@ -99,8 +104,13 @@ def record_evaluation(
         note=note,
         recorded_by=by,
     )
-    audit_write(by=by, action=AuditAction.CREATE, obj=evaluation, patient_id=patient.pk,
-                detail={"kind": str(kind)})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.CREATE,
+        obj=evaluation,
+        patient_id=patient.pk,
+        detail={"kind": str(kind)},
+    )
     _after_change(patient.pk)
     return evaluation
 
@@ -110,18 +120,26 @@ def mark_evaluation_entered_in_error(*, evaluation: Evaluation, by: Any, reason:
     """Correct a mistaken record without deleting it (FHIR entered-in-error); reason required."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput(PlanErrorCode.REASON_REQUIRED, "A reason is required.",
-                           fields={"reason": ["required"]})  # fmt: skip
+        raise InvalidInput(
+            PlanErrorCode.REASON_REQUIRED, "A reason is required.", fields={"reason": ["required"]}
+        )
     evaluation = Evaluation.objects.select_for_update().get(pk=evaluation.pk)
     if evaluation.status == RecordStatus.ENTERED_IN_ERROR:
-        raise ConflictError(PlanErrorCode.ALREADY_ENTERED_IN_ERROR,
-                            "The evaluation is already marked entered-in-error.")  # fmt: skip
+        raise ConflictError(
+            PlanErrorCode.ALREADY_ENTERED_IN_ERROR,
+            "The evaluation is already marked entered-in-error.",
+        )
     evaluation.status = RecordStatus.ENTERED_IN_ERROR
     evaluation.error_reason = reason
     evaluation.errored_at = timezone.now()
     evaluation.errored_by = by
     evaluation.save(update_fields=["status", "error_reason", "errored_at", "errored_by"])
-    audit_write(by=by, action=AuditAction.UPDATE, obj=evaluation,
-                patient_id=evaluation.patient_id, detail={"entered_in_error": reason})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.UPDATE,
+        obj=evaluation,
+        patient_id=evaluation.patient_id,
+        detail={"entered_in_error": reason},
+    )
     _after_change(evaluation.patient_id)
     return evaluation

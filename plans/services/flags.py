@@ -128,8 +128,9 @@ def dismiss_flag(*, flag: Flag, by: Any, reason: str) -> Flag:
     flag.dismissed_at = timezone.now()
     flag.dismissed_by = by
     flag.dismiss_reason = reason
-    flag.save(update_fields=["status", "dismissed_at", "dismissed_by", "dismiss_reason",
-                             "updated_at"])  # fmt: skip
+    flag.save(
+        update_fields=["status", "dismissed_at", "dismissed_by", "dismiss_reason", "updated_at"]
+    )
     audit_write(
         by=by,
         action=AuditAction.UPDATE,

@@ -14,10 +14,11 @@ from plans.errors import PlanErrorCode
 from plans.flag_codes import FlagCode
 from plans.models import CarePlan, Measure, Patient, PlanComponent, PlanStatus, RecordStatus
 from plans.rules.scoring import ALERT_CSSRS_HIGH_RISK, ScoringError, score
-from plans.services._common import audit_write, request_recheck
+from plans.services._common import audit_write
 from plans.services.evaluations import _check_scope, check_clinical_time
 from plans.services.flags import open_or_escalate_flag
 from plans.services.readiness import sync_patient_plans
+from plans.tasks import on_plan_changed, request_safety_notification
 
 _SAFETY_CODES = {
     "phq9_item9": (
@@ -43,8 +44,9 @@ def _scoring_error(exc: ScoringError) -> InvalidInput:
     for top in ("instrument", "answers"):
         if top in exc.fields:
             fields[top] = [exc.fields[top]]
-    return InvalidInput(PlanErrorCode.INVALID_ANSWERS, "The answers cannot be scored.",
-                        fields=fields)  # fmt: skip
+    return InvalidInput(
+        PlanErrorCode.INVALID_ANSWERS, "The answers cannot be scored.", fields=fields
+    )
 
 
 @transaction.atomic
@@ -106,8 +108,6 @@ def record_measure(
             )
         )
         detail = {"measure_id": measure.pk, "source": source}
-        from plans.tasks import request_safety_notification
-
         for target in targets:
             flag, created = open_or_escalate_flag(
                 plan=target, code=code, severity=Severity.CRITICAL, message=message, detail=detail
@@ -116,13 +116,20 @@ def record_measure(
                 request_safety_notification(flag_id=flag.pk)
         if not targets:  # intake screening, no plan yet: the flag sits on the patient (issue 13)
             flag, created = open_or_escalate_flag(
-                patient=patient, code=code, severity=Severity.CRITICAL, message=message,
+                patient=patient,
+                code=code,
+                severity=Severity.CRITICAL,
+                message=message,
                 detail=detail,
-            )  # fmt: skip
+            )
             if created:
                 request_safety_notification(flag_id=flag.pk)
-    audit_write(by=by, action=AuditAction.CREATE, obj=measure, patient_id=patient.pk,
-                detail={"instrument": str(result.instrument)})  # fmt: skip
-    for plan_id in sync_patient_plans(patient_id=patient.pk):
-        request_recheck(plan_id=plan_id)
+    audit_write(
+        by=by,
+        action=AuditAction.CREATE,
+        obj=measure,
+        patient_id=patient.pk,
+        detail={"instrument": str(result.instrument)},
+    )
+    on_plan_changed(sync_patient_plans(patient_id=patient.pk))
     return measure

@@ -16,9 +16,19 @@ from plans.models import CareTeamMember, Patient
 from plans.services._common import audit_write
 
 PATIENT_FIELDS = frozenset(
-    {"mrn", "given_name", "family_name", "birth_date", "phone", "email", "timezone",
-     "preferred_channel", "sms_consent_at", "user"}
-)  # fmt: skip
+    {
+        "mrn",
+        "given_name",
+        "family_name",
+        "birth_date",
+        "phone",
+        "email",
+        "timezone",
+        "preferred_channel",
+        "sms_consent_at",
+        "user",
+    }
+)
 
 
 def normalise_phone(value: str, *, region: str = "US") -> str:
@@ -82,8 +92,9 @@ def _save(patient: Patient, **kwargs: Any) -> None:
 
 
 @transaction.atomic
-def create_patient(*, organization: Organization, by: Any, care_team: tuple = (),
-                   **fields: Any) -> Patient:  # fmt: skip
+def create_patient(
+    *, organization: Organization, by: Any, care_team: tuple = (), **fields: Any
+) -> Patient:
     """Create a patient (fields: ``PATIENT_FIELDS``); optional initial care team of clinicians."""
     unknown = set(fields) - PATIENT_FIELDS
     if unknown:
@@ -119,8 +130,13 @@ def update_patient(*, patient: Patient, by: Any, **changes: Any) -> Patient:
     for name, value in changes.items():
         setattr(patient, name, value)
     _save(patient)
-    audit_write(by=by, action=AuditAction.UPDATE, obj=patient, patient_id=patient.pk,
-                detail={"fields": sorted(changes)})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.UPDATE,
+        obj=patient,
+        patient_id=patient.pk,
+        detail={"fields": sorted(changes)},
+    )
     return patient
 
 
@@ -144,14 +160,24 @@ def _add_member(*, patient: Patient, user: Any, role: str) -> CareTeamMember:
 def add_care_team_member(*, patient: Patient, user: Any, by: Any, role: str = "") -> CareTeamMember:
     """Idempotent: adding a member twice keeps one membership."""
     member = _add_member(patient=patient, user=user, role=role)
-    audit_write(by=by, action=AuditAction.UPDATE, obj=patient, patient_id=patient.pk,
-                detail={"care_team_added": user.pk})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.UPDATE,
+        obj=patient,
+        patient_id=patient.pk,
+        detail={"care_team_added": user.pk},
+    )
     return member
 
 
 @transaction.atomic
 def remove_care_team_member(*, patient: Patient, user: Any, by: Any) -> bool:
     deleted, _ = CareTeamMember.objects.filter(patient=patient, user=user).delete()
-    audit_write(by=by, action=AuditAction.UPDATE, obj=patient, patient_id=patient.pk,
-                detail={"care_team_removed": getattr(user, "pk", user)})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.UPDATE,
+        obj=patient,
+        patient_id=patient.pk,
+        detail={"care_team_removed": getattr(user, "pk", user)},
+    )
     return bool(deleted)

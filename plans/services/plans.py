@@ -16,10 +16,11 @@ from backend.audit.models import AuditAction
 from backend.errors import ConflictError, InvalidInput
 from plans.errors import PlanErrorCode
 from plans.models import CarePlan, ComponentStatus, Patient, PlanComponent, PlanStatus
-from plans.services._common import audit_write, request_recheck
+from plans.services._common import audit_write
 from plans.services.components import build_component
 from plans.services.flags import attach_patient_flags
 from plans.services.readiness import sync_readiness_flags
+from plans.tasks import on_plan_changed
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     PlanStatus.DRAFT: frozenset({PlanStatus.ACTIVE, PlanStatus.REVOKED}),
@@ -87,10 +88,9 @@ def create_plan(
     attached = attach_patient_flags(plan=plan)  # an intake safety flag raised before the plan
     if attached:
         detail["attached_flags"] = attached
-    audit_write(by=by, action=AuditAction.CREATE, obj=plan, patient_id=patient.pk,
-                detail=detail)  # fmt: skip
+    audit_write(by=by, action=AuditAction.CREATE, obj=plan, patient_id=patient.pk, detail=detail)
     sync_readiness_flags(plan=plan)
-    request_recheck(plan_id=plan.pk)
+    on_plan_changed([plan.pk])
     return plan
 
 
@@ -119,11 +119,16 @@ def update_plan(*, plan: CarePlan, by: Any, **changes: Any) -> CarePlan:
     for name, value in changes.items():
         setattr(plan, name, value)
     plan.save()
-    audit_write(by=by, action=AuditAction.UPDATE, obj=plan, patient_id=plan.patient_id,
-                detail={"fields": sorted(changes)})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.UPDATE,
+        obj=plan,
+        patient_id=plan.patient_id,
+        detail={"fields": sorted(changes)},
+    )
     if "clinic" in changes:  # REMS site certification is a readiness input
         sync_readiness_flags(plan=plan)
-    request_recheck(plan_id=plan.pk)
+    on_plan_changed([plan.pk])
     return plan
 
 
@@ -150,10 +155,15 @@ def _transition(plan: CarePlan, *, to: str, by: Any, reason: str = "") -> CarePl
     PlanComponent.objects.filter(plan=plan).exclude(
         status__in=[ComponentStatus.COMPLETED, ComponentStatus.STOPPED]
     ).update(status=_COMPONENT_STATUS[to], updated_at=timezone.now())
-    audit_write(by=by, action=AuditAction.UPDATE, obj=plan, patient_id=plan.patient_id,
-                detail={"status": [previous, to], "reason": reason})  # fmt: skip
+    audit_write(
+        by=by,
+        action=AuditAction.UPDATE,
+        obj=plan,
+        patient_id=plan.patient_id,
+        detail={"status": [previous, to], "reason": reason},
+    )
     sync_readiness_flags(plan=plan)
-    request_recheck(plan_id=plan.pk)
+    on_plan_changed([plan.pk])
     return plan
 
 
@@ -191,6 +201,9 @@ def complete_plan(*, plan: CarePlan, by: Any, reason: str = "") -> CarePlan:
 def revoke_plan(*, plan: CarePlan, by: Any, reason: str) -> CarePlan:
     """Any open status → revoked; the reason is required."""
     if not (reason or "").strip():
-        raise InvalidInput(PlanErrorCode.REASON_REQUIRED, "A reason is required to revoke.",
-                           fields={"reason": ["required"]})  # fmt: skip
+        raise InvalidInput(
+            PlanErrorCode.REASON_REQUIRED,
+            "A reason is required to revoke.",
+            fields={"reason": ["required"]},
+        )
     return _transition(plan, to=PlanStatus.REVOKED, by=by, reason=reason.strip())

@@ -13,9 +13,9 @@ from django.db import transaction
 
 from modalities.vocab import EvaluationKind, RequirementStatus
 from plans.flag_codes import FlagCode
-from plans.models import CarePlan, Evaluation, Flag, FlagStatus, PlanStatus, RecordStatus
+from plans.models import CarePlan, Evaluation, PlanStatus, RecordStatus
+from plans.reconcile import FlagScope, WantedFlag, reconcile_flags
 from plans.selectors import get_plan_readiness
-from plans.services.flags import open_or_escalate_flag, resolve_flag
 
 _OWNED = (FlagCode.REQUIREMENT_MISSING, FlagCode.REQUIREMENT_EXPIRED, FlagCode.COMBINATION_REVIEW)
 _CLOSED = (PlanStatus.COMPLETED, PlanStatus.REVOKED)
@@ -24,12 +24,13 @@ _CLOSED = (PlanStatus.COMPLETED, PlanStatus.REVOKED)
 @transaction.atomic
 def sync_readiness_flags(*, plan: CarePlan, today: dt.date | None = None) -> dict[str, int]:
     """Open (or escalate) one flag per missing/expired requirement and combination warning,
-    resolve the ones whose gap closed. Closed plans keep no open readiness flag.
+    resolve the ones whose gap closed — through the one reconciler (``plans.reconcile``) the
+    scanner also uses. Closed plans keep no open readiness flag.
 
     Severity is the requirement's (blocking or warning, DOMAIN.md-cited in the catalogue).
     A recorded ``combination_review`` evaluation on the plan settles the combination warning.
     """
-    wanted: dict[tuple[str, str], dict] = {}
+    wanted: list[WantedFlag] = []
     if plan.status not in _CLOSED:
         readiness = get_plan_readiness(plan=plan, today=today)
         for comp in readiness.components:
@@ -39,45 +40,44 @@ def sync_readiness_flags(*, plan: CarePlan, today: dt.date | None = None) -> dic
                     if item.status == RequirementStatus.EXPIRED
                     else FlagCode.REQUIREMENT_MISSING
                 )
-                wanted[(code, f"{comp.component_id}:{item.key}")] = {
-                    "severity": str(item.severity),
-                    "message": f"{item.key.replace('_', ' ')}: {item.detail or item.status}",
-                    "component_id": comp.component_id,
-                    "detail": {
-                        "requirement": item.key,
-                        "status": str(item.status),
-                        "reason": item.reason,
-                        "source": item.source,
-                        "applies_because": item.applies_because,
-                        "detail": item.detail,
-                    },
-                }
+                wanted.append(
+                    WantedFlag(
+                        plan_id=plan.pk,
+                        code=code,
+                        key=f"{comp.component_id}:{item.key}",
+                        severity=str(item.severity),
+                        message=f"{item.key.replace('_', ' ')}: {item.detail or item.status}",
+                        component_id=comp.component_id,
+                        detail={
+                            "requirement": item.key,
+                            "status": str(item.status),
+                            "reason": item.reason,
+                            "source": item.source,
+                            "applies_because": item.applies_because,
+                            "detail": item.detail,
+                        },
+                    )
+                )
         reviewed = Evaluation.objects.filter(
             plan_id=plan.pk, kind=EvaluationKind.COMBINATION_REVIEW, status=RecordStatus.FINAL
         ).exists()
         if not reviewed:
             for warning in readiness.warnings:
-                key = ",".join(str(c) for c in sorted(warning.component_ids))
-                wanted[(FlagCode.COMBINATION_REVIEW, key)] = {
-                    "severity": str(warning.severity),
-                    "message": warning.reason,
-                    "component_id": None,
-                    "detail": {
-                        "source": warning.source,
-                        "components": sorted(warning.component_ids),
-                    },
-                }
-    opened = resolved = 0
-    for flag in Flag.objects.select_for_update().filter(
-        plan_id=plan.pk, status=FlagStatus.OPEN, code__in=[str(c) for c in _OWNED]
-    ):
-        if (flag.code, flag.requirement_key) not in wanted:
-            resolve_flag(flag=flag)
-            resolved += 1
-    for (code, key), spec in wanted.items():
-        _, created = open_or_escalate_flag(plan=plan, code=code, requirement_key=key, **spec)
-        opened += int(created)
-    return {"opened": opened, "resolved": resolved, "open": len(wanted)}
+                wanted.append(
+                    WantedFlag(
+                        plan_id=plan.pk,
+                        code=FlagCode.COMBINATION_REVIEW,
+                        key=",".join(str(c) for c in sorted(warning.component_ids)),
+                        severity=str(warning.severity),
+                        message=warning.reason,
+                        detail={
+                            "source": warning.source,
+                            "components": sorted(warning.component_ids),
+                        },
+                    )
+                )
+    done = reconcile_flags(FlagScope(plan_ids=[plan.pk]), wanted, _OWNED, refresh=True)
+    return {"opened": done.opened, "resolved": done.resolved, "open": done.wanted}
 
 
 def sync_patient_plans(*, patient_id: int, today: dt.date | None = None) -> list[int]:

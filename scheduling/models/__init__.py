@@ -13,7 +13,7 @@ from scheduling.models.calendar import (
     SessionStatus,
     TsTzRange,
 )
-from scheduling.models.reminders import Reminder, ReminderKind, ReminderStatus, SmsOptOut
+from scheduling.models.reminders import Reminder, ReminderKind, ReminderStatus
 
 __all__ = [
     "ACTIVE_SESSION_STATUSES",
@@ -29,6 +29,5 @@ __all__ = [
     "Session",
     "SessionResource",
     "SessionStatus",
-    "SmsOptOut",
     "TsTzRange",
 ]

@@ -17,7 +17,11 @@ from psycopg import errors as pg_errors
 from backend.errors import ConflictError
 from modalities.rules.devices import preferred_coils
 from modalities.rules.phases import Phase
-from modalities.vocab import Modality, ResourceKind, SessionKind, normalise_coil
+from modalities.rules.rems import recorded_until, rems_site_certified
+from modalities.vocab import COURSE_KINDS, Modality, ResourceKind, normalise_coil
+from plans.authorizations import course_session_days, window_of
+from plans.rules.authorization import booking_problem, governing
+from plans.tasks import on_plan_changed
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import (
     ACTIVE_SESSION_STATUSES,
@@ -28,10 +32,10 @@ from scheduling.models import (
     Session,
     SessionResource,
 )
+from scheduling.reminders import on_sessions_changed
 from scheduling.rules.course import ClinicCalendar, CourseRequest, renumber
 
 ACTIVE = [s.value for s in ACTIVE_SESSION_STATUSES]
-COURSE_KINDS = [SessionKind.MAPPING.value, SessionKind.TREATMENT.value]
 
 
 def clinic_calendar(clinic: Clinic) -> ClinicCalendar:
@@ -70,9 +74,6 @@ def authorization_problems(
     otherwise one query when the component has an approved authorisation. Without an override
     reason any problem is a 409 ``authorization_exceeded``; with one, the problems are returned
     so the caller records them in its audit event."""
-    from plans.authorizations import course_session_days, window_of
-    from plans.rules.authorization import booking_problem, governing
-
     windows = [window_of(a) for a in component._approved_authorizations()]
     if not windows or not days:
         return []
@@ -145,14 +146,14 @@ def check_rems_site(*, component: Any, clinic: Clinic, days: Iterable[date]) -> 
     if component.protocol.modality != Modality.SPRAVATO:
         return
     days = sorted(days)
-    until = clinic.rems_certified_until
-    if not clinic.rems_certification_id or until is None:
+    until = recorded_until(clinic.rems_certification_id, clinic.rems_certified_until)
+    if until is None:
         raise ConflictError(
             SchedulingErrorCode.REMS_SITE_NOT_CERTIFIED,
             f"{clinic.name} has no SPRAVATO REMS setting certification.",
             extra={"clinic": clinic.pk, "certified_until": None},
         )
-    late = [d for d in days if d > until]
+    late = [d for d in days if not rems_site_certified(until, d)]
     if late:
         raise ConflictError(
             SchedulingErrorCode.REMS_SITE_NOT_CERTIFIED,
@@ -323,13 +324,23 @@ def renumber_course(*, component_id: int) -> None:
 
 
 def notify_sessions_changed(*, session_ids: Sequence[int], change: str) -> None:
-    """Hand the change to the reminder planner (it enqueues on commit)."""
-    try:
-        from scheduling.reminders import on_sessions_changed
-    except ImportError:  # the reminders module is optional for the calendar
+    """Sessions changed: the reminder planner re-plans their rows, and the flags of their plans
+    are re-checked through the plans trigger ``plans.tasks.on_plan_changed`` — both after
+    commit. The plans are looked up once committed, so the writing transaction does not pay
+    for it."""
+    ids = sorted({int(i) for i in session_ids})
+    if not ids:
         return
-    if session_ids:
-        on_sessions_changed(session_ids=list(session_ids), change=change)
+    on_sessions_changed(session_ids=ids, change=change)
+
+    def _recheck() -> None:
+        on_plan_changed(
+            Session.objects.filter(pk__in=ids, component__isnull=False)
+            .values_list("component__plan_id", flat=True)
+            .distinct()
+        )
+
+    transaction.on_commit(_recheck)
 
 
 def resource_summary(resources: Iterable[Resource]) -> list[dict[str, Any]]:

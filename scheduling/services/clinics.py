@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, time
+from functools import cache
 from typing import Any
 
 from django.db import transaction
@@ -54,6 +55,34 @@ def remove_closure(*, clinic: Clinic, day: date) -> int:
     return deleted
 
 
+@cache
+def _calendars() -> dict[str, tuple[str, ...]]:
+    import holidays
+
+    supported = holidays.list_supported_countries()
+    return {code: tuple(subs) for code, subs in sorted(supported.items()) if len(code) == 2}
+
+
+def holiday_countries() -> list[str]:
+    """The ISO 3166 alpha-2 countries the ``holidays`` package has a calendar for (a clinic's
+    ``country`` is one of them, so that its closures can be generated)."""
+    return list(_calendars())
+
+
+def holiday_subdivisions(country: str) -> list[str]:
+    """The subdivisions of ``country`` with a calendar of their own (empty for most)."""
+    return list(_calendars().get(country, ()))
+
+
+def holiday_calendar_problem(country: str, subdivision: str = "") -> str | None:
+    """Why no holiday calendar exists for ``country``/``subdivision``, or None."""
+    if country not in holiday_countries():
+        return f"no holiday calendar for country {country!r}"
+    if subdivision and subdivision not in holiday_subdivisions(country):
+        return f"no holiday calendar for subdivision {subdivision!r} of {country}"
+    return None
+
+
 @transaction.atomic
 def generate_closures(*, clinic: Clinic, year: int) -> list[ClinicClosure]:
     """Closures from the ``holidays`` package for the clinic's country/subdivision and ``year``.
@@ -62,16 +91,16 @@ def generate_closures(*, clinic: Clinic, year: int) -> list[ClinicClosure]:
     """
     import holidays
 
-    try:
-        calendar = holidays.country_holidays(
-            clinic.country, subdiv=clinic.subdivision or None, years=year
-        )
-    except NotImplementedError as exc:
+    problem = holiday_calendar_problem(clinic.country, clinic.subdivision)
+    if problem is not None:  # a clinic stored before its country was checked on write
         raise InvalidInput(
             SchedulingErrorCode.HOLIDAYS_UNAVAILABLE,
             f"No holiday calendar for {clinic.country}/{clinic.subdivision or '-'}.",
-            fields={"country": [str(exc)]},
-        ) from None
+            fields={"country": [problem]},
+        )
+    calendar = holidays.country_holidays(
+        clinic.country, subdiv=clinic.subdivision or None, years=year
+    )
     existing = set(
         ClinicClosure.objects.filter(clinic=clinic, date__year=year).values_list("date", flat=True)
     )

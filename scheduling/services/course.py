@@ -1,6 +1,6 @@
 """Booking: a whole course from its protocol phases, or one session.
 
-``schedule_course`` expands the protocol with the pure rules (``scheduling/rules/course.py``),
+``schedule_course`` expands the protocol with the pure rules (``scheduling/rules/course/``),
 picks free resources of each kind the protocol needs with one availability query over the whole
 course window, and either returns a preview or inserts everything with two bulk INSERTs — a
 constant number of queries whatever the course length (issue 4, acceptance 6). The exclusion
@@ -19,7 +19,7 @@ from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import ConflictError, InvalidInput
 from modalities.rules.devices import DeviceFit, device_fit, pinned_coil
-from modalities.vocab import ResourceKind
+from modalities.vocab import COURSE_KINDS, ResourceKind
 from plans.access import Action, require
 from plans.authorizations import course_session_days
 from plans.models import ComponentStatus, PlanComponent
@@ -29,7 +29,6 @@ from scheduling.models import ClinicianHours, Resource, Session
 from scheduling.rules.course import generate_course
 from scheduling.services._common import (
     ACTIVE,
-    COURSE_KINDS,
     ResourcePool,
     allowed_coils,
     authorization_problems,
@@ -172,10 +171,13 @@ def schedule_course(
             raise
         auth_problems = exc.extra["problems"]
     problems.extend(
-        {"code": SchedulingErrorCode.AUTHORIZATION_EXCEEDED.value, "message": p["message"],
-         "detail": p}
+        {
+            "code": SchedulingErrorCode.AUTHORIZATION_EXCEEDED.value,
+            "message": p["message"],
+            "detail": p,
+        }
         for p in auth_problems
-    )  # fmt: skip
+    )
 
     proposals: list[ProposedSession] = []
     conflicts: list[dict[str, Any]] = []

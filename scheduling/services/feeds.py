@@ -22,9 +22,9 @@ from icalendar import Calendar, Event
 from backend.audit.models import AuditAction
 from backend.audit.services import record_event
 from backend.errors import InvalidInput
+from notifications.terms import contains_forbidden_term
 from scheduling.errors import SchedulingErrorCode
 from scheduling.models import ACTIVE_SESSION_STATUSES, CalendarFeed, Session
-from scheduling.rules.reminders import contains_forbidden_term
 
 FEED_LOOKBACK = timedelta(days=30)
 NEUTRAL_PLACE = "your clinic"
@@ -66,22 +66,6 @@ def create_feed(*, by: Any, patient: Any = None, clinician: Any = None) -> tuple
         patient_id=patient.pk if patient is not None else None,
     )
     return feed, token
-
-
-def may_manage_feed(*, user: Any, feed: CalendarFeed) -> bool:
-    role = getattr(user, "role", "")
-    if role == "admin":
-        return True
-    if feed.clinician_id is not None:
-        return feed.clinician_id == user.pk
-    patient = feed.patient
-    if patient is None:
-        return False
-    if role == "patient":
-        return patient.user_id == user.pk
-    if role == "coordinator":
-        return patient.organization_id == user.organization_id
-    return False
 
 
 @transaction.atomic

@@ -63,10 +63,15 @@ PERSONAS = (
 
 #: read one object of the target patient: who may *see* the patient
 READ: Mapping[str, str] = {
-    "anonymous": "401", "patient_self": "ok", "patient_other": "404", "clinician_team": "ok",
-    "clinician_off_team": "404", "coordinator": "ok", "coordinator_other_org": "404",
+    "anonymous": "401",
+    "patient_self": "ok",
+    "patient_other": "404",
+    "clinician_team": "ok",
+    "clinician_off_team": "404",
+    "coordinator": "ok",
+    "coordinator_other_org": "404",
     "admin": "ok",
-}  # fmt: skip
+}
 #: record evaluations/measures, handle flags: staff who see the patient
 RECORD: Mapping[str, str] = {**READ, "patient_self": "403"}
 #: manage patients, plans, components: coordinators and admins of the patient
@@ -77,10 +82,15 @@ LIST: Mapping[str, str] = {p: ("401" if p == "anonymous" else "ok") for p in PER
 CATALOGUE: Mapping[str, str] = LIST
 #: create a patient in one's own organisation
 CREATE_PATIENT: Mapping[str, str] = {
-    "anonymous": "401", "patient_self": "403", "patient_other": "403", "clinician_team": "403",
-    "clinician_off_team": "403", "coordinator": "ok", "coordinator_other_org": "ok",
+    "anonymous": "401",
+    "patient_self": "403",
+    "patient_other": "403",
+    "clinician_team": "403",
+    "clinician_off_team": "403",
+    "coordinator": "ok",
+    "coordinator_other_org": "ok",
     "admin": "ok",
-}  # fmt: skip
+}
 #: personas that must not see the target patient's rows in a list
 HIDDEN_FROM = frozenset({"patient_other", "clinician_off_team", "coordinator_other_org"})
 
@@ -151,34 +161,61 @@ def build_world() -> World:
     coordinator = users["coordinator"]
     common = {"birth_date": dt.date(1980, 1, 1), "timezone": "America/New_York"}
     patient = services.create_patient(
-        organization=org, by=coordinator, mrn="MX-1", given_name="Target", family_name="Patient",
-        user=users["patient_self"], care_team=(users["clinician_team"],), **common,
-    )  # fmt: skip
+        organization=org,
+        by=coordinator,
+        mrn="MX-1",
+        given_name="Target",
+        family_name="Patient",
+        user=users["patient_self"],
+        care_team=(users["clinician_team"],),
+        **common,
+    )
     other_patient = services.create_patient(
-        organization=org, by=coordinator, mrn="MX-2", given_name="Other", family_name="Patient",
-        user=users["patient_other"], care_team=(users["clinician_off_team"],), **common,
-    )  # fmt: skip
+        organization=org,
+        by=coordinator,
+        mrn="MX-2",
+        given_name="Other",
+        family_name="Patient",
+        user=users["patient_other"],
+        care_team=(users["clinician_off_team"],),
+        **common,
+    )
     plan = services.create_plan(
-        patient=patient, clinic=clinic, by=coordinator, title="Target plan",
+        patient=patient,
+        clinic=clinic,
+        by=coordinator,
+        title="Target plan",
         components=[
             _component("tms_hf_lm1_fibromyalgia", "fibromyalgia", "self_pay"),
             _component("spravato_trd", "trd", "commercial"),
         ],
-    )  # fmt: skip
+    )
     now = timezone.now()
     evaluation = services.record_evaluation(
         patient=patient, by=coordinator, plan=plan, kind="transport_plan", performed_at=now
     )
     measure = services.record_measure(
-        patient=patient, by=coordinator, plan=plan, instrument="gad7",
-        answers={f"q{i}": 1 for i in range(1, 8)}, taken_at=now,
-    )  # fmt: skip
+        patient=patient,
+        by=coordinator,
+        plan=plan,
+        instrument="gad7",
+        answers={f"q{i}": 1 for i in range(1, 8)},
+        taken_at=now,
+    )
     flag = Flag.objects.filter(plan=plan, status=FlagStatus.OPEN).order_by("id").first()
     return World(
-        org=org, other_org=other_org, clinic=clinic, patient=patient,
-        other_patient=other_patient, plan=plan, component=plan.components.order_by("id").first(),
-        evaluation=evaluation, measure=measure, flag=flag, users=users,
-    )  # fmt: skip
+        org=org,
+        other_org=other_org,
+        clinic=clinic,
+        patient=patient,
+        other_patient=other_patient,
+        plan=plan,
+        component=plan.components.order_by("id").first(),
+        evaluation=evaluation,
+        measure=measure,
+        flag=flag,
+        users=users,
+    )
 
 
 @dataclass(frozen=True)
@@ -271,9 +308,13 @@ V1 = "/api/v1"
 def _patient_payload(w: World) -> dict:
     return {
         "organization": w.org.pk,  # used by admins only
-        "mrn": f"NEW-{uuid.uuid4().hex[:8]}", "given_name": "New", "family_name": "Patient",
-        "birth_date": "1990-02-03", "timezone": "America/New_York", "phone": "+15555550150",
-    }  # fmt: skip
+        "mrn": f"NEW-{uuid.uuid4().hex[:8]}",
+        "given_name": "New",
+        "family_name": "Patient",
+        "birth_date": "1990-02-03",
+        "timezone": "America/New_York",
+        "phone": "+15555550150",
+    }
 
 
 def _component_payload(w: World) -> dict:
@@ -287,66 +328,132 @@ def _component_payload(w: World) -> dict:
 
 def _phq9(w: World) -> dict:
     return {
-        "patient": w.patient.pk, "plan": w.plan.pk, "instrument": "phq9",
+        "patient": w.patient.pk,
+        "plan": w.plan.pk,
+        "instrument": "phq9",
         "answers": {f"q{i}": 1 for i in range(1, 10)} | {"q9": 0},
-    }  # fmt: skip
+    }
 
 
 CASES: list[Case] = [
     Case("protocols", "get", lambda w: f"{V1}/protocols/", CATALOGUE, patient_data=False),
-    Case("protocol", "get",
-         lambda w: f"{V1}/protocols/{Protocol.objects.first().pk}/", CATALOGUE,
-         patient_data=False),
+    Case(
+        "protocol",
+        "get",
+        lambda w: f"{V1}/protocols/{Protocol.objects.first().pk}/",
+        CATALOGUE,
+        patient_data=False,
+    ),
     Case("patients", "get", lambda w: f"{V1}/patients/", LIST, hides_target=_no_target_patient),
     Case("patients", "post", lambda w: f"{V1}/patients/", CREATE_PATIENT, _patient_payload),
     Case("patient", "get", lambda w: f"{V1}/patients/{w.patient.pk}/", READ),
-    Case("patient", "patch", lambda w: f"{V1}/patients/{w.patient.pk}/", MANAGE,
-         lambda w: {"email": "target@example.com"}),
-    Case("care team add", "post", lambda w: f"{V1}/patients/{w.patient.pk}/care-team/", MANAGE,
-         lambda w: {"user": w.new_clinician().pk, "role": "nurse"}),
-    Case("care team remove", "delete",
-         lambda w: f"{V1}/patients/{w.patient.pk}/care-team/{w.users['clinician_team'].pk}/",
-         MANAGE),
+    Case(
+        "patient",
+        "patch",
+        lambda w: f"{V1}/patients/{w.patient.pk}/",
+        MANAGE,
+        lambda w: {"email": "target@example.com"},
+    ),
+    Case(
+        "care team add",
+        "post",
+        lambda w: f"{V1}/patients/{w.patient.pk}/care-team/",
+        MANAGE,
+        lambda w: {"user": w.new_clinician().pk, "role": "nurse"},
+    ),
+    Case(
+        "care team remove",
+        "delete",
+        lambda w: f"{V1}/patients/{w.patient.pk}/care-team/{w.users['clinician_team'].pk}/",
+        MANAGE,
+    ),
     Case("plans", "get", lambda w: f"{V1}/plans/", LIST, hides_target=no_patient()),
-    Case("plans", "post", lambda w: f"{V1}/plans/", MANAGE,
-         lambda w: {"patient": w.patient.pk, "clinic": w.clinic.pk, "title": "New plan",
-                    "components": [_component_payload(w)]}),
+    Case(
+        "plans",
+        "post",
+        lambda w: f"{V1}/plans/",
+        MANAGE,
+        lambda w: {
+            "patient": w.patient.pk,
+            "clinic": w.clinic.pk,
+            "title": "New plan",
+            "components": [_component_payload(w)],
+        },
+    ),
     Case("plan", "get", lambda w: f"{V1}/plans/{w.plan.pk}/", READ),
-    Case("plan", "patch", lambda w: f"{V1}/plans/{w.plan.pk}/", MANAGE,
-         lambda w: {"goals": "Feel better"}),
+    Case(
+        "plan",
+        "patch",
+        lambda w: f"{V1}/plans/{w.plan.pk}/",
+        MANAGE,
+        lambda w: {"goals": "Feel better"},
+    ),
     Case("plan activate", "post", lambda w: f"{V1}/plans/{w.plan.pk}/activate/", MANAGE),
-    Case("plan hold", "post", lambda w: f"{V1}/plans/{w.plan_in('active').pk}/hold/", MANAGE,
-         lambda w: {"reason": "travel"}),
-    Case("plan resume", "post", lambda w: f"{V1}/plans/{w.plan_in('on-hold').pk}/resume/",
-         MANAGE),
-    Case("plan complete", "post",
-         lambda w: f"{V1}/plans/{w.plan_in('active').pk}/complete/", MANAGE),
-    Case("plan revoke", "post", lambda w: f"{V1}/plans/{w.plan.pk}/revoke/", MANAGE,
-         lambda w: {"reason": "duplicate plan"}),
+    Case(
+        "plan hold",
+        "post",
+        lambda w: f"{V1}/plans/{w.plan_in('active').pk}/hold/",
+        MANAGE,
+        lambda w: {"reason": "travel"},
+    ),
+    Case("plan resume", "post", lambda w: f"{V1}/plans/{w.plan_in('on-hold').pk}/resume/", MANAGE),
+    Case(
+        "plan complete", "post", lambda w: f"{V1}/plans/{w.plan_in('active').pk}/complete/", MANAGE
+    ),
+    Case(
+        "plan revoke",
+        "post",
+        lambda w: f"{V1}/plans/{w.plan.pk}/revoke/",
+        MANAGE,
+        lambda w: {"reason": "duplicate plan"},
+    ),
     Case("plan readiness", "get", lambda w: f"{V1}/plans/{w.plan.pk}/readiness/", READ),
     Case("plan FHIR export", "get", lambda w: f"{V1}/plans/{w.plan.pk}/fhir/", READ),
-    Case("component create", "post", lambda w: f"{V1}/plans/{w.plan.pk}/components/", MANAGE,
-         _component_payload),
+    Case(
+        "component create",
+        "post",
+        lambda w: f"{V1}/plans/{w.plan.pk}/components/",
+        MANAGE,
+        _component_payload,
+    ),
     Case("component", "get", lambda w: f"{V1}/components/{w.component.pk}/", READ),
-    Case("component", "patch", lambda w: f"{V1}/components/{w.component.pk}/", MANAGE,
-         lambda w: {"rationale": "left M1 for fibromyalgia (Level B)"}),
+    Case(
+        "component",
+        "patch",
+        lambda w: f"{V1}/components/{w.component.pk}/",
+        MANAGE,
+        lambda w: {"rationale": "left M1 for fibromyalgia (Level B)"},
+    ),
     Case("component", "delete", lambda w: f"{V1}/components/{w.component.pk}/", MANAGE),
-    Case("evaluations", "get", lambda w: f"{V1}/evaluations/", LIST,
-         hides_target=no_patient()),
-    Case("evaluations", "post", lambda w: f"{V1}/evaluations/", RECORD,
-         lambda w: {"patient": w.patient.pk, "plan": w.plan.pk, "kind": "pdmp_check"}),
+    Case("evaluations", "get", lambda w: f"{V1}/evaluations/", LIST, hides_target=no_patient()),
+    Case(
+        "evaluations",
+        "post",
+        lambda w: f"{V1}/evaluations/",
+        RECORD,
+        lambda w: {"patient": w.patient.pk, "plan": w.plan.pk, "kind": "pdmp_check"},
+    ),
     Case("evaluation", "get", lambda w: f"{V1}/evaluations/{w.evaluation.pk}/", READ),
-    Case("evaluation entered-in-error", "post",
-         lambda w: f"{V1}/evaluations/{w.evaluation.pk}/entered-in-error/", RECORD,
-         lambda w: {"reason": "recorded twice"}),
+    Case(
+        "evaluation entered-in-error",
+        "post",
+        lambda w: f"{V1}/evaluations/{w.evaluation.pk}/entered-in-error/",
+        RECORD,
+        lambda w: {"reason": "recorded twice"},
+    ),
     Case("measures", "get", lambda w: f"{V1}/measures/", LIST, hides_target=no_patient()),
     Case("measures", "post", lambda w: f"{V1}/measures/", RECORD, _phq9),
     Case("measure", "get", lambda w: f"{V1}/measures/{w.measure.pk}/", READ),
     Case("flags", "get", lambda w: f"{V1}/flags/", LIST, hides_target=no_patient()),
     Case("flag", "get", lambda w: f"{V1}/flags/{w.flag.pk}/", READ),
-    Case("flag dismiss", "post", lambda w: f"{V1}/flags/{w.flag.pk}/dismiss/", RECORD,
-         lambda w: {"reason": "handled by phone"}),
-]  # fmt: skip
+    Case(
+        "flag dismiss",
+        "post",
+        lambda w: f"{V1}/flags/{w.flag.pk}/dismiss/",
+        RECORD,
+        lambda w: {"reason": "handled by phone"},
+    ),
+]
 
 #: routes outside the matrix, by URL name: public by design or authenticated by other means
 EXEMPT_ROUTES: frozenset[str] = frozenset(

@@ -25,16 +25,18 @@ def _client(user) -> APIClient:
 @pytest.fixture
 def component(catalogue, organization):
     clinic = factories.ClinicFactory(organization=organization)
-    return make_component(patient=make_patient(organization), clinic=clinic,
-                          code="tms_10hz_ldlpfc_mdd")  # fmt: skip
+    return make_component(
+        patient=make_patient(organization), clinic=clinic, code="tms_10hz_ldlpfc_mdd"
+    )
 
 
 def test_request_then_approve_then_read_back_with_units(component, coordinator):
     client = _client(coordinator)
     url = f"/api/v1/components/{component.pk}/authorizations/"
     # given a request sent to the payer
-    created = client.post(url, {"status": "requested", "payer_name": "Example Health Plan"},
-                          format="json")  # fmt: skip
+    created = client.post(
+        url, {"status": "requested", "payer_name": "Example Health Plan"}, format="json"
+    )
     assert created.status_code == 201, created.json()
     pk = created.json()["id"]
     # when approval is recorded without the payer's details
@@ -44,9 +46,17 @@ def test_request_then_approve_then_read_back_with_units(component, coordinator):
     assert bad.json()["code"] == "invalid_authorization"
     assert set(bad.json()["fields"]) == {"number", "authorized_units", "starts_on", "ends_on"}
     # when it is recorded with them
-    ok = client.patch(f"/api/v1/authorizations/{pk}/", {
-        "status": "approved", "number": "PA-77", "authorized_units": 30,
-        "starts_on": "2026-10-01", "ends_on": "2027-03-31"}, format="json")  # fmt: skip
+    ok = client.patch(
+        f"/api/v1/authorizations/{pk}/",
+        {
+            "status": "approved",
+            "number": "PA-77",
+            "authorized_units": 30,
+            "starts_on": "2026-10-01",
+            "ends_on": "2027-03-31",
+        },
+        format="json",
+    )
     assert ok.status_code == 200, ok.json()
     body = ok.json()
     assert (body["status"], body["used"], body["remaining"]) == ("approved", 0, 30)
@@ -65,26 +75,46 @@ def test_denial_needs_the_payer_reason_and_an_approved_one_cannot_go_back(compon
     denied = client.patch(f"/api/v1/authorizations/{pk}/", {"status": "denied"}, format="json")
     assert (denied.status_code, denied.json()["code"]) == (400, "invalid_authorization")
     assert "decision_note" in denied.json()["fields"]
-    approved = client.post(url, {"status": "approved", "number": "PA-1", "authorized_units": 5,
-                                 "starts_on": "2026-10-01", "ends_on": "2026-12-31"},
-                           format="json").json()  # fmt: skip
-    back = client.patch(f"/api/v1/authorizations/{approved['id']}/", {"status": "requested"},
-                        format="json")  # fmt: skip
+    approved = client.post(
+        url,
+        {
+            "status": "approved",
+            "number": "PA-1",
+            "authorized_units": 5,
+            "starts_on": "2026-10-01",
+            "ends_on": "2026-12-31",
+        },
+        format="json",
+    ).json()
+    back = client.patch(
+        f"/api/v1/authorizations/{approved['id']}/", {"status": "requested"}, format="json"
+    )
     assert (back.status_code, back.json()["code"]) == (409, "illegal_transition")
-    window = client.post(url, {"status": "approved", "number": "PA-2", "authorized_units": 5,
-                               "starts_on": "2026-10-01", "ends_on": "2026-09-01"},
-                         format="json")  # fmt: skip
+    window = client.post(
+        url,
+        {
+            "status": "approved",
+            "number": "PA-2",
+            "authorized_units": 5,
+            "starts_on": "2026-10-01",
+            "ends_on": "2026-09-01",
+        },
+        format="json",
+    )
     assert window.json()["fields"] == {"ends_on": ["on or after starts_on"]}
 
 
 def test_self_pay_component_takes_no_authorisation(catalogue, organization, coordinator):
     clinic = factories.ClinicFactory(organization=organization)
-    component = factories.make_active_component(patient=make_patient(organization),
-                                                clinic=clinic, code="tms_hf_lm1_fibromyalgia",
-                                                payer_type="self_pay")  # fmt: skip
+    component = factories.make_active_component(
+        patient=make_patient(organization),
+        clinic=clinic,
+        code="tms_hf_lm1_fibromyalgia",
+        payer_type="self_pay",
+    )
     response = _client(coordinator).post(
-        f"/api/v1/components/{component.pk}/authorizations/", {"status": "requested"},
-        format="json")  # fmt: skip
+        f"/api/v1/components/{component.pk}/authorizations/", {"status": "requested"}, format="json"
+    )
     assert (response.status_code, response.json()["code"]) == (400, "invalid_coverage")
 
 
@@ -95,8 +125,9 @@ def test_evidence_link_file_and_evaluation(component, coordinator, tmp_path):
     # exactly one target
     none = client.post(url, {"title": "Nothing"}, format="json")
     assert (none.status_code, none.json()["code"]) == (400, "invalid_authorization")
-    link = client.post(url, {"title": "Letter", "url": "https://docs.example.com/l.pdf"},
-                       format="json")  # fmt: skip
+    link = client.post(
+        url, {"title": "Letter", "url": "https://docs.example.com/l.pdf"}, format="json"
+    )
     assert link.status_code == 201
     with override_settings(MEDIA_ROOT=tmp_path):
         upload = SimpleUploadedFile("trials.pdf", b"%PDF-1.4 synthetic", "application/pdf")
@@ -154,7 +185,16 @@ def test_the_data_migration_copies_component_fields_into_a_record():
             return {"PlanComponent": Component, "PriorAuthorization": Authorization}[name]
 
     migration.copy_component_authorizations(Apps(), None)
-    assert created == [{"component_id": 1, "payer_name": "Example Health Plan",
-                        "number": "PA-1", "authorized_units": 18, "starts_on": None,
-                        "ends_on": None, "status": "approved", "created_by_id": 7,
-                        "updated_by_id": 7}]  # fmt: skip
+    assert created == [
+        {
+            "component_id": 1,
+            "payer_name": "Example Health Plan",
+            "number": "PA-1",
+            "authorized_units": 18,
+            "starts_on": None,
+            "ends_on": None,
+            "status": "approved",
+            "created_by_id": 7,
+            "updated_by_id": 7,
+        }
+    ]

@@ -44,8 +44,13 @@ def _error(response, status: int = 400) -> dict:
 
 def test_nul_in_evaluation_data_is_400_naming_the_field(w, client):
     before = Evaluation.objects.count()
-    body = json.dumps({"patient": w.patient.pk, "kind": "transport_plan",
-                       "data": {"driver": {"name": "Sam\u0000"}}})  # fmt: skip
+    body = json.dumps(
+        {
+            "patient": w.patient.pk,
+            "kind": "transport_plan",
+            "data": {"driver": {"name": "Sam\u0000"}},
+        }
+    )
     err = _error(_raw(client, f"{API}/evaluations/", body))
     assert err["code"] == "validation_error"
     assert list(err["fields"]) == ["data.driver.name"]
@@ -54,8 +59,9 @@ def test_nul_in_evaluation_data_is_400_naming_the_field(w, client):
 
 def test_lone_surrogate_key_in_measure_answers_is_400_naming_the_field(w, client):
     before = Measure.objects.count()
-    text = (f'{{"patient": {w.patient.pk}, "instrument": "gad7", '
-            '"answers": {"q1": 1, "\\ud800": 2}}')  # fmt: skip
+    text = (
+        f'{{"patient": {w.patient.pk}, "instrument": "gad7", "answers": {{"q1": 1, "\\ud800": 2}}}}'
+    )
     err = _error(_raw(client, f"{API}/measures/", text))
     assert err["code"] == "validation_error"
     assert list(err["fields"]) == ["answers.\ufffd"]
@@ -85,20 +91,27 @@ def test_nul_in_a_query_parameter_is_400(client):
 def test_evaluation_dates_out_of_the_plausible_window_are_400(w, client, value):
     field = "performed_at"
     before = Evaluation.objects.count()
-    response = client.post(f"{API}/evaluations/",
-                           {"patient": w.patient.pk, "kind": "transport_plan", field: value},
-                           format="json")  # fmt: skip
+    response = client.post(
+        f"{API}/evaluations/",
+        {"patient": w.patient.pk, "kind": "transport_plan", field: value},
+        format="json",
+    )
     assert list(_error(response)["fields"]) == [field]
     assert Evaluation.objects.count() == before
 
 
-@pytest.mark.parametrize("taken_at", ["1850-01-01T10:00:00Z", "2999-01-01T10:00:00Z",
-                                      "1979-12-31T10:00:00Z"])  # fmt: skip
+@pytest.mark.parametrize(
+    "taken_at", ["1850-01-01T10:00:00Z", "2999-01-01T10:00:00Z", "1979-12-31T10:00:00Z"]
+)
 def test_measure_taken_outside_the_window_or_before_birth_is_400(w, client, taken_at):
     # the target patient was born on 1980-01-01
     before = Measure.objects.count()
-    payload = {"patient": w.patient.pk, "instrument": "gad7", "taken_at": taken_at,
-               "answers": {f"q{i}": 1 for i in range(1, 8)}}  # fmt: skip
+    payload = {
+        "patient": w.patient.pk,
+        "instrument": "gad7",
+        "taken_at": taken_at,
+        "answers": {f"q{i}": 1 for i in range(1, 8)},
+    }
     response = client.post(f"{API}/measures/", payload, format="json")
     err = _error(response)
     assert err["code"] == "validation_error"
@@ -106,13 +119,16 @@ def test_measure_taken_outside_the_window_or_before_birth_is_400(w, client, take
     assert Measure.objects.count() == before
 
 
-@pytest.mark.parametrize("starts_at", ["1900-01-02T10:00:00", "2026-10-05T10:00:00\u0000",
-                                       "2999-01-07T10:00:00Z"])  # fmt: skip
+@pytest.mark.parametrize(
+    "starts_at", ["1900-01-02T10:00:00", "2026-10-05T10:00:00\u0000", "2999-01-07T10:00:00Z"]
+)
 def test_implausible_session_times_are_not_booked(w, client, starts_at):
     component = w.plan.components.get(protocol__code="tms_hf_lm1_fibromyalgia")
-    response = client.post(f"{API}/sessions/",
-                           {"component": component.pk, "kind": "evaluation",
-                            "starts_at": starts_at}, format="json")  # fmt: skip
+    response = client.post(
+        f"{API}/sessions/",
+        {"component": component.pk, "kind": "evaluation", "starts_at": starts_at},
+        format="json",
+    )
     err = _error(response)
     assert err["code"] == "validation_error"
     assert list(err["fields"]) == ["starts_at"]
@@ -121,9 +137,11 @@ def test_implausible_session_times_are_not_booked(w, client, starts_at):
 
 def test_a_megabyte_of_goals_is_refused_and_the_bound_is_in_the_schema(w, client):
     before = CarePlan.objects.count()
-    response = client.post(f"{API}/plans/", {"patient": w.patient.pk, "clinic": w.clinic.pk,
-                                             "title": "T", "goals": "x" * 1_000_000},
-                           format="json")  # fmt: skip
+    response = client.post(
+        f"{API}/plans/",
+        {"patient": w.patient.pk, "clinic": w.clinic.pk, "title": "T", "goals": "x" * 1_000_000},
+        format="json",
+    )
     assert list(_error(response)["fields"]) == ["goals"]
     assert CarePlan.objects.count() == before
     schema = SchemaGenerator().get_schema(request=None, public=True)
@@ -148,14 +166,18 @@ def test_component_patch_with_an_unknown_field_is_400_naming_it(w, client):
 
 
 def test_resource_coil_is_a_vocabulary_value(w, client):
-    response = client.post(f"{API}/resources/", {"clinic": w.clinic.pk, "kind": "tms_device",
-                                                 "name": "Deep", "coil_type": "H7"},
-                           format="json")  # fmt: skip
+    response = client.post(
+        f"{API}/resources/",
+        {"clinic": w.clinic.pk, "kind": "tms_device", "name": "Deep", "coil_type": "H7"},
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     assert Resource.objects.get(pk=response.json()["id"]).coil_type == "h7"
-    bad = client.post(f"{API}/resources/", {"clinic": w.clinic.pk, "kind": "tms_device",
-                                            "name": "Odd", "coil_type": "banana"},
-                      format="json")  # fmt: skip
+    bad = client.post(
+        f"{API}/resources/",
+        {"clinic": w.clinic.pk, "kind": "tms_device", "name": "Odd", "coil_type": "banana"},
+        format="json",
+    )
     assert list(_error(bad)["fields"]) == ["coil_type"]
 
 

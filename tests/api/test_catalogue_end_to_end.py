@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from modalities.catalogue import ProtocolSpec, load_catalogue
+from modalities.catalogue import load_catalogue
+from modalities.specs import ProtocolSpec
 from modalities.vocab import Coil, Evidence, Modality, Timing
 from plans.models import CareTeamMember, Patient
 from plans.rules.readiness import condition_applies
@@ -58,11 +59,19 @@ MEASURE_ANSWERS: dict[str, dict[str, Any]] = {
 BP = {"systolic": 124, "diastolic": 80}
 COMPLETION: dict[str, dict[str, Any]] = {
     Modality.TMS: {"percent_mt": 120, "pulses": 3000},
-    Modality.SPRAVATO: {"dose_mg": 56, "monitoring_minutes": 125, "bp_before": BP,
-                        "bp_40min": BP, "bp_discharge": BP, "transport_confirmed": True},
-    Modality.KETAMINE: {"vitals": {"bp": BP, "heart_rate": 72, "spo2": 98},
-                        "driver_confirmed": True},
-}  # fmt: skip
+    Modality.SPRAVATO: {
+        "dose_mg": 56,
+        "monitoring_minutes": 125,
+        "bp_before": BP,
+        "bp_40min": BP,
+        "bp_discharge": BP,
+        "transport_confirmed": True,
+    },
+    Modality.KETAMINE: {
+        "vitals": {"bp": BP, "heart_rate": 72, "spo2": 98},
+        "driver_confirmed": True,
+    },
+}
 UPFRONT = (Timing.BEFORE_FIRST_SESSION, Timing.VALID_DURING_COURSE, Timing.BEFORE_EVERY_SESSION)
 
 
@@ -87,14 +96,28 @@ def world(catalogue):
     # two of every other resource; a TMS device of every coil family, so that each protocol
     # finds one its indication is cleared with (issue 13: H7 for OCD, figure-8 otherwise)
     Resource.objects.bulk_create(
-        [Resource(clinic=clinic, kind=kind, name=f"{kind} {i}")
-         for kind in ("monitoring_chair", "infusion_chair", "eeg_station", "consult_room",
-                      "treatment_room")
-         for i in range(2)]
-        + [Resource(clinic=clinic, kind="tms_device", name=f"tms_device {coil} {i}",
-                    coil_type=coil.value)
-           for coil in Coil for i in range(2)]
-    )  # fmt: skip
+        [
+            Resource(clinic=clinic, kind=kind, name=f"{kind} {i}")
+            for kind in (
+                "monitoring_chair",
+                "infusion_chair",
+                "eeg_station",
+                "consult_room",
+                "treatment_room",
+            )
+            for i in range(2)
+        ]
+        + [
+            Resource(
+                clinic=clinic,
+                kind="tms_device",
+                name=f"tms_device {coil} {i}",
+                coil_type=coil.value,
+            )
+            for coil in Coil
+            for i in range(2)
+        ]
+    )
     coordinator = factories.CoordinatorFactory(organization=org)
     prescriber = factories.ClinicianFactory(organization=org)
     patient = Patient.objects.create(
@@ -108,20 +131,32 @@ def world(catalogue):
         timezone="America/New_York",
     )
     CareTeamMember.objects.create(patient=patient, user=prescriber)
-    return {"clinic": clinic, "coordinator": coordinator, "prescriber": prescriber,
-            "patient": patient}  # fmt: skip
+    return {
+        "clinic": clinic,
+        "coordinator": coordinator,
+        "prescriber": prescriber,
+        "patient": patient,
+    }
 
 
 def _record(client, patient, plan_id, code: str, evidence: Evidence, *, baseline: bool) -> None:
     if evidence == Evidence.MEASURE:
-        body = {"patient": patient.pk, "plan": plan_id, "instrument": code,
-                "answers": MEASURE_ANSWERS[code]}  # fmt: skip
+        body = {
+            "patient": patient.pk,
+            "plan": plan_id,
+            "instrument": code,
+            "answers": MEASURE_ANSWERS[code],
+        }
         if baseline:
             body["is_baseline"] = True
         _ok(client.post(f"{API}/measures/", body, format="json"), 201)
     elif evidence == Evidence.EVALUATION:
-        body = {"patient": patient.pk, "plan": plan_id, "kind": code,
-                "data": EVALUATION_DATA.get(code, {})}  # fmt: skip
+        body = {
+            "patient": patient.pk,
+            "plan": plan_id,
+            "kind": code,
+            "data": EVALUATION_DATA.get(code, {}),
+        }
         _ok(client.post(f"{API}/evaluations/", body, format="json"), 201)
     # clinic evidence (site REMS certification) is the clinic's, set up in the fixture
 
@@ -138,17 +173,27 @@ def _run_course(spec: ProtocolSpec, world: dict, client_for) -> dict[str, int]:
         plan = _ok(
             coordinator.post(
                 f"{API}/plans/",
-                {"patient": patient.pk, "clinic": clinic.pk, "title": spec.title,
-                 "diagnoses": ["F33.2"],
-                 "components": [{"protocol": protocol.pk, "indication": indication.pk,
-                                 "payer_type": "commercial", "payer_name": "Example Health",
-                                 "prior_auth_number": "PA-E2E-1",
-                                 "prior_auth_sessions": spec.session_cap,
-                                 "prior_auth_expires_on": "2028-12-31"}]},
+                {
+                    "patient": patient.pk,
+                    "clinic": clinic.pk,
+                    "title": spec.title,
+                    "diagnoses": ["F33.2"],
+                    "components": [
+                        {
+                            "protocol": protocol.pk,
+                            "indication": indication.pk,
+                            "payer_type": "commercial",
+                            "payer_name": "Example Health",
+                            "prior_auth_number": "PA-E2E-1",
+                            "prior_auth_sessions": spec.session_cap,
+                            "prior_auth_expires_on": "2028-12-31",
+                        }
+                    ],
+                },
                 format="json",
             ),
             201,
-        )  # fmt: skip
+        )
         component_id = plan["components"][0]["id"]
         _ok(coordinator.post(f"{API}/plans/{plan['id']}/activate/", {}, format="json"))
         facts = _component_facts(spec, indication.code)
@@ -158,8 +203,14 @@ def _run_course(spec: ProtocolSpec, world: dict, client_for) -> dict[str, int]:
                 continue
             if req.code == "motor_threshold" or req.code == "prior_authorization":
                 continue
-            _record(coordinator, patient, plan["id"], str(req.code), req.evidence,
-                    baseline=req.timing == Timing.BEFORE_FIRST_SESSION)  # fmt: skip
+            _record(
+                coordinator,
+                patient,
+                plan["id"],
+                str(req.code),
+                req.evidence,
+                baseline=req.timing == Timing.BEFORE_FIRST_SESSION,
+            )
         ready = _ok(coordinator.get(f"{API}/plans/{plan['id']}/readiness/"))
         blocking = [
             item["key"]
@@ -180,10 +231,11 @@ def _run_course(spec: ProtocolSpec, world: dict, client_for) -> dict[str, int]:
         )
         assert booked["problems"] == []
         sessions = sorted(
-            _ok(coordinator.get(f"{API}/sessions/", {"component": component_id,
-                                                     "page_size": 200}))["results"],
+            _ok(coordinator.get(f"{API}/sessions/", {"component": component_id, "page_size": 200}))[
+                "results"
+            ],
             key=lambda s: s["starts_at"],
-        )  # fmt: skip
+        )
         assert len(sessions) == spec.total_sessions
 
         # Then every session checks in and completes on its day, with no gate block
@@ -193,14 +245,27 @@ def _run_course(spec: ProtocolSpec, world: dict, client_for) -> dict[str, int]:
             for req in repeats:
                 n = req.timing_value or 1
                 if number > n and (number - 1) % n == 0:
-                    _record(coordinator, patient, plan["id"], str(req.code), req.evidence,
-                            baseline=False)  # fmt: skip
-            checked = prescriber.post(f"{API}/sessions/{session['id']}/check-in/", {},
-                                      format="json")  # fmt: skip
+                    _record(
+                        coordinator,
+                        patient,
+                        plan["id"],
+                        str(req.code),
+                        req.evidence,
+                        baseline=False,
+                    )
+            checked = prescriber.post(
+                f"{API}/sessions/{session['id']}/check-in/", {}, format="json"
+            )
             assert checked.status_code == 200, (spec.code, number, checked.json())
             if session["kind"] == "mapping":
-                _record(prescriber, patient, plan["id"], "motor_threshold", Evidence.EVALUATION,
-                        baseline=False)  # fmt: skip
+                _record(
+                    prescriber,
+                    patient,
+                    plan["id"],
+                    "motor_threshold",
+                    Evidence.EVALUATION,
+                    baseline=False,
+                )
             _ok(
                 prescriber.post(
                     f"{API}/sessions/{session['id']}/complete/",
@@ -242,14 +307,22 @@ def test_saint_books_fifty_sessions_over_five_days_with_fifty_minute_gaps(world,
     plan = _ok(
         coordinator.post(
             f"{API}/plans/",
-            {"patient": world["patient"].pk, "clinic": world["clinic"].pk, "title": "SAINT",
-             "components": [{"protocol": protocol.pk,
-                             "indication": protocol.indications.first().pk,
-                             "payer_type": "self_pay"}]},
+            {
+                "patient": world["patient"].pk,
+                "clinic": world["clinic"].pk,
+                "title": "SAINT",
+                "components": [
+                    {
+                        "protocol": protocol.pk,
+                        "indication": protocol.indications.first().pk,
+                        "payer_type": "self_pay",
+                    }
+                ],
+            },
             format="json",
         ),
         201,
-    )  # fmt: skip
+    )
     # When its course is previewed
     with time_machine.travel(RECORDED_AT, tick=False):
         preview = _ok(

@@ -68,24 +68,43 @@ def _objects(w: World) -> dict[str, int]:
     """The caller's own object for each ``/<collection>/{pk}/`` path parameter."""
     component = w.plan.components.get(protocol__code="tms_hf_lm1_fibromyalgia")
     resource = Resource.objects.create(clinic=w.clinic, kind="consult_room", name="Room P")
-    session = book_session(component=component, kind="evaluation", by=w.users["coordinator"],
-                           starts_at=_next_weekday_10(), resources=[resource])  # fmt: skip
-    hours = ClinicianHours.objects.create(clinician=w.users["clinician_team"], clinic=w.clinic,
-                                          weekday=0, starts="09:00", ends="12:00")  # fmt: skip
-    feed = CalendarFeed.objects.create(patient=w.patient, created_by=w.users["coordinator"],
-                                       token_hash="p" * 64)  # fmt: skip
+    session = book_session(
+        component=component,
+        kind="evaluation",
+        by=w.users["coordinator"],
+        starts_at=_next_weekday_10(),
+        resources=[resource],
+    )
+    hours = ClinicianHours.objects.create(
+        clinician=w.users["clinician_team"],
+        clinic=w.clinic,
+        weekday=0,
+        starts="09:00",
+        ends="12:00",
+    )
+    feed = CalendarFeed.objects.create(
+        patient=w.patient, created_by=w.users["coordinator"], token_hash="p" * 64
+    )
     flag = w.flag or Flag.objects.filter(plan=w.plan).first()
     authorization = PriorAuthorization.objects.create(
         component=component, payer_name="Synthetic Health Plan", status="requested"
     )
     return {
         "authorizations": authorization.pk,
-        "patients": w.patient.pk, "plans": w.plan.pk, "components": component.pk,
-        "evaluations": w.evaluation.pk, "measures": w.measure.pk, "flags": flag.pk,
-        "clinics": w.clinic.pk, "resources": resource.pk, "sessions": session.pk,
-        "clinician-hours": hours.pk, "feeds": feed.pk,
-        "protocol": component.protocol_id, "indication": component.indication_id,
-    }  # fmt: skip
+        "patients": w.patient.pk,
+        "plans": w.plan.pk,
+        "components": component.pk,
+        "evaluations": w.evaluation.pk,
+        "measures": w.measure.pk,
+        "flags": flag.pk,
+        "clinics": w.clinic.pk,
+        "resources": resource.pk,
+        "sessions": session.pk,
+        "clinician-hours": hours.pk,
+        "feeds": feed.pk,
+        "protocol": component.protocol_id,
+        "indication": component.indication_id,
+    }
 
 
 def _next_weekday_10():
@@ -125,13 +144,29 @@ def _counts() -> tuple[int, ...]:
 # --- strategies ----------------------------------------------------------------------------
 
 _POISON = st.sampled_from(["\x00", "\ud800", "\udfff", "\udc00", "\ud83d"])
-_hostile_text = st.builds(lambda a, p, b: a + p + b, st.text(max_size=12), _POISON,
-                          st.text(max_size=12))  # fmt: skip
-_dates = st.sampled_from([
-    "1850-01-01", "2999-12-31", "1900-01-02", "0001-01-01", "9999-12-31", "2026-02-30",
-    "1850-01-01T10:00:00Z", "2999-01-07T10:00:00", "1900-01-02T10:00:00",
-    "9999-12-31T23:59:59+14:00", "2026-10-05T10:00:00\x00", "yesterday",
-]) | st.datetimes().map(lambda d: d.isoformat()) | st.dates().map(str)  # fmt: skip
+_hostile_text = st.builds(
+    lambda a, p, b: a + p + b, st.text(max_size=12), _POISON, st.text(max_size=12)
+)
+_dates = (
+    st.sampled_from(
+        [
+            "1850-01-01",
+            "2999-12-31",
+            "1900-01-02",
+            "0001-01-01",
+            "9999-12-31",
+            "2026-02-30",
+            "1850-01-01T10:00:00Z",
+            "2999-01-07T10:00:00",
+            "1900-01-02T10:00:00",
+            "9999-12-31T23:59:59+14:00",
+            "2026-10-05T10:00:00\x00",
+            "yesterday",
+        ]
+    )
+    | st.datetimes().map(lambda d: d.isoformat())
+    | st.dates().map(str)
+)
 _scalars = (
     st.text(max_size=30)
     | _hostile_text
@@ -159,38 +194,61 @@ def _templates(w: World, objects: dict[str, int]) -> dict[tuple[str, str], dict[
     gad7 = {f"q{i}": 1 for i in range(1, 8)}
     when = _next_weekday_10().replace(tzinfo=None).isoformat()
     return {
-        ("POST", "/api/v1/patients/"): {"mrn": "HP-1", "given_name": "A", "family_name": "B",
-                                        "birth_date": "1980-01-01",
-                                        "timezone": "America/New_York"},
+        ("POST", "/api/v1/patients/"): {
+            "mrn": "HP-1",
+            "given_name": "A",
+            "family_name": "B",
+            "birth_date": "1980-01-01",
+            "timezone": "America/New_York",
+        },
         ("PATCH", "/api/v1/patients/{pk}/"): {"given_name": "Alex", "phone": "+15555550123"},
         ("POST", "/api/v1/patients/{pk}/care-team/"): {"user": w.users["clinician_team"].pk},
-        ("POST", "/api/v1/plans/"): {"patient": patient, "clinic": clinic, "title": "P",
-                                     "goals": "g", "diagnoses": ["F33.1"]},
+        ("POST", "/api/v1/plans/"): {
+            "patient": patient,
+            "clinic": clinic,
+            "title": "P",
+            "goals": "g",
+            "diagnoses": ["F33.1"],
+        },
         ("PATCH", "/api/v1/plans/{pk}/"): {"title": "P2", "goals": "g2"},
         ("POST", "/api/v1/plans/{pk}/components/"): {
-            "protocol": objects["protocol"], "indication": objects["indication"],
-            "payer_type": "self_pay", "rationale": "r"},
+            "protocol": objects["protocol"],
+            "indication": objects["indication"],
+            "payer_type": "self_pay",
+            "rationale": "r",
+        },
         ("PATCH", "/api/v1/components/{pk}/"): {"rationale": "r2", "laterality": "left"},
-        ("POST", "/api/v1/evaluations/"): {"patient": patient, "kind": "transport_plan",
-                                           "data": {"driver": "Sam"}, "note": "n"},
-        ("POST", "/api/v1/measures/"): {"patient": patient, "instrument": "gad7",
-                                        "answers": gad7},
-        ("POST", "/api/v1/sessions/"): {"component": objects["components"],
-                                        "kind": "evaluation", "starts_at": when},
+        ("POST", "/api/v1/evaluations/"): {
+            "patient": patient,
+            "kind": "transport_plan",
+            "data": {"driver": "Sam"},
+            "note": "n",
+        },
+        ("POST", "/api/v1/measures/"): {"patient": patient, "instrument": "gad7", "answers": gad7},
+        ("POST", "/api/v1/sessions/"): {
+            "component": objects["components"],
+            "kind": "evaluation",
+            "starts_at": when,
+        },
         ("POST", "/api/v1/sessions/{pk}/reschedule/"): {"starts_at": when},
         ("POST", "/api/v1/sessions/{pk}/cancel/"): {"reason": "ill"},
         ("POST", "/api/v1/components/{pk}/schedule/"): {
-            "starts_on": when[:10], "preferred_start": "10:00"},
+            "starts_on": when[:10],
+            "preferred_start": "10:00",
+        },
         ("POST", "/api/v1/clinics/{pk}/closures/"): {"date": when[:10], "reason": "r"},
         ("PATCH", "/api/v1/clinics/{pk}/"): {"phone": "+15555550142"},
-        ("POST", "/api/v1/resources/"): {"clinic": clinic, "kind": "consult_room",
-                                         "name": "R"},
-        ("POST", "/api/v1/clinician-hours/"): {"clinician": w.users["clinician_team"].pk,
-                                               "clinic": clinic, "weekday": 1,
-                                               "starts": "09:00", "ends": "10:00"},
+        ("POST", "/api/v1/resources/"): {"clinic": clinic, "kind": "consult_room", "name": "R"},
+        ("POST", "/api/v1/clinician-hours/"): {
+            "clinician": w.users["clinician_team"].pk,
+            "clinic": clinic,
+            "weekday": 1,
+            "starts": "09:00",
+            "ends": "10:00",
+        },
         ("POST", "/api/v1/flags/{pk}/dismiss/"): {"reason": "seen"},
         ("POST", "/api/v1/plans/{pk}/hold/"): {"reason": "r"},
-    }  # fmt: skip
+    }
 
 
 @st.composite
@@ -217,9 +275,16 @@ def world(db):
     return w, objects, _templates(w, objects)
 
 
-@settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                 HealthCheck.data_too_large])  # fmt: skip
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(data=st.data())
 def test_hostile_input_never_5xx_and_a_refusal_writes_nothing(data, world, client_for):
     w, objects, templates = world
@@ -227,8 +292,9 @@ def test_hostile_input_never_5xx_and_a_refusal_writes_nothing(data, world, clien
     client = client_for(w.users["coordinator"])
     before = _counts()
     # when: the payload is sent as a JSON body
-    response = client.generic(method, _url(path, objects), _body_text(payload),
-                              content_type="application/json")  # fmt: skip
+    response = client.generic(
+        method, _url(path, objects), _body_text(payload), content_type="application/json"
+    )
     # then
     assert response.status_code < 500, (method, path, payload, response.content[:500])
     if response.status_code >= 400:
@@ -243,6 +309,10 @@ def test_hostile_input_never_5xx_and_a_refusal_writes_nothing(data, world, clien
 def test_every_write_endpoint_is_enumerated():
     """The property sees the whole write surface (sanity: the generator found it)."""
     paths = {p for _, p, _ in ENDPOINTS}
-    assert {"/api/v1/plans/", "/api/v1/sessions/", "/api/v1/measures/",
-            "/api/v1/components/{pk}/"} <= paths  # fmt: skip
+    assert {
+        "/api/v1/plans/",
+        "/api/v1/sessions/",
+        "/api/v1/measures/",
+        "/api/v1/components/{pk}/",
+    } <= paths
     assert len(ENDPOINTS) >= 30

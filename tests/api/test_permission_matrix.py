@@ -66,8 +66,11 @@ def _api_routes() -> dict[str, set[str]]:
     def walk(patterns, prefix: str, namespace: str) -> None:
         for p in patterns:
             if isinstance(p, URLResolver):
-                ns = f"{namespace}:{p.namespace}" if p.namespace and namespace else (
-                    p.namespace or namespace)  # fmt: skip
+                ns = (
+                    f"{namespace}:{p.namespace}"
+                    if p.namespace and namespace
+                    else (p.namespace or namespace)
+                )
                 walk(p.url_patterns, prefix + str(p.pattern), ns)
             elif isinstance(p, URLPattern) and (prefix + str(p.pattern)).startswith("api/v1/"):
                 name = f"{namespace}:{p.name}" if namespace else str(p.name)

@@ -25,8 +25,10 @@ V1 = "/api/v1"
 
 #: reports: staff of any organisation get 200 (scoped); patients 403; anonymous 401
 REPORT = dict.fromkeys(PERSONAS, "ok") | {
-    "anonymous": "401", "patient_self": "403", "patient_other": "403",
-}  # fmt: skip
+    "anonymous": "401",
+    "patient_self": "403",
+    "patient_other": "403",
+}
 
 
 def _covered(w: World):
@@ -37,10 +39,14 @@ def _covered(w: World):
 def _authorization(w: World):
     if "authorization" not in w.extra:
         w.extra["authorization"] = create_authorization(
-            component=_covered(w), by=w.users["coordinator"], status="approved",
-            number="PA-M", authorized_units=18, starts_on=dt.date(2026, 1, 1),
+            component=_covered(w),
+            by=w.users["coordinator"],
+            status="approved",
+            number="PA-M",
+            authorized_units=18,
+            starts_on=dt.date(2026, 1, 1),
             ends_on=dt.date(2026, 12, 31),
-        )  # fmt: skip
+        )
     return w.extra["authorization"]
 
 
@@ -49,27 +55,56 @@ def _no_target_rows(w: World, body) -> bool:
 
 
 CASES: list[Case] = [
-    Case("component authorizations", "get",
-         lambda w: f"{V1}/components/{_covered(w).pk}/authorizations/", READ),
-    Case("component authorizations", "post",
-         lambda w: f"{V1}/components/{_covered(w).pk}/authorizations/", MANAGE,
-         lambda w: {"status": "requested", "payer_name": "Example Health Plan"}),
-    Case("authorization", "get",
-         lambda w: f"{V1}/authorizations/{_authorization(w).pk}/", READ),
-    Case("authorization", "patch",
-         lambda w: f"{V1}/authorizations/{_authorization(w).pk}/", MANAGE,
-         lambda w: {"decision_note": "approved by phone"}),
-    Case("authorization evidence", "post",
-         lambda w: f"{V1}/authorizations/{_authorization(w).pk}/evidence/", MANAGE,
-         lambda w: {"title": "Approval letter", "url": "https://docs.example.com/pa.pdf"}),
-    Case("reauthorization packet", "get",
-         lambda w: f"{V1}/components/{_covered(w).pk}/reauthorization-packet/", RECORD),
-    Case("claims report", "get", lambda w: f"{V1}/reports/claims/", REPORT,
-         hides_target=_no_target_rows),
+    Case(
+        "component authorizations",
+        "get",
+        lambda w: f"{V1}/components/{_covered(w).pk}/authorizations/",
+        READ,
+    ),
+    Case(
+        "component authorizations",
+        "post",
+        lambda w: f"{V1}/components/{_covered(w).pk}/authorizations/",
+        MANAGE,
+        lambda w: {"status": "requested", "payer_name": "Example Health Plan"},
+    ),
+    Case("authorization", "get", lambda w: f"{V1}/authorizations/{_authorization(w).pk}/", READ),
+    Case(
+        "authorization",
+        "patch",
+        lambda w: f"{V1}/authorizations/{_authorization(w).pk}/",
+        MANAGE,
+        lambda w: {"decision_note": "approved by phone"},
+    ),
+    Case(
+        "authorization evidence",
+        "post",
+        lambda w: f"{V1}/authorizations/{_authorization(w).pk}/evidence/",
+        MANAGE,
+        lambda w: {"title": "Approval letter", "url": "https://docs.example.com/pa.pdf"},
+    ),
+    Case(
+        "reauthorization packet",
+        "get",
+        lambda w: f"{V1}/components/{_covered(w).pk}/reauthorization-packet/",
+        RECORD,
+    ),
+    Case(
+        "claims report",
+        "get",
+        lambda w: f"{V1}/reports/claims/",
+        REPORT,
+        hides_target=_no_target_rows,
+    ),
     Case("outcomes report", "get", lambda w: f"{V1}/reports/outcomes/", REPORT),
-    Case("authorizations report", "get", lambda w: f"{V1}/reports/authorizations/", REPORT,
-         hides_target=_no_target_rows),
-]  # fmt: skip
+    Case(
+        "authorizations report",
+        "get",
+        lambda w: f"{V1}/reports/authorizations/",
+        REPORT,
+        hides_target=_no_target_rows,
+    ),
+]
 
 CSV_ROUTES = {
     "api:report-claims-csv": f"{V1}/reports/claims/csv/",

@@ -17,10 +17,15 @@ def _more_plans(world, n: int) -> None:
     """``n`` more plans for the seed patient (bulk: the list only reads the plan rows)."""
     patient = world["patient"]
     CarePlan.objects.bulk_create(
-        CarePlan(patient=patient, organization_id=patient.organization_id, clinic=world["clinic"],
-                 title=f"Extra {i}", diagnoses=["F33.2"])
+        CarePlan(
+            patient=patient,
+            organization_id=patient.organization_id,
+            clinic=world["clinic"],
+            title=f"Extra {i}",
+            diagnoses=["F33.2"],
+        )
         for i in range(n)
-    )  # fmt: skip
+    )
 
 
 def test_keyset_pages_walk_every_plan_once_newest_first(client_for, demo_world):
@@ -74,20 +79,60 @@ def test_a_tampered_cursor_is_a_400_with_a_stable_code(client_for, demo_world, c
 
 
 def test_list_rows_are_exactly_what_the_plan_serializer_renders(client_for, demo_world):
-    # given the demo plans (several components, prior authorisation, dates) and more
+    # given the demo plans (several components, prior authorisation, dates) and more, one with
+    # whole-second times (no microseconds), a status reason and activation/end times
+    import datetime as dt
+    import json
+
+    from django.db.models import Prefetch
     from rest_framework.renderers import JSONRenderer
 
-    from api.plans.rows import list_plans, plan_rows
-    from api.plans.serializers import PlanOut
+    from api.plans.rows import plan_rows_for
+    from api.plans.serializers.plans import PlanOut
+    from plans.models import PlanComponent
 
     _more_plans(demo_world, 2)
-    plans = list(list_plans(CarePlan.objects.filter(organization=demo_world["organization"])))
-    # when the list's fast rows and PlanOut render the same plans
-    fast = JSONRenderer().render(plan_rows(plans))
+    whole = dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.UTC)
+    extra = CarePlan.objects.filter(title="Extra 0")
+    extra.update(
+        created_at=whole,
+        activated_at=whole,
+        ended_at=whole + dt.timedelta(seconds=1.5),
+        status_reason='Paused: "travel" \\ ünïcode\n',
+        diagnoses=[],
+    )
+    scope = CarePlan.objects.filter(organization=demo_world["organization"])
+    components = PlanComponent.objects.select_related("protocol", "indication")
+    plans = list(
+        scope.prefetch_related(
+            Prefetch("components", queryset=components.prefetch_related("authorizations"))
+        )
+    )
+    # when PostgreSQL builds the rows and PlanOut renders the same plans
+    fast = JSONRenderer().render([json.loads(t) for t in plan_rows_for([p.pk for p in plans])])
     slow = JSONRenderer().render(PlanOut(plans, many=True).data)
     # then the JSON is identical, byte for byte (PlanOut stays the schema)
     assert fast == slow
-    assert any(len(p["components"]) > 1 for p in plan_rows(plans))
+    rows = json.loads(fast)
+    assert any(len(p["components"]) > 1 for p in rows)
+    assert any(c["prior_auth_number"] for p in rows for c in p["components"])
+    assert "2026-03-01T12:30:00Z" in fast.decode()
+
+
+def test_the_list_endpoint_serves_those_rows_in_keyset_order(client_for, demo_world):
+    # given a dozen plans
+    from api.plans.serializers.plans import PlanOut
+
+    _more_plans(demo_world, 9)
+    client = client_for(demo_world["users"]["coordinator"])
+    # when the list is read
+    body = client.get(f"{API}/plans/", {"page_size": 4}).json()
+    # then each row is PlanOut of that plan, newest first
+    expected = CarePlan.objects.filter(organization=demo_world["organization"])[:4]
+    assert body["results"] == [dict(PlanOut(p).data) for p in expected]
+    assert body["next"]
+    assert body["count"] is None
+    assert body["previous"] is None
 
 
 def test_plan_detail_shows_the_newest_open_flags_and_links_to_the_rest(client_for, demo_world):
@@ -95,11 +140,16 @@ def test_plan_detail_shows_the_newest_open_flags_and_links_to_the_rest(client_fo
     plan = demo_world["plan"]
     already = Flag.objects.filter(plan=plan, status="open").count()
     Flag.objects.bulk_create(
-        Flag(plan=plan, patient_id=plan.patient_id, code="MONITORING_FORM_MISSING",
-             requirement_key=f"session:{i}", severity="warning",
-             message="A monitoring form is missing.")
+        Flag(
+            plan=plan,
+            patient_id=plan.patient_id,
+            code="MONITORING_FORM_MISSING",
+            requirement_key=f"session:{i}",
+            severity="warning",
+            message="A monitoring form is missing.",
+        )
         for i in range(DETAIL_OPEN_FLAGS + 5)
-    )  # fmt: skip
+    )
     client = client_for(demo_world["users"]["coordinator"])
     # when the plan is read
     body = client.get(f"{API}/plans/{plan.pk}/").json()

@@ -25,16 +25,27 @@ from tests.api.matrix import World, build_world
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1"
-SERIALIZER_MODULES = ("api.plans.serializers", "api.scheduling.serializers")
+SERIALIZER_MODULES = (
+    *(
+        f"api.plans.serializers.{m}"
+        for m in ("fields", "catalogue", "patients", "plans", "records")
+    ),
+    "api.scheduling.serializers",
+)
 #: fields whose name says "an id of something" — they must be VisibleRelatedFields
 ID_NAMES = {
     *("patient", "plan", "component", "clinic", "clinician", "user", "coordinator"),
     *("organization", "resource", "resource_ids", "care_team", "protocol", "indication"),
 }
 #: catalogue references: there is no "another organisation's" protocol; unknown is still 404
-GLOBAL = {"ComponentIn.protocol", "ComponentIn.indication", "ComponentPatchIn.protocol",
-          "ComponentPatchIn.indication", "PlanIn.components[].protocol",
-          "PlanIn.components[].indication"}  # fmt: skip
+GLOBAL = {
+    "ComponentIn.protocol",
+    "ComponentIn.indication",
+    "ComponentPatchIn.protocol",
+    "ComponentPatchIn.indication",
+    "PlanIn.components[].protocol",
+    "PlanIn.components[].indication",
+}
 EXEMPT = {
     "PatientIn.organization": "admins only, and an admin sees every organisation; the view "
     "drops it for everyone else before validation",
@@ -64,8 +75,12 @@ def _clinician(w: World):
 
 
 def _book(w: World, **over: Any) -> dict:
-    return {"component": _tms(w).pk, "kind": "evaluation", "starts_at": "2030-01-07T10:00:00",
-            **over}  # fmt: skip
+    return {
+        "component": _tms(w).pk,
+        "kind": "evaluation",
+        "starts_at": "2030-01-07T10:00:00",
+        **over,
+    }
 
 
 def _protocol_ids(w: World) -> tuple[int, int]:
@@ -74,98 +89,238 @@ def _protocol_ids(w: World) -> tuple[int, int]:
 
 
 FK_CASES: dict[str, Ref] = {
-    "PatientIn.user": Ref("post", lambda w: f"{API}/patients/",
-        lambda w, v: {"mrn": "REF-1", "given_name": "A", "family_name": "B",
-                      "birth_date": "1980-01-01", "timezone": "America/New_York", "user": v},
-        lambda o: o.users["patient_self"].pk),
-    "PatientIn.care_team": Ref("post", lambda w: f"{API}/patients/",
-        lambda w, v: {"mrn": "REF-2", "given_name": "A", "family_name": "B",
-                      "birth_date": "1980-01-01", "timezone": "America/New_York",
-                      "care_team": [v]},
-        lambda o: o.users["clinician_team"].pk),
-    "PatientPatchIn.user": Ref("patch", lambda w: f"{API}/patients/{w.other_patient.pk}/",
-        lambda w, v: {"user": v}, lambda o: o.users["patient_other"].pk),
-    "CareTeamIn.user": Ref("post", lambda w: f"{API}/patients/{w.patient.pk}/care-team/",
-        lambda w, v: {"user": v}, lambda o: o.users["clinician_team"].pk),
-    "PlanIn.patient": Ref("post", lambda w: f"{API}/plans/",
+    "PatientIn.user": Ref(
+        "post",
+        lambda w: f"{API}/patients/",
+        lambda w, v: {
+            "mrn": "REF-1",
+            "given_name": "A",
+            "family_name": "B",
+            "birth_date": "1980-01-01",
+            "timezone": "America/New_York",
+            "user": v,
+        },
+        lambda o: o.users["patient_self"].pk,
+    ),
+    "PatientIn.care_team": Ref(
+        "post",
+        lambda w: f"{API}/patients/",
+        lambda w, v: {
+            "mrn": "REF-2",
+            "given_name": "A",
+            "family_name": "B",
+            "birth_date": "1980-01-01",
+            "timezone": "America/New_York",
+            "care_team": [v],
+        },
+        lambda o: o.users["clinician_team"].pk,
+    ),
+    "PatientPatchIn.user": Ref(
+        "patch",
+        lambda w: f"{API}/patients/{w.other_patient.pk}/",
+        lambda w, v: {"user": v},
+        lambda o: o.users["patient_other"].pk,
+    ),
+    "CareTeamIn.user": Ref(
+        "post",
+        lambda w: f"{API}/patients/{w.patient.pk}/care-team/",
+        lambda w, v: {"user": v},
+        lambda o: o.users["clinician_team"].pk,
+    ),
+    "PlanIn.patient": Ref(
+        "post",
+        lambda w: f"{API}/plans/",
         lambda w, v: {"patient": v, "clinic": w.clinic.pk, "title": "T"},
-        lambda o: o.patient.pk),
-    "PlanIn.clinic": Ref("post", lambda w: f"{API}/plans/",
+        lambda o: o.patient.pk,
+    ),
+    "PlanIn.clinic": Ref(
+        "post",
+        lambda w: f"{API}/plans/",
         lambda w, v: {"patient": w.patient.pk, "clinic": v, "title": "T"},
-        lambda o: o.clinic.pk),
-    "PlanIn.coordinator": Ref("post", lambda w: f"{API}/plans/",
-        lambda w, v: {"patient": w.patient.pk, "clinic": w.clinic.pk, "title": "T",
-                      "coordinator": v},
-        lambda o: o.users["coordinator"].pk),
-    "PlanPatchIn.clinic": Ref("patch", lambda w: f"{API}/plans/{w.plan.pk}/",
-        lambda w, v: {"clinic": v}, lambda o: o.clinic.pk),
-    "PlanPatchIn.coordinator": Ref("patch", lambda w: f"{API}/plans/{w.plan.pk}/",
-        lambda w, v: {"coordinator": v}, lambda o: o.users["coordinator"].pk),
-    "EvaluationIn.patient": Ref("post", lambda w: f"{API}/evaluations/",
-        lambda w, v: {"patient": v, "kind": "transport_plan"}, lambda o: o.patient.pk),
-    "EvaluationIn.plan": Ref("post", lambda w: f"{API}/evaluations/",
+        lambda o: o.clinic.pk,
+    ),
+    "PlanIn.coordinator": Ref(
+        "post",
+        lambda w: f"{API}/plans/",
+        lambda w, v: {
+            "patient": w.patient.pk,
+            "clinic": w.clinic.pk,
+            "title": "T",
+            "coordinator": v,
+        },
+        lambda o: o.users["coordinator"].pk,
+    ),
+    "PlanPatchIn.clinic": Ref(
+        "patch",
+        lambda w: f"{API}/plans/{w.plan.pk}/",
+        lambda w, v: {"clinic": v},
+        lambda o: o.clinic.pk,
+    ),
+    "PlanPatchIn.coordinator": Ref(
+        "patch",
+        lambda w: f"{API}/plans/{w.plan.pk}/",
+        lambda w, v: {"coordinator": v},
+        lambda o: o.users["coordinator"].pk,
+    ),
+    "EvaluationIn.patient": Ref(
+        "post",
+        lambda w: f"{API}/evaluations/",
+        lambda w, v: {"patient": v, "kind": "transport_plan"},
+        lambda o: o.patient.pk,
+    ),
+    "EvaluationIn.plan": Ref(
+        "post",
+        lambda w: f"{API}/evaluations/",
         lambda w, v: {"patient": w.patient.pk, "plan": v, "kind": "transport_plan"},
-        lambda o: o.plan.pk),
-    "EvaluationIn.component": Ref("post", lambda w: f"{API}/evaluations/",
+        lambda o: o.plan.pk,
+    ),
+    "EvaluationIn.component": Ref(
+        "post",
+        lambda w: f"{API}/evaluations/",
         lambda w, v: {"patient": w.patient.pk, "component": v, "kind": "transport_plan"},
-        lambda o: o.component.pk),
-    "MeasureIn.patient": Ref("post", lambda w: f"{API}/measures/",
-        lambda w, v: {"patient": v, "instrument": "gad7",
-                      "answers": {f"q{i}": 1 for i in range(1, 8)}},
-        lambda o: o.patient.pk),
-    "MeasureIn.plan": Ref("post", lambda w: f"{API}/measures/",
-        lambda w, v: {"patient": w.patient.pk, "plan": v, "instrument": "gad7",
-                      "answers": {f"q{i}": 1 for i in range(1, 8)}},
-        lambda o: o.plan.pk),
-    "MeasureIn.component": Ref("post", lambda w: f"{API}/measures/",
-        lambda w, v: {"patient": w.patient.pk, "component": v, "instrument": "gad7",
-                      "answers": {f"q{i}": 1 for i in range(1, 8)}},
-        lambda o: o.component.pk),
-    "ResourceSerializer.clinic": Ref("post", lambda w: f"{API}/resources/",
+        lambda o: o.component.pk,
+    ),
+    "MeasureIn.patient": Ref(
+        "post",
+        lambda w: f"{API}/measures/",
+        lambda w, v: {
+            "patient": v,
+            "instrument": "gad7",
+            "answers": {f"q{i}": 1 for i in range(1, 8)},
+        },
+        lambda o: o.patient.pk,
+    ),
+    "MeasureIn.plan": Ref(
+        "post",
+        lambda w: f"{API}/measures/",
+        lambda w, v: {
+            "patient": w.patient.pk,
+            "plan": v,
+            "instrument": "gad7",
+            "answers": {f"q{i}": 1 for i in range(1, 8)},
+        },
+        lambda o: o.plan.pk,
+    ),
+    "MeasureIn.component": Ref(
+        "post",
+        lambda w: f"{API}/measures/",
+        lambda w, v: {
+            "patient": w.patient.pk,
+            "component": v,
+            "instrument": "gad7",
+            "answers": {f"q{i}": 1 for i in range(1, 8)},
+        },
+        lambda o: o.component.pk,
+    ),
+    "ResourceSerializer.clinic": Ref(
+        "post",
+        lambda w: f"{API}/resources/",
         lambda w, v: {"clinic": v, "kind": "consult_room", "name": "Ref room"},
-        lambda o: o.clinic.pk),
-    "ClinicianHoursSerializer.clinician": Ref("post", lambda w: f"{API}/clinician-hours/",
-        lambda w, v: {"clinician": v, "clinic": w.clinic.pk, "weekday": 0, "starts": "09:00",
-                      "ends": "12:00"},
-        lambda o: o.users["clinician_team"].pk),
-    "ClinicianHoursSerializer.clinic": Ref("post", lambda w: f"{API}/clinician-hours/",
-        lambda w, v: {"clinician": _clinician(w).pk, "clinic": v, "weekday": 0,
-                      "starts": "09:00", "ends": "12:00"},
-        lambda o: o.clinic.pk),
-    "BookSessionInputSerializer.component": Ref("post", lambda w: f"{API}/sessions/",
-        lambda w, v: _book(w, component=v), lambda o: _tms(o).pk),
-    "BookSessionInputSerializer.resource_ids": Ref("post", lambda w: f"{API}/sessions/",
-        lambda w, v: _book(w, resource_ids=[v]), lambda o: _resource(o).pk),
-    "BookSessionInputSerializer.clinician": Ref("post", lambda w: f"{API}/sessions/",
-        lambda w, v: _book(w, clinician=v), lambda o: o.users["clinician_team"].pk),
-    "ScheduleInputSerializer.clinician": Ref("post",
+        lambda o: o.clinic.pk,
+    ),
+    "ClinicianHoursSerializer.clinician": Ref(
+        "post",
+        lambda w: f"{API}/clinician-hours/",
+        lambda w, v: {
+            "clinician": v,
+            "clinic": w.clinic.pk,
+            "weekday": 0,
+            "starts": "09:00",
+            "ends": "12:00",
+        },
+        lambda o: o.users["clinician_team"].pk,
+    ),
+    "ClinicianHoursSerializer.clinic": Ref(
+        "post",
+        lambda w: f"{API}/clinician-hours/",
+        lambda w, v: {
+            "clinician": _clinician(w).pk,
+            "clinic": v,
+            "weekday": 0,
+            "starts": "09:00",
+            "ends": "12:00",
+        },
+        lambda o: o.clinic.pk,
+    ),
+    "BookSessionInputSerializer.component": Ref(
+        "post",
+        lambda w: f"{API}/sessions/",
+        lambda w, v: _book(w, component=v),
+        lambda o: _tms(o).pk,
+    ),
+    "BookSessionInputSerializer.resource_ids": Ref(
+        "post",
+        lambda w: f"{API}/sessions/",
+        lambda w, v: _book(w, resource_ids=[v]),
+        lambda o: _resource(o).pk,
+    ),
+    "BookSessionInputSerializer.clinician": Ref(
+        "post",
+        lambda w: f"{API}/sessions/",
+        lambda w, v: _book(w, clinician=v),
+        lambda o: o.users["clinician_team"].pk,
+    ),
+    "ScheduleInputSerializer.clinician": Ref(
+        "post",
         lambda w: f"{API}/components/{_tms(w).pk}/schedule/",
         lambda w, v: {"starts_on": "2030-01-07", "preferred_start": "10:00", "clinician": v},
-        lambda o: o.users["clinician_team"].pk),
-    "FeedInputSerializer.patient": Ref("post", lambda w: f"{API}/feeds/",
-        lambda w, v: {"patient": v}, lambda o: o.patient.pk),
-    "FeedInputSerializer.clinician": Ref("post", lambda w: f"{API}/feeds/",
-        lambda w, v: {"clinician": v}, lambda o: o.users["clinician_team"].pk),
+        lambda o: o.users["clinician_team"].pk,
+    ),
+    "FeedInputSerializer.patient": Ref(
+        "post", lambda w: f"{API}/feeds/", lambda w, v: {"patient": v}, lambda o: o.patient.pk
+    ),
+    "FeedInputSerializer.clinician": Ref(
+        "post",
+        lambda w: f"{API}/feeds/",
+        lambda w, v: {"clinician": v},
+        lambda o: o.users["clinician_team"].pk,
+    ),
     # catalogue references (no foreign object exists): unknown is 404 like the rest
-    "ComponentIn.protocol": Ref("post", lambda w: f"{API}/plans/{w.plan.pk}/components/",
-        lambda w, v: {"protocol": v, "indication": _protocol_ids(w)[1],
-                      "payer_type": "self_pay"}, None),
-    "ComponentIn.indication": Ref("post", lambda w: f"{API}/plans/{w.plan.pk}/components/",
-        lambda w, v: {"protocol": _protocol_ids(w)[0], "indication": v,
-                      "payer_type": "self_pay"}, None),
-    "ComponentPatchIn.protocol": Ref("patch", lambda w: f"{API}/components/{_tms(w).pk}/",
-        lambda w, v: {"protocol": v}, None),
-    "ComponentPatchIn.indication": Ref("patch", lambda w: f"{API}/components/{_tms(w).pk}/",
-        lambda w, v: {"indication": v}, None),
-    "PlanIn.components[].protocol": Ref("post", lambda w: f"{API}/plans/",
-        lambda w, v: {"patient": w.patient.pk, "clinic": w.clinic.pk, "title": "T",
-                      "components": [{"protocol": v, "indication": _protocol_ids(w)[1],
-                                      "payer_type": "self_pay"}]}, None),
-    "PlanIn.components[].indication": Ref("post", lambda w: f"{API}/plans/",
-        lambda w, v: {"patient": w.patient.pk, "clinic": w.clinic.pk, "title": "T",
-                      "components": [{"protocol": _protocol_ids(w)[0], "indication": v,
-                                      "payer_type": "self_pay"}]}, None),
-}  # fmt: skip
+    "ComponentIn.protocol": Ref(
+        "post",
+        lambda w: f"{API}/plans/{w.plan.pk}/components/",
+        lambda w, v: {"protocol": v, "indication": _protocol_ids(w)[1], "payer_type": "self_pay"},
+        None,
+    ),
+    "ComponentIn.indication": Ref(
+        "post",
+        lambda w: f"{API}/plans/{w.plan.pk}/components/",
+        lambda w, v: {"protocol": _protocol_ids(w)[0], "indication": v, "payer_type": "self_pay"},
+        None,
+    ),
+    "ComponentPatchIn.protocol": Ref(
+        "patch", lambda w: f"{API}/components/{_tms(w).pk}/", lambda w, v: {"protocol": v}, None
+    ),
+    "ComponentPatchIn.indication": Ref(
+        "patch", lambda w: f"{API}/components/{_tms(w).pk}/", lambda w, v: {"indication": v}, None
+    ),
+    "PlanIn.components[].protocol": Ref(
+        "post",
+        lambda w: f"{API}/plans/",
+        lambda w, v: {
+            "patient": w.patient.pk,
+            "clinic": w.clinic.pk,
+            "title": "T",
+            "components": [
+                {"protocol": v, "indication": _protocol_ids(w)[1], "payer_type": "self_pay"}
+            ],
+        },
+        None,
+    ),
+    "PlanIn.components[].indication": Ref(
+        "post",
+        lambda w: f"{API}/plans/",
+        lambda w, v: {
+            "patient": w.patient.pk,
+            "clinic": w.clinic.pk,
+            "title": "T",
+            "components": [
+                {"protocol": _protocol_ids(w)[0], "indication": v, "payer_type": "self_pay"}
+            ],
+        },
+        None,
+    ),
+}
 
 UNKNOWN_ID = 2_000_000_000  # inside the integer range, never allocated in a test database
 
@@ -217,8 +372,19 @@ def test_every_payload_foreign_key_has_a_case():
 
 
 def _counts() -> tuple[int, ...]:
-    return tuple(m.objects.count() for m in (Patient, CarePlan, Evaluation, Measure, Session,
-                                             Resource, ClinicianHours, CalendarFeed))  # fmt: skip
+    return tuple(
+        m.objects.count()
+        for m in (
+            Patient,
+            CarePlan,
+            Evaluation,
+            Measure,
+            Session,
+            Resource,
+            ClinicianHours,
+            CalendarFeed,
+        )
+    )
 
 
 def _send(client, ref: Ref, w: World, value: Any):

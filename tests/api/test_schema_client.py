@@ -32,10 +32,23 @@ def generated_client(tmp_path, monkeypatch):
     out = tmp_path / "pkg" / PACKAGE
     generator = Path(sys.executable).with_name("openapi-python-client")
     subprocess.run(
-        [str(generator), "generate", "--path", str(schema), "--output-path", str(out),
-         "--meta", "none", "--config", str(config)],
-        check=True, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(schema),
+            "--output-path",
+            str(out),
+            "--meta",
+            "none",
+            "--config",
+            str(config),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     monkeypatch.syspath_prepend(str(out.parent))
     for name in [m for m in sys.modules if m == PACKAGE or m.startswith(f"{PACKAGE}.")]:
         del sys.modules[name]
@@ -57,10 +70,16 @@ def test_generated_client_creates_plan_records_step_reads_readiness(
     clinic = factories.ClinicFactory(organization=org)
     coordinator = factories.CoordinatorFactory(organization=org)
     patient = services.create_patient(
-        organization=org, by=coordinator, mrn="GEN-0001", given_name="Gen", family_name="Client",
+        organization=org,
+        by=coordinator,
+        mrn="GEN-0001",
+        given_name="Gen",
+        family_name="Client",
         birth_date=date(1980, 1, 2),
-        phone="+15555550123", email="gen.client@example.com", timezone="America/New_York",
-    )  # fmt: skip
+        phone="+15555550123",
+        email="gen.client@example.com",
+        timezone="America/New_York",
+    )
     # a protocol whose readiness asks for a psychiatric evaluation (neurofeedback, DOMAIN.md §4)
     protocol = (
         Protocol.objects.filter(requirements__key="psychiatric_evaluation", is_active=True)

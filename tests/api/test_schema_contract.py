@@ -193,7 +193,8 @@ def _codes_raised(module: str, node: ast.AST, seen: set) -> set[str]:
 
 
 def _api_views():
-    for path in sorted((ROOT / "api").glob("*/views.py")):
+    views = [*(ROOT / "api").glob("*/views.py"), *(ROOT / "api").glob("*/views/[!_]*.py")]
+    for path in sorted(views):
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
         module = importlib.import_module(name)
         for _, cls in inspect.getmembers(module, inspect.isclass):

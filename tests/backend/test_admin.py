@@ -10,8 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from backend.audit.models import AuditEvent
-from backend.demo import seed_all
 from plans.models import CarePlan, Flag, Patient
+from scheduling.demo_foundation import seed_all
 from scheduling.models import Clinic, Reminder, Session
 from scheduling.models.reminders import ReminderKind
 from scheduling.reminders import sync_reminders_for_sessions
@@ -47,9 +47,14 @@ def world(catalogue):
     for session in Session.objects.order_by("starts_at")[:2]:  # the demo patients have no
         Reminder.objects.get_or_create(  # reminder consent, so the sync plans none
             key=f"admin-test:{session.pk}",
-            defaults={"patient": session.patient, "session": session, "channel": "email",
-                      "kind": ReminderKind.REMINDER, "due_at": session.starts_at},
-        )  # fmt: skip
+            defaults={
+                "patient": session.patient,
+                "session": session,
+                "channel": "email",
+                "kind": ReminderKind.REMINDER,
+                "due_at": session.starts_at,
+            },
+        )
     plan = data["plans"]["plan"]
     for code in ("admin_test_gap", "admin_test_other_gap"):
         Flag.objects.create(plan=plan, code=code, severity="warning", message="gap")

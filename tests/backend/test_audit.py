@@ -8,8 +8,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_record_event_without_request_has_no_request_id(coordinator):
-    event = record_event(actor=coordinator, action="read", object_type="plans.patient",
-                         object_id=7, patient_id=7)  # fmt: skip
+    event = record_event(
+        actor=coordinator, action="read", object_type="plans.patient", object_id=7, patient_id=7
+    )
     assert event.request_id == ""
     assert event.actor_role == "coordinator"
     assert event.organization_id == coordinator.organization_id

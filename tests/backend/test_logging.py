@@ -28,7 +28,7 @@ class _LogsThenFails(APIView):
 
 
 urlpatterns = [path("t/fails/", _LogsThenFails.as_view())]
-handler500 = "backend.errors.handler500"
+handler500 = "api.errors.handler500"
 
 
 @shared_task(name="tests.logging_probe")
@@ -81,24 +81,27 @@ def test_lines_written_inside_a_task_carry_its_id(captured):
 
 
 def test_celery_own_task_lines_carry_the_task_id_from_their_arguments():
-    record = logging.LogRecord("celery.app.trace", logging.INFO, __file__, 1,
-                               "Task %(name)s[%(id)s] succeeded", None, None)  # fmt: skip
+    record = logging.LogRecord(
+        "celery.app.trace", logging.INFO, __file__, 1, "Task %(name)s[%(id)s] succeeded", None, None
+    )
     record.args = {"id": "abc-123", "name": "plans.scan_flags"}
     log.ContextFilter().filter(record)
     assert (record.task_id, record.task) == ("abc-123", "plans.scan_flags")
 
 
 def test_gunicorn_access_lines_take_the_request_id_from_the_response_header():
-    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(m)s %(U)s",
-                               None, None)  # fmt: skip
+    record = logging.LogRecord(
+        "gunicorn.access", logging.INFO, __file__, 1, "%(m)s %(U)s", None, None
+    )
     record.args = {"m": "GET", "U": "/healthz", "{x-request-id}o": "from-header"}
     log.ContextFilter().filter(record)
     assert record.request_id == "from-header"
 
 
 def test_logfmt_quotes_and_escapes_onto_one_line():
-    record = logging.LogRecord("x", logging.WARNING, __file__, 1, 'said "hi"\nthen left', None,
-                               None)  # fmt: skip
+    record = logging.LogRecord(
+        "x", logging.WARNING, __file__, 1, 'said "hi"\nthen left', None, None
+    )
     log.ContextFilter().filter(record)
     line = log.LogfmtFormatter().format(record)
     assert "\n" not in line

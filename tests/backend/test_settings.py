@@ -44,9 +44,13 @@ def _run_manage(args: list[str], extra_env: dict[str, str]) -> subprocess.Comple
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(extra_env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
-    )  # fmt: skip
+    )
 
 
 PRODUCTION_ENV = {
@@ -58,8 +62,11 @@ PRODUCTION_ENV = {
 
 def test_production_profile_passes_check_deploy():
     # given the production profile with its required variables (and the test DB/Redis URLs)
-    env = {**PRODUCTION_ENV, "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
-           "REDIS_URL": os.environ.get("REDIS_URL", "")}  # fmt: skip
+    env = {
+        **PRODUCTION_ENV,
+        "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+    }
     # when
     result = _run_manage(["check", "--deploy", "--fail-level", "WARNING"], env)
     # then
@@ -68,16 +75,24 @@ def test_production_profile_passes_check_deploy():
 
 
 def test_production_profile_refuses_missing_secret_key():
-    env = {**PRODUCTION_ENV, "SECRET_KEY": "", "DATABASE_URL": "postgres://x@127.0.0.1/x",
-           "REDIS_URL": "redis://127.0.0.1:1/0"}  # fmt: skip
+    env = {
+        **PRODUCTION_ENV,
+        "SECRET_KEY": "",
+        "DATABASE_URL": "postgres://x@127.0.0.1/x",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
     result = _run_manage(["check"], env)
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
 
 
 def test_production_profile_requires_allowed_hosts():
-    env = {**PRODUCTION_ENV, "ALLOWED_HOSTS": "", "DATABASE_URL": "postgres://x@127.0.0.1/x",
-           "REDIS_URL": "redis://127.0.0.1:1/0"}  # fmt: skip
+    env = {
+        **PRODUCTION_ENV,
+        "ALLOWED_HOSTS": "",
+        "DATABASE_URL": "postgres://x@127.0.0.1/x",
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+    }
     result = _run_manage(["check"], env)
     assert result.returncode != 0
     assert "ALLOWED_HOSTS" in result.stderr
@@ -98,16 +113,24 @@ def test_database_and_redis_come_from_the_environment(settings):
 
 def test_each_xdist_worker_gets_its_own_redis_database():
     # given the test profile loaded in an xdist worker process "gw1"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "backend.settings.test",
-           "PYTEST_XDIST_WORKER": "gw1", "REDIS_URL": "redis://127.0.0.1:6379/0"}  # fmt: skip
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "backend.settings.test",
+        "PYTEST_XDIST_WORKER": "gw1",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
         "print(s.REDIS_URL, s.CELERY_BROKER_URL, s.CACHES['default']['LOCATION'])"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
-    )  # fmt: skip
+    )
     # then Redis, broker and cache all use that worker's own database
     assert result.stdout.split() == ["redis://127.0.0.1:6379/2"] * 3, result.stderr
 
@@ -137,8 +160,8 @@ def test_the_suite_runs_on_the_test_settings(settings):
 
 
 def test_devservices_children_do_not_inherit_a_settings_module(monkeypatch):
-    from backend import devservices
+    from backend.devtools.services import Services
 
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "backend.settings.development")
-    services = devservices.Services("postgres://x@127.0.0.1/x", "redis://127.0.0.1:6379/0")
+    services = Services("postgres://x@127.0.0.1/x", "redis://127.0.0.1:6379/0")
     assert "DJANGO_SETTINGS_MODULE" not in services.env()

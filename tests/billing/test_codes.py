@@ -22,14 +22,18 @@ NY = ZoneInfo("America/New_York")
 # The completion data a clinician records, per modality (scheduling.services.completion_errors)
 # and the billing facts that pick the code.
 COMPLETIONS = {
-    "tms": [{"percent_mt": 120, "pulses": 3000},
-            {"percent_mt": 120, "pulses": 3000, "mt_redetermined": True}],
+    "tms": [
+        {"percent_mt": 120, "pulses": 3000},
+        {"percent_mt": 120, "pulses": 3000, "mt_redetermined": True},
+    ],
     "spravato": [{"dose_mg": 56}, {"dose_mg": 84}],
     "ketamine": [{"infusion_minutes": 40}, {"infusion_minutes": 240}],
     "neurofeedback": [{}],
-    "psychiatry": [{"medical_services": True, "em_code": "99214"},
-                   {"medical_services": False, "em_code": "99213"}],
-}  # fmt: skip
+    "psychiatry": [
+        {"medical_services": True, "em_code": "99214"},
+        {"medical_services": False, "em_code": "99213"},
+    ],
+}
 
 # Hand-written expectation: (protocol code or modality, kind, completion index) → codes.
 EXPECTED = {
@@ -51,8 +55,22 @@ EXPECTED = {
 
 def test_every_code_of_the_table_has_a_system_descriptor_and_source():
     table = load()
-    assert {"90867", "90868", "90869", "G2082", "G2083", "96365", "96366", "90901", "90791",
-            "90792", "99212", "99213", "99214", "99215"} <= set(table.codes)  # fmt: skip
+    assert {
+        "90867",
+        "90868",
+        "90869",
+        "G2082",
+        "G2083",
+        "96365",
+        "96366",
+        "90901",
+        "90791",
+        "90792",
+        "99212",
+        "99213",
+        "99214",
+        "99215",
+    } <= set(table.codes)
     for code in table.codes.values():
         assert code.system in ("CPT", "HCPCS")
         assert code.descriptor
@@ -80,28 +98,48 @@ def test_additional_infusion_hours_follow_the_30_minute_rule(minutes, extra):
 
 
 def test_self_pay_and_off_label_sessions_carry_a_good_faith_estimate_line_not_a_claim():
-    on_label = session_billing(protocol_code="tms_10hz_ldlpfc_mdd", modality="tms",
-                               kind="treatment", completion={}, payer_type="commercial",
-                               label_status="cleared")  # fmt: skip
+    on_label = session_billing(
+        protocol_code="tms_10hz_ldlpfc_mdd",
+        modality="tms",
+        kind="treatment",
+        completion={},
+        payer_type="commercial",
+        label_status="cleared",
+    )
     assert on_label.claim
     assert not on_label.note
     for payer, label in (("self_pay", "cleared"), ("commercial", "off_label")):
-        billing = session_billing(protocol_code="tms_hf_lm1_fibromyalgia", modality="tms",
-                                  kind="treatment", completion={}, payer_type=payer,
-                                  label_status=label)  # fmt: skip
+        billing = session_billing(
+            protocol_code="tms_hf_lm1_fibromyalgia",
+            modality="tms",
+            kind="treatment",
+            completion={},
+            payer_type=payer,
+            label_status=label,
+        )
         assert not billing.claim
         assert billing.codes == "90868"  # the GFE still names the expected service
         assert billing.note.startswith("Good faith estimate")
-    medicare = session_billing(protocol_code="tms_hf_lm1_fibromyalgia", modality="tms",
-                               kind="treatment", completion={}, payer_type="medicare",
-                               label_status="off_label")  # fmt: skip
+    medicare = session_billing(
+        protocol_code="tms_hf_lm1_fibromyalgia",
+        modality="tms",
+        kind="treatment",
+        completion={},
+        payer_type="medicare",
+        label_status="off_label",
+    )
     assert "ABN" in medicare.note
 
 
 def test_follow_up_without_a_recorded_em_level_has_no_code_and_says_so():
-    billing = session_billing(protocol_code="psychiatric_follow_up", modality="psychiatry",
-                              kind="treatment", completion={}, payer_type="commercial",
-                              label_status="not_applicable")  # fmt: skip
+    billing = session_billing(
+        protocol_code="psychiatric_follow_up",
+        modality="psychiatry",
+        kind="treatment",
+        completion={},
+        payer_type="commercial",
+        label_status="not_applicable",
+    )
     assert billing.lines == ()
     assert billing.problems == ("em_level_missing",)
     assert not billing.claim
@@ -113,25 +151,33 @@ def test_codes_of_every_completed_session_of_every_catalogue_protocol(
     # given one component per catalogue protocol (latest version), each with its fulfilled
     # sessions: the kinds its course generates, with each completion variant of its modality
     clinic = factories.ClinicFactory(organization=organization)
-    clinician = factories.ClinicianFactory(organization=organization, first_name="Ada",
-                                           last_name="Example")  # fmt: skip
+    clinician = factories.ClinicianFactory(
+        organization=organization, first_name="Ada", last_name="Example"
+    )
     protocols = {p.code: p for p in Protocol.objects.order_by("code", "version")}
     assert len(protocols) >= 15
     expected: dict[int, tuple[str, str, int, Protocol]] = {}
     start = datetime(2026, 10, 5, 10, tzinfo=NY)
     for n, protocol in enumerate(protocols.values()):
         patient = factories.PatientFactory(organization=organization, mrn=f"B{n}")
-        component = factories.make_active_component(patient=patient, clinic=clinic,
-                                                    code=protocol.code)  # fmt: skip
+        component = factories.make_active_component(
+            patient=patient, clinic=clinic, code=protocol.code
+        )
         kinds = ["mapping", "treatment"] if protocol.mapping_minutes else ["treatment"]
         for kind in kinds:
             for i, completion in enumerate(COMPLETIONS[protocol.modality]):
                 at = start + timedelta(days=len(expected))
                 session = Session.objects.create(
-                    component=component, patient=patient, clinic=clinic, kind=kind,
-                    starts_at=at, ends_at=at + timedelta(minutes=30), status="fulfilled",
-                    completion=completion, clinician=clinician,
-                )  # fmt: skip
+                    component=component,
+                    patient=patient,
+                    clinic=clinic,
+                    kind=kind,
+                    starts_at=at,
+                    ends_at=at + timedelta(minutes=30),
+                    status="fulfilled",
+                    completion=completion,
+                    clinician=clinician,
+                )
                 expected[session.pk] = (kind, protocol.modality, i, protocol)
     # when the claims export runs
     rows = list(iter_claim_rows(user=coordinator, filters=ReportFilters()))

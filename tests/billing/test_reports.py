@@ -49,16 +49,29 @@ def build_cohort(*, organization, coordinator, clinic, size: int, seed: int = 11
     protocols = {code: factories.latest_protocol(code) for code in COHORT}
     codes = list(COHORT)
     patients = Patient.objects.bulk_create(
-        Patient(organization=organization, mrn=f"C{i:04d}", given_name="Cohort",
-                family_name=f"Patient{i}", birth_date=date(1975, 1, 1), timezone="America/New_York",
-                email=f"c{i}@example.com", phone="+15555550111")
+        Patient(
+            organization=organization,
+            mrn=f"C{i:04d}",
+            given_name="Cohort",
+            family_name=f"Patient{i}",
+            birth_date=date(1975, 1, 1),
+            timezone="America/New_York",
+            email=f"c{i}@example.com",
+            phone="+15555550111",
+        )
         for i in range(size)
-    )  # fmt: skip
+    )
     plans = CarePlan.objects.bulk_create(
-        CarePlan(patient=p, organization=organization, clinic=clinic, title="Cohort plan",
-                 diagnoses=["F33.2"], status="active")
+        CarePlan(
+            patient=p,
+            organization=organization,
+            clinic=clinic,
+            title="Cohort plan",
+            diagnoses=["F33.2"],
+            status="active",
+        )
         for p in patients
-    )  # fmt: skip
+    )
     draws = []
     components = []
     for i, plan in enumerate(plans):
@@ -67,13 +80,26 @@ def build_cohort(*, organization, coordinator, clinic, size: int, seed: int = 11
         indication = protocol.indications.get(code=COHORT[code][0])
         n = rng.choice(COHORT[code][2])
         status = "completed" if rng.random() < 0.1 else "active"
-        draws.append({"code": code, "indication": indication.name, "n": n, "status": status,
-                      "planned": COHORT[code][1]})  # fmt: skip
+        draws.append(
+            {
+                "code": code,
+                "indication": indication.name,
+                "n": n,
+                "status": status,
+                "planned": COHORT[code][1],
+            }
+        )
         components.append(
-            PlanComponent(plan=plan, protocol=protocol, indication=indication,
-                          label_status=indication.label_status, target=protocol.target,
-                          payer_type="commercial", status=status)
-        )  # fmt: skip
+            PlanComponent(
+                plan=plan,
+                protocol=protocol,
+                indication=indication,
+                label_status=indication.label_status,
+                target=protocol.target,
+                payer_type="commercial",
+                status=status,
+            )
+        )
     components = PlanComponent.objects.bulk_create(components)
     sessions, measures = [], []
     for d, component, plan in zip(draws, components, plans, strict=True):
@@ -106,10 +132,19 @@ def build_cohort(*, organization, coordinator, clinic, size: int, seed: int = 11
         )
 
         def add(instrument, total, day, baseline, *, component=component, plan=plan):
-            measures.append(Measure(patient_id=plan.patient_id, plan=plan, component=component,
-                                    instrument=instrument, answers={}, total=Decimal(total),
-                                    taken_at=START + timedelta(days=day), is_baseline=baseline,
-                                    recorded_by=coordinator))  # fmt: skip
+            measures.append(
+                Measure(
+                    patient_id=plan.patient_id,
+                    plan=plan,
+                    component=component,
+                    instrument=instrument,
+                    answers={},
+                    total=Decimal(total),
+                    taken_at=START + timedelta(days=day),
+                    is_baseline=baseline,
+                    recorded_by=coordinator,
+                )
+            )
 
         for instrument, high in (("phq9", 27), ("gad7", 21), ("pain_nrs", 10)):
             if instrument == "pain_nrs" and d["code"] != "tms_hf_lm1_fibromyalgia":
@@ -135,9 +170,17 @@ def hand_computation(draws):
     for d in draws:
         if d["n"] == 0:
             continue
-        g = out.setdefault((d["code"], d["indication"]), {
-            "started": 0, "completed": 0, "evaluable": 0, "responders": 0, "remitters": 0,
-            "changes": defaultdict(list)})  # fmt: skip
+        g = out.setdefault(
+            (d["code"], d["indication"]),
+            {
+                "started": 0,
+                "completed": 0,
+                "evaluable": 0,
+                "responders": 0,
+                "remitters": 0,
+                "changes": defaultdict(list),
+            },
+        )
         g["started"] += 1
         g["completed"] += d["status"] == "completed" or d["n"] >= d["planned"]
         for inst in ("phq9", "gad7", "pain_nrs"):
@@ -160,12 +203,15 @@ def test_outcome_rates_of_a_200_patient_cohort_equal_a_hand_computation(
     catalogue, organization, coordinator, clinic
 ):
     # given 200 synthetic patients across three protocols
-    draws = build_cohort(organization=organization, coordinator=coordinator, clinic=clinic,
-                         size=200)  # fmt: skip
+    draws = build_cohort(
+        organization=organization, coordinator=coordinator, clinic=clinic, size=200
+    )
     expected = hand_computation(draws)
     # when the outcomes report runs
-    groups = {(g.protocol, g.indication): g for g in
-              outcome_report(user=coordinator, filters=ReportFilters())}  # fmt: skip
+    groups = {
+        (g.protocol, g.indication): g
+        for g in outcome_report(user=coordinator, filters=ReportFilters())
+    }
     # then every count, rate and mean equals the hand computation
     assert set(groups) == set(expected)
     for key, e in expected.items():
@@ -187,8 +233,7 @@ def test_outcome_rates_of_a_200_patient_cohort_equal_a_hand_computation(
                 assert g.mean_change(inst) is None
     assert sum(e["started"] for e in expected.values()) > 100  # the cohort is not degenerate
     # and a protocol filter keeps only its group
-    only = outcome_report(user=coordinator,
-                          filters=ReportFilters(protocol="spravato_trd"))  # fmt: skip
+    only = outcome_report(user=coordinator, filters=ReportFilters(protocol="spravato_trd"))
     assert [g.protocol for g in only] == ["spravato_trd"]
     # a date range after every course start keeps nothing
     late = outcome_report(user=coordinator, filters=ReportFilters(date_from=date(2027, 1, 1)))
@@ -212,8 +257,9 @@ def test_claims_csv_opens_in_the_csv_module_with_a_header(
     # given a few fulfilled sessions, one under an approved authorisation
     build_cohort(organization=organization, coordinator=coordinator, clinic=clinic, size=6)
     component = PlanComponent.objects.filter(protocol__code="tms_10hz_ldlpfc_mdd").first()
-    PriorAuthorization.objects.create(component=component, number="PA-CSV, \"quoted\"",
-                                      authorized_units=36, status="approved")  # fmt: skip
+    PriorAuthorization.objects.create(
+        component=component, number='PA-CSV, "quoted"', authorized_units=36, status="approved"
+    )
     # when the CSV is downloaded
     response = _client(coordinator).get("/api/v1/reports/claims/csv/")
     # then it streams, parses with csv, starts with the header and quotes what needs it
@@ -236,11 +282,18 @@ def test_claims_csv_opens_in_the_csv_module_with_a_header(
 
 def _sessions(component, n: int, clinic):
     Session.objects.bulk_create(
-        Session(component=component, patient_id=component.plan.patient_id, clinic=clinic,
-                kind="treatment", status="fulfilled", starts_at=START + timedelta(days=k),
-                ends_at=START + timedelta(days=k, minutes=40), completion={})
+        Session(
+            component=component,
+            patient_id=component.plan.patient_id,
+            clinic=clinic,
+            kind="treatment",
+            status="fulfilled",
+            starts_at=START + timedelta(days=k),
+            ends_at=START + timedelta(days=k, minutes=40),
+            completion={},
+        )
         for k in range(n)
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize("n", [3, 60])
@@ -250,10 +303,13 @@ def test_report_query_counts_do_not_grow_with_rows(
     # given n fulfilled sessions on n components (each with an authorisation)
     for i in range(n):
         patient = factories.PatientFactory(organization=organization)
-        component = factories.make_active_component(patient=patient, clinic=clinic,
-                                                    code="tms_10hz_ldlpfc_mdd",
-                                                    prior_auth_number=f"PA-{i}",
-                                                    prior_auth_sessions=30)  # fmt: skip
+        component = factories.make_active_component(
+            patient=patient,
+            clinic=clinic,
+            code="tms_10hz_ldlpfc_mdd",
+            prior_auth_number=f"PA-{i}",
+            prior_auth_sessions=30,
+        )
         _sessions(component, 1, clinic)
     client = _client(coordinator)
     # claims CSV: token → user (1), the read's audit event (1), the rows through one server-side
@@ -292,24 +348,49 @@ def test_authorization_worklist_categories(catalogue, organization, coordinator,
     for name, fields in {
         "denied": {"status": "denied", "decision_note": "not medically necessary"},
         "requested": {"status": "requested"},
-        "exhausted": {"status": "approved", "number": "PA-X", "authorized_units": 2,
-                      "starts_on": date(2026, 3, 1), "ends_on": date(2026, 12, 31)},
-        "expiring": {"status": "approved", "number": "PA-S", "authorized_units": 30,
-                     "starts_on": date(2026, 3, 1), "ends_on": today + timedelta(days=10)},
-        "expired": {"status": "approved", "number": "PA-E", "authorized_units": 30,
-                    "starts_on": date(2026, 1, 1), "ends_on": today - timedelta(days=1)},
-        "ok": {"status": "approved", "number": "PA-OK", "authorized_units": 30,
-               "starts_on": date(2026, 3, 1), "ends_on": date(2026, 12, 31)},
-    }.items():  # fmt: skip
+        "exhausted": {
+            "status": "approved",
+            "number": "PA-X",
+            "authorized_units": 2,
+            "starts_on": date(2026, 3, 1),
+            "ends_on": date(2026, 12, 31),
+        },
+        "expiring": {
+            "status": "approved",
+            "number": "PA-S",
+            "authorized_units": 30,
+            "starts_on": date(2026, 3, 1),
+            "ends_on": today + timedelta(days=10),
+        },
+        "expired": {
+            "status": "approved",
+            "number": "PA-E",
+            "authorized_units": 30,
+            "starts_on": date(2026, 1, 1),
+            "ends_on": today - timedelta(days=1),
+        },
+        "ok": {
+            "status": "approved",
+            "number": "PA-OK",
+            "authorized_units": 30,
+            "starts_on": date(2026, 3, 1),
+            "ends_on": date(2026, 12, 31),
+        },
+    }.items():
         patient = factories.PatientFactory(organization=organization)
-        component = factories.make_active_component(patient=patient, clinic=clinic,
-                                                    code="tms_10hz_ldlpfc_mdd")  # fmt: skip
+        component = factories.make_active_component(
+            patient=patient, clinic=clinic, code="tms_10hz_ldlpfc_mdd"
+        )
         rows[name] = PriorAuthorization.objects.create(component=component, **fields)
         if name == "exhausted":
             _sessions(component, 2, clinic)
     got = authorization_worklist(user=coordinator, filters=ReportFilters(), today=today)
     assert {r["number"] or r["status"]: r["category"] for r in got} == {
-        "denied": "denied", "requested": "requested", "PA-X": "exhausted",
-        "PA-S": "expiring", "PA-E": "expired"}  # fmt: skip
+        "denied": "denied",
+        "requested": "requested",
+        "PA-X": "exhausted",
+        "PA-S": "expiring",
+        "PA-E": "expired",
+    }
     exhausted = next(r for r in got if r["category"] == "exhausted")
     assert (exhausted["used"], exhausted["remaining"]) == (2, 0)

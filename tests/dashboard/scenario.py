@@ -1,7 +1,7 @@
 """Test data for the dashboard, built through the other domains' services (STYLE.md habit 10):
-the demo foundation and seed scenario (``backend.demo``, ``plans.demo``), ``schedule_course``,
-``book_session``, ``mark_no_show`` and ``record_measure``. Reminder rows are made through the
-model: they are the workers' output, and the dashboard only reads them.
+the demo foundation and seed scenario (``scheduling.demo_foundation``, ``plans.demo``),
+``schedule_course``, ``book_session``, ``mark_no_show`` and ``record_measure``. Reminder rows are
+made through the model: they are the workers' output, and the dashboard only reads them.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.accounts.models import User
-from backend.demo import DEMO_USERS, seed_foundation
 from modalities.vocab import Instrument, Modality
 from plans import services as plan_services
 from plans.demo import seed_scenario
 from plans.models import CarePlan, Patient, PlanComponent
 from scheduling import services as scheduling_services
+from scheduling.demo_foundation import DEMO_USERS, seed_foundation
 from scheduling.models import Clinic, Reminder, ReminderKind, ReminderStatus, Session
 
 PASSWORDS = {u.username: u.password for u in DEMO_USERS}

@@ -22,8 +22,10 @@ def grow(scenario, n: int) -> None:
         if day.weekday() < 5:
             for k in range(18):
                 if len(starts) < n:
-                    starts.append(dt.datetime.combine(day, dt.time(8, 0), tzinfo=tz)
-                                  + dt.timedelta(minutes=30 * k))  # fmt: skip
+                    starts.append(
+                        dt.datetime.combine(day, dt.time(8, 0), tzinfo=tz)
+                        + dt.timedelta(minutes=30 * k)
+                    )
         day += dt.timedelta(days=1)
     sessions = sc.book_follow_ups(scenario, starts)
     sc.add_reminders(sessions)
@@ -61,8 +63,12 @@ WORKLIST_QUERIES = REQUEST_OVERHEAD + 6
 def test_plan_page_query_count_does_not_grow(n, scenario, login, django_assert_num_queries):
     grow(scenario, n)
     client = login(scenario.users["psychiatrist"])
-    count(django_assert_num_queries, client, f"/dashboard/plans/{scenario.plan.pk}/",
-          PLAN_PAGE_QUERIES)  # fmt: skip
+    count(
+        django_assert_num_queries,
+        client,
+        f"/dashboard/plans/{scenario.plan.pk}/",
+        PLAN_PAGE_QUERIES,
+    )
 
 
 @pytest.mark.parametrize("n", [5, 60])

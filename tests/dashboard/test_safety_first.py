@@ -15,13 +15,14 @@ from django.core import mail
 
 from backend.celery import app as celery_app
 from dashboard import labels
-from modalities.catalogue import contains_forbidden_term, load_catalogue
+from modalities.catalogue import load_catalogue
 from modalities.vocab import ClinicAttribute, EvaluationKind, Instrument
+from notifications.models import OutboundMessage
+from notifications.terms import contains_forbidden_term
 from plans import services as plan_services
 from plans.flag_codes import FlagCode
 from plans.models import Flag
-from plans.services.notifications import SAFETY_SUBJECT, notify_safety_flag
-from scheduling.models.reminders import OutboundMessage
+from plans.safety_alerts import SAFETY_SUBJECT, notify_safety_flag
 from tests.dashboard.test_pages import plan_url, text
 
 ITEM9 = {f"q{i}": 1 for i in range(1, 9)} | {"q9": 2}
@@ -151,8 +152,14 @@ def test_plan_page_shows_no_raw_code_and_each_gap_once(scenario, login):
     visible = text(response)
 
     # Then no stored code is shown raw (instrument, step or audit object type)
-    for raw in ("pain_nrs", "plans.careplan", "baseline_phq9", "off_label_consent",
-                "requirement_missing", "tms_safety_screen"):  # fmt: skip
+    for raw in (
+        "pain_nrs",
+        "plans.careplan",
+        "baseline_phq9",
+        "off_label_consent",
+        "requirement_missing",
+        "tms_safety_screen",
+    ):
         assert raw not in visible, raw
     # And each flagged gap appears once — on its checklist row, not again in the flag list
     flags_section = visible.split("Open flags", 1)[1].split("Outcomes", 1)[0]

@@ -67,8 +67,13 @@ def test_clinician_walks_the_seed_plan(live_server, browser_page, artifacts):
     missing = page.locator("#readiness tr.row-missing")
     assert missing.count() >= 10
     missing_text = missing.all_inner_texts()
-    for step in ("Psychiatric evaluation", "TMS safety screen", "Off-label consent",
-                 "REMS patient enrolment", "Site REMS certification"):  # fmt: skip
+    for step in (
+        "Psychiatric evaluation",
+        "TMS safety screen",
+        "Off-label consent",
+        "REMS patient enrolment",
+        "Site REMS certification",
+    ):
         assert any(step in row for row in missing_text), step
     assert page.locator("#readiness").get_by_text("Not ready to start").is_visible()
 

@@ -41,8 +41,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from dashboard.labels import parameters_text
-from modalities.catalogue import ProtocolSpec, RequirementSpec, load_catalogue
+from modalities.catalogue import load_catalogue
 from modalities.rules.phases import Pattern, Phase
+from modalities.specs import ProtocolSpec, RequirementSpec
 from modalities.vocab import (
     EvaluationKind,
     Evidence,
@@ -76,16 +77,28 @@ GAP_CALENDAR = ClinicCalendar(
 )
 IFCN_NO = {f"q{i}": False for i in range(1, 16)}
 VALID_DATA: dict[str, dict[str, Any]] = {
-    EvaluationKind.TMS_SAFETY_SCREEN: {"answers": IFCN_NO, "decision": "cleared",
-                                       "physician": "Dr. Example"},
+    EvaluationKind.TMS_SAFETY_SCREEN: {
+        "answers": IFCN_NO,
+        "decision": "cleared",
+        "physician": "Dr. Example",
+    },
     EvaluationKind.MOTOR_THRESHOLD: {"percent": 55, "method": "emg"},
     EvaluationKind.REMS_ENROLLMENT: {"enrolled_on": "2026-12-01"},
     EvaluationKind.BASELINE_BP: {"systolic": 120, "diastolic": 80},
     EvaluationKind.FINANCIAL_ACKNOWLEDGMENT: {"form": "abn"},
-    EvaluationKind.ANTIDEPRESSANT_TRIALS: {"trials": [
-        {"drug": f"drug-{i}", "drug_class": f"class-{i}", "max_dose_mg": 100, "weeks": 52,
-         "outcome": "inadequate_response"} for i in range(6)]},
-}  # fmt: skip
+    EvaluationKind.ANTIDEPRESSANT_TRIALS: {
+        "trials": [
+            {
+                "drug": f"drug-{i}",
+                "drug_class": f"class-{i}",
+                "max_dose_mg": 100,
+                "weeks": 52,
+                "outcome": "inadequate_response",
+            }
+            for i in range(6)
+        ]
+    },
+}
 SESSION_DATES = {}
 _day = DAY1
 while len(SESSION_DATES) < 60:
@@ -139,8 +152,9 @@ def _facts_where_it_applies(spec: ProtocolSpec, req: RequirementSpec) -> Compone
         statuses = {indication.label_status, LabelStatus.OFF_LABEL}
         for label in sorted(statuses):
             for payer in PayerType:
-                facts = ComponentFacts("c", replace(spec, requirements=(req,)), indication,
-                                       LabelStatus(label), payer)  # fmt: skip
+                facts = ComponentFacts(
+                    "c", replace(spec, requirements=(req,)), indication, LabelStatus(label), payer
+                )
                 if condition_applies(req.condition, facts)[0]:
                     return facts
     return None
@@ -160,13 +174,13 @@ def _status(
         payload = VALID_DATA.get(str(req.code), {}) if data is None else data
         if req.check.get("form_in"):
             payload = {"form": req.check["form_in"][0]}
-        evaluations = [EvaluationFact("e", EvaluationKind(req.code), None, performed,
-                                      data=payload)]  # fmt: skip
+        evaluations = [EvaluationFact("e", EvaluationKind(req.code), None, performed, data=payload)]
     elif req.evidence == Evidence.MEASURE:
         measures = [MeasureFact("m", req.code, performed, is_baseline=True)]  # type: ignore[arg-type]
     clinic = ClinicFacts(rems_certified_until=today + dt.timedelta(days=365))
-    readiness = evaluate_component(component=facts, evaluations=evaluations, measures=measures,
-                                   clinic=clinic, today=today)  # fmt: skip
+    readiness = evaluate_component(
+        component=facts, evaluations=evaluations, measures=measures, clinic=clinic, today=today
+    )
     return str(readiness.items[0].status)
 
 
@@ -192,8 +206,7 @@ def _per_session(facts: ComponentFacts, req: RequirementSpec) -> str:
     out = []
     for sequence in range(1, 61):
         course = CourseFacts(at_sequence=sequence, started_on=DAY1, session_dates=SESSION_DATES)
-        status = _status(replace(facts, course=course), req, age=3,
-                         today=SESSION_DATES[sequence])  # fmt: skip
+        status = _status(replace(facts, course=course), req, age=3, today=SESSION_DATES[sequence])
         out.append(status[0])
     return "".join(out)
 
@@ -203,9 +216,16 @@ def _trial_grid(facts: ComponentFacts, req: RequirementSpec) -> str:
     for count in range(6):
         for weeks in range(2, 11):
             for distinct in (True, False):
-                trials = [{"drug": f"d{i}", "drug_class": f"c{i}" if distinct else "same",
-                           "max_dose_mg": 100, "weeks": weeks,
-                           "outcome": "inadequate_response"} for i in range(count)]  # fmt: skip
+                trials = [
+                    {
+                        "drug": f"d{i}",
+                        "drug_class": f"c{i}" if distinct else "same",
+                        "max_dose_mg": 100,
+                        "weeks": weeks,
+                        "outcome": "inadequate_response",
+                    }
+                    for i in range(count)
+                ]
                 status = _status(facts, req, age=1, today=DAY1, data={"trials": trials})
                 out.append(status[0])
     return "".join(out)
@@ -234,32 +254,47 @@ def _readiness(spec: ProtocolSpec) -> dict[str, Any]:
 
 def _completion(spec: ProtocolSpec) -> dict[str, str]:
     """Which session-completion values the protocol accepts (doses, monitoring minutes)."""
-    from scheduling.services.lifecycle import completion_errors
+    from scheduling.rules.completion import completion_errors
 
     params = dict(spec.parameters)
     out: dict[str, str] = {}
     if spec.modality == "spravato":
         bp = {"systolic": 120, "diastolic": 80}
-        base = {"dose_mg": 0, "monitoring_minutes": 0, "bp_before": bp, "bp_40min": bp,
-                "bp_discharge": bp, "transport_confirmed": True}  # fmt: skip
+        base = {
+            "dose_mg": 0,
+            "monitoring_minutes": 0,
+            "bp_before": bp,
+            "bp_40min": bp,
+            "bp_discharge": bp,
+            "transport_confirmed": True,
+        }
         out["dose_mg"] = "".join(
-            "n" if "dose_mg" in completion_errors("spravato", "treatment",
-                                                  {**base, "dose_mg": d}, params) else "y"
+            "n"
+            if "dose_mg"
+            in completion_errors("spravato", "treatment", {**base, "dose_mg": d}, params)
+            else "y"
             for d in range(0, 201)
-        )  # fmt: skip
+        )
         out["monitoring_minutes"] = "".join(
-            "n" if "monitoring_minutes" in completion_errors(
-                "spravato", "treatment", {**base, "monitoring_minutes": m}, params) else "y"
+            "n"
+            if "monitoring_minutes"
+            in completion_errors("spravato", "treatment", {**base, "monitoring_minutes": m}, params)
+            else "y"
             for m in range(0, 301)
-        )  # fmt: skip
+        )
     if spec.modality == "ketamine":
-        base = {"vitals": {"bp": {"systolic": 120, "diastolic": 80}, "heart_rate": 70,
-                           "spo2": 98}, "driver_confirmed": True}  # fmt: skip
+        base = {
+            "vitals": {"bp": {"systolic": 120, "diastolic": 80}, "heart_rate": 70, "spo2": 98},
+            "driver_confirmed": True,
+        }
         out["dose_mg_per_kg"] = "".join(
-            "n" if completion_errors("ketamine", "treatment",
-                                     {**base, "dose_mg_per_kg": d / 100}, params) else "y"
+            "n"
+            if completion_errors(
+                "ketamine", "treatment", {**base, "dose_mg_per_kg": d / 100}, params
+            )
+            else "y"
             for d in range(0, 201)
-        )  # fmt: skip
+        )
     return out
 
 
@@ -284,8 +319,9 @@ def _label_by_age(spec: ProtocolSpec) -> dict[str, str]:
         statuses = []
         for age in range(10, 91):
             patient = SimpleNamespace(birth_date=dt.date(DAY1.year - age, 1, 1))
-            statuses.append(str(derive_label_status(indication=ind, patient=patient,
-                                                    today=DAY1))[0])  # fmt: skip
+            statuses.append(
+                str(derive_label_status(indication=ind, patient=patient, today=DAY1))[0]
+            )
         out[ind.code] = "".join(statuses)
     return out
 

@@ -7,16 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from modalities.catalogue import (
-    FORBIDDEN_PATIENT_TERMS,
-    CatalogueError,
-    contains_forbidden_term,
-    find_protocol,
-    load_catalogue,
-    parse_catalogue_text,
-)
+from modalities.catalogue import load_catalogue, parse_catalogue_text
 from modalities.rules.phases import Pattern
+from modalities.specs import CatalogueError, find_protocol
 from modalities.vocab import Evidence, Modality, Timing
+from notifications.terms import FORBIDDEN_TERMS, contains_forbidden_term
 
 CATALOGUE = load_catalogue()
 
@@ -130,7 +125,7 @@ def test_forbidden_terms_are_found_case_insensitively(text):
 def test_forbidden_terms_match_at_word_start_only():
     assert contains_forbidden_term("Plan to stay about 2½ hours. Arrange a ride home.") is None
     assert contains_forbidden_term("ATMs nearby") is None
-    assert all(t == t.lower() for t in FORBIDDEN_PATIENT_TERMS)
+    assert all(t.term == t.term.lower() for t in FORBIDDEN_TERMS)
 
 
 def test_valid_minimal_protocol_parses():

@@ -32,7 +32,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from modalities.catalogue import CATALOGUE_DIR, CatalogueError, parse_catalogue_document
+from modalities.catalogue import CATALOGUE_DIR, parse_catalogue_document
+from modalities.specs import CatalogueError
 from tests.modalities import catalogue_guards as guards
 
 DESCRIPTIVE = ("parameters", "measure_schedule", "version", "session_minutes")

@@ -16,8 +16,9 @@ from plans.rules.authorization import (
 )
 
 D = dt.date
-W30 = AuthorizationWindow(id=1, number="PA-30", units=30, starts_on=D(2026, 10, 1),
-                          ends_on=D(2027, 3, 31))  # fmt: skip
+W30 = AuthorizationWindow(
+    id=1, number="PA-30", units=30, starts_on=D(2026, 10, 1), ends_on=D(2027, 3, 31)
+)
 TODAY = D(2026, 11, 1)
 
 
@@ -41,8 +42,9 @@ def test_units_are_fulfilled_sessions_inside_the_window():
 
 
 def test_80_percent_threshold_is_exact():
-    assert "prior_auth_units_low" not in _codes(alerts_for(usage_of(W30, _days(23), today=TODAY),
-                                                           today=TODAY))  # fmt: skip
+    assert "prior_auth_units_low" not in _codes(
+        alerts_for(usage_of(W30, _days(23), today=TODAY), today=TODAY)
+    )
     alerts = alerts_for(usage_of(W30, _days(24), today=TODAY), today=TODAY)
     (low,) = [a for a in alerts if a.code == "prior_auth_units_low"]
     assert low.severity == "warning"
@@ -74,7 +76,8 @@ def test_booking_problem_reasons():
     assert booking_problem([], day=D(2026, 10, 5), held_in_window={}) is None
     assert booking_problem([W30], day=D(2026, 10, 5), held_in_window={1: 29}) is None
     assert booking_problem([W30], day=D(2026, 10, 5), held_in_window={1: 30}).reason == (
-        "beyond_units")  # fmt: skip
+        "beyond_units"
+    )
     assert booking_problem([W30], day=D(2027, 4, 1), held_in_window={}).reason == "after_end_date"
     assert booking_problem([W30], day=D(2026, 9, 1), held_in_window={}).reason == "outside_window"
 

@@ -23,9 +23,14 @@ def test_concurrent_open_creates_one_open_flag(restore_catalogue, transactional_
     clinic = factories.ClinicFactory(organization=org)
     coordinator = factories.CoordinatorFactory(organization=org)
     patient = services.create_patient(
-        organization=org, by=coordinator, mrn="C-1", given_name="C", family_name="C",
-        birth_date=timezone.now().date().replace(year=1980), timezone="UTC",
-    )  # fmt: skip
+        organization=org,
+        by=coordinator,
+        mrn="C-1",
+        given_name="C",
+        family_name="C",
+        birth_date=timezone.now().date().replace(year=1980),
+        timezone="UTC",
+    )
     plan = services.create_plan(patient=patient, clinic=clinic, by=coordinator, title="P")
     barrier = threading.Barrier(6)
     errors: list[BaseException] = []

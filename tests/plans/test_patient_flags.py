@@ -27,10 +27,15 @@ PHQ9_ITEM9_TWO = {f"q{i}": 1 for i in range(1, 9)} | {"q9": 2}
 @pytest.fixture
 def intake_patient(organization, clinician):
     patient = Patient.objects.create(
-        organization=organization, mrn="INTAKE-1", given_name="Sam", family_name="Intake",
-        birth_date=date(1990, 1, 2), phone="+15555550111", email="intake@example.com",
+        organization=organization,
+        mrn="INTAKE-1",
+        given_name="Sam",
+        family_name="Intake",
+        birth_date=date(1990, 1, 2),
+        phone="+15555550111",
+        email="intake@example.com",
         timezone="America/New_York",
-    )  # fmt: skip
+    )
     patient.team_members.create(user=clinician)
     return patient
 
@@ -67,12 +72,14 @@ def test_repeated_answers_keep_one_open_patient_flag(client_for, clinician, inta
 
 def test_the_database_keeps_one_open_patient_flag_per_gap(intake_patient):
     # given: an open patient-level flag; when: a second one for the same gap is inserted
-    Flag.objects.create(patient=intake_patient, code="safety_phq9_item9", severity="critical",
-                        message="m")  # fmt: skip
+    Flag.objects.create(
+        patient=intake_patient, code="safety_phq9_item9", severity="critical", message="m"
+    )
     # then: the partial unique constraint refuses it
     with pytest.raises(IntegrityError), transaction.atomic():
-        Flag.objects.create(patient=intake_patient, code="safety_phq9_item9",
-                            severity="critical", message="m")  # fmt: skip
+        Flag.objects.create(
+            patient=intake_patient, code="safety_phq9_item9", severity="critical", message="m"
+        )
 
 
 def test_patient_flag_is_attached_to_the_first_plan_created(

@@ -16,7 +16,8 @@ from dataclasses import replace
 
 import pytest
 
-from modalities.catalogue import find_protocol, load_catalogue
+from modalities.catalogue import load_catalogue
+from modalities.specs import find_protocol
 from modalities.vocab import EvaluationKind, Instrument, PayerType, RequirementStatus, Timing
 from plans.rules.readiness import (
     ClinicFacts,
@@ -60,48 +61,92 @@ def _component(
 
 
 def _course(at: int, dates=TMS_DATES, started=True) -> CourseFacts:
-    return CourseFacts(at_sequence=at, started_on=dates[1] if started else None,
-                       session_dates=dates)  # fmt: skip
+    return CourseFacts(
+        at_sequence=at, started_on=dates[1] if started else None, session_dates=dates
+    )
 
 
 IFCN_NO = {f"q{i}": False for i in range(1, 16)}
-TRIALS = {"trials": [
-    {"drug": "sertraline", "drug_class": "SSRI", "max_dose_mg": 200, "weeks": 8,
-     "outcome": "inadequate_response"},
-    {"drug": "bupropion", "drug_class": "NDRI", "max_dose_mg": 450, "weeks": 8,
-     "outcome": "inadequate_response"},
-]}  # fmt: skip
-TWO_SSRIS = {"trials": [
-    {"drug": "sertraline", "drug_class": "SSRI", "max_dose_mg": 200, "weeks": 8,
-     "outcome": "inadequate_response"},
-    {"drug": "escitalopram", "drug_class": "ssri", "max_dose_mg": 20, "weeks": 8,
-     "outcome": "inadequate_response"},
-]}  # fmt: skip
+TRIALS = {
+    "trials": [
+        {
+            "drug": "sertraline",
+            "drug_class": "SSRI",
+            "max_dose_mg": 200,
+            "weeks": 8,
+            "outcome": "inadequate_response",
+        },
+        {
+            "drug": "bupropion",
+            "drug_class": "NDRI",
+            "max_dose_mg": 450,
+            "weeks": 8,
+            "outcome": "inadequate_response",
+        },
+    ]
+}
+TWO_SSRIS = {
+    "trials": [
+        {
+            "drug": "sertraline",
+            "drug_class": "SSRI",
+            "max_dose_mg": 200,
+            "weeks": 8,
+            "outcome": "inadequate_response",
+        },
+        {
+            "drug": "escitalopram",
+            "drug_class": "ssri",
+            "max_dose_mg": 20,
+            "weeks": 8,
+            "outcome": "inadequate_response",
+        },
+    ]
+}
 
 
 def _tms_evidence(recorded: dt.date, mt_on: dt.date) -> tuple[list, list]:
     """Every TMS step recorded on ``recorded``; motor threshold measured at mapping (``mt_on``)."""
     data = {
-        EvaluationKind.TMS_SAFETY_SCREEN: {"answers": IFCN_NO, "decision": "cleared",
-                                           "physician": "Dr. Example"},
+        EvaluationKind.TMS_SAFETY_SCREEN: {
+            "answers": IFCN_NO,
+            "decision": "cleared",
+            "physician": "Dr. Example",
+        },
         EvaluationKind.ANTIDEPRESSANT_TRIALS: TRIALS,
-    }  # fmt: skip
-    kinds = [EvaluationKind.PSYCHIATRIC_EVALUATION, EvaluationKind.TMS_SAFETY_SCREEN,
-             EvaluationKind.TARGET_RATIONALE, EvaluationKind.PRIOR_AUTHORIZATION,
-             EvaluationKind.ANTIDEPRESSANT_TRIALS]  # fmt: skip
+    }
+    kinds = [
+        EvaluationKind.PSYCHIATRIC_EVALUATION,
+        EvaluationKind.TMS_SAFETY_SCREEN,
+        EvaluationKind.TARGET_RATIONALE,
+        EvaluationKind.PRIOR_AUTHORIZATION,
+        EvaluationKind.ANTIDEPRESSANT_TRIALS,
+    ]
     evaluations = [
         EvaluationFact(f"e-{kind}", kind, None, _at(recorded), data=data.get(kind, {}))
         for kind in kinds
     ]
-    evaluations.append(EvaluationFact("mt-1", EvaluationKind.MOTOR_THRESHOLD, None, _at(mt_on),
-                                      data={"percent": 55, "method": "emg"}))  # fmt: skip
+    evaluations.append(
+        EvaluationFact(
+            "mt-1",
+            EvaluationKind.MOTOR_THRESHOLD,
+            None,
+            _at(mt_on),
+            data={"percent": 55, "method": "emg"},
+        )
+    )
     measures = [MeasureFact("m-phq9", Instrument.PHQ9, _at(recorded), is_baseline=True)]
     return evaluations, measures
 
 
 def _judge(component, evaluations, measures, today):
-    return evaluate_component(component=component, evaluations=evaluations, measures=measures,
-                              clinic=ClinicFacts(), today=today)  # fmt: skip
+    return evaluate_component(
+        component=component,
+        evaluations=evaluations,
+        measures=measures,
+        clinic=ClinicFacts(),
+        today=today,
+    )
 
 
 # ------------------------------------------------------------------ before the first session
@@ -115,9 +160,15 @@ def test_before_first_session_steps_recorded_on_time_never_block_a_later_session
     today = TMS_DATES[session]
     # And, from session 6 on, the re-measurement recorded at each due session
     for due in range(6, session + 1, 5):
-        evaluations.append(EvaluationFact(f"mt-{due}", EvaluationKind.MOTOR_THRESHOLD, None,
-                                          _at(TMS_DATES[due]), data={"percent": 56,
-                                                                     "method": "emg"}))  # fmt: skip
+        evaluations.append(
+            EvaluationFact(
+                f"mt-{due}",
+                EvaluationKind.MOTOR_THRESHOLD,
+                None,
+                _at(TMS_DATES[due]),
+                data={"percent": 56, "method": "emg"},
+            )
+        )
 
     # When readiness is judged at session 8 / 25 / 36 (weeks after the windows ended)
     readiness = _judge(_component(course=_course(session)), evaluations, measures, today)
@@ -174,8 +225,9 @@ def test_valid_during_course_step_is_rechecked_at_every_session():
         Timing.VALID_DURING_COURSE
     )
     for due in range(6, 21, 5):
-        evaluations.append(EvaluationFact(f"mt-{due}", EvaluationKind.MOTOR_THRESHOLD, None,
-                                          _at(TMS_DATES[due])))  # fmt: skip
+        evaluations.append(
+            EvaluationFact(f"mt-{due}", EvaluationKind.MOTOR_THRESHOLD, None, _at(TMS_DATES[due]))
+        )
 
     # When judged at session 19 and at session 20
     at_19 = _judge(_component(course=_course(19)), evaluations, measures, TMS_DATES[19])
@@ -210,11 +262,13 @@ def test_motor_threshold_recheck_is_due_at_session_six_and_satisfied_by_a_new_me
     assert not item.blocks_start
     assert "due at session 6" in item.applies_because
     # And a measurement on the day of session 6 satisfies it, through session 10
-    evaluations.append(EvaluationFact("mt-6", EvaluationKind.MOTOR_THRESHOLD, None,
-                                      _at(TMS_DATES[6], 8)))  # fmt: skip
+    evaluations.append(
+        EvaluationFact("mt-6", EvaluationKind.MOTOR_THRESHOLD, None, _at(TMS_DATES[6], 8))
+    )
     for session in (6, 10):
-        judged = _judge(_component(course=_course(session)), evaluations, measures,
-                        TMS_DATES[session])  # fmt: skip
+        judged = _judge(
+            _component(course=_course(session)), evaluations, measures, TMS_DATES[session]
+        )
         assert judged.item("motor_threshold_recheck").status == RequirementStatus.SATISFIED
     # And session 11 is due again
     at_11 = _judge(_component(course=_course(11)), evaluations, measures, TMS_DATES[11])
@@ -229,10 +283,18 @@ def test_neurofeedback_reassessment_is_due_after_twenty_sessions():
         EvaluationFact("psy", EvaluationKind.PSYCHIATRIC_EVALUATION, None, _at(DAY1)),
     ]
     # Given session 20 and session 21 without a re-assessment since the course began
-    at_20 = _judge(_component("neurofeedback_qeeg_guided", course=_course(20, dates)),
-                   evaluations, [], dates[20])  # fmt: skip
-    at_21 = _judge(_component("neurofeedback_qeeg_guided", course=_course(21, dates)),
-                   evaluations, [], dates[21])  # fmt: skip
+    at_20 = _judge(
+        _component("neurofeedback_qeeg_guided", course=_course(20, dates)),
+        evaluations,
+        [],
+        dates[20],
+    )
+    at_21 = _judge(
+        _component("neurofeedback_qeeg_guided", course=_course(21, dates)),
+        evaluations,
+        [],
+        dates[21],
+    )
 
     # Then it is not due at 20 and missing at 21 (DOMAIN.md §4: after ~20 sessions)
     assert at_20.item("reassessment_qeeg").status == RequirementStatus.NOT_APPLICABLE
@@ -245,24 +307,32 @@ def test_neurofeedback_reassessment_is_due_after_twenty_sessions():
 def test_medication_change_during_the_course_needs_a_new_motor_threshold():
     evaluations, measures = _tms_evidence(DAY1 - dt.timedelta(days=7), DAY1)
     for due in (6,):
-        evaluations.append(EvaluationFact(f"mt-{due}", EvaluationKind.MOTOR_THRESHOLD, None,
-                                          _at(TMS_DATES[due])))  # fmt: skip
+        evaluations.append(
+            EvaluationFact(f"mt-{due}", EvaluationKind.MOTOR_THRESHOLD, None, _at(TMS_DATES[due]))
+        )
     # Given no medication change: nothing to do
     at_8 = _judge(_component(course=_course(8)), evaluations, measures, TMS_DATES[8])
     item = at_8.item("motor_threshold_after_medication_change")
     assert item.status == RequirementStatus.NOT_APPLICABLE
 
     # When lithium is started on the day of session 7
-    evaluations.append(EvaluationFact("med", EvaluationKind.MEDICATION_CHANGE, None,
-                                      _at(TMS_DATES[7], 15),
-                                      data={"drug": "lithium", "change": "started"}))  # fmt: skip
+    evaluations.append(
+        EvaluationFact(
+            "med",
+            EvaluationKind.MEDICATION_CHANGE,
+            None,
+            _at(TMS_DATES[7], 15),
+            data={"drug": "lithium", "change": "started"},
+        )
+    )
     at_8 = _judge(_component(course=_course(8)), evaluations, measures, TMS_DATES[8])
 
     # Then the motor threshold must be re-checked (warning, DOMAIN.md §1.3)
     assert at_8.item("motor_threshold_after_medication_change").status == RequirementStatus.MISSING
     # And a measurement after the change satisfies it
-    evaluations.append(EvaluationFact("mt-8", EvaluationKind.MOTOR_THRESHOLD, None,
-                                      _at(TMS_DATES[8], 8)))  # fmt: skip
+    evaluations.append(
+        EvaluationFact("mt-8", EvaluationKind.MOTOR_THRESHOLD, None, _at(TMS_DATES[8], 8))
+    )
     at_8 = _judge(_component(course=_course(8)), evaluations, measures, TMS_DATES[8])
     assert (
         at_8.item("motor_threshold_after_medication_change").status == RequirementStatus.SATISFIED
@@ -308,8 +378,15 @@ def test_two_ssris_do_not_satisfy_two_drug_classes():
 
 def test_spravato_trd_needs_two_drug_classes():
     component = _component("spravato_trd")
-    two_ssris = [EvaluationFact("t", EvaluationKind.ANTIDEPRESSANT_TRIALS, None,
-                                _at(DAY1 - dt.timedelta(days=3)), data=TWO_SSRIS)]  # fmt: skip
+    two_ssris = [
+        EvaluationFact(
+            "t",
+            EvaluationKind.ANTIDEPRESSANT_TRIALS,
+            None,
+            _at(DAY1 - dt.timedelta(days=3)),
+            data=TWO_SSRIS,
+        )
+    ]
     two_classes = [replace(two_ssris[0], data=TRIALS)]
     assert _judge(component, two_ssris, [], DAY1).item("antidepressant_trials").status == (
         RequirementStatus.MISSING
@@ -326,13 +403,24 @@ def test_spravato_trd_needs_two_drug_classes():
 def test_magnetic_implant_within_30cm_blocks_whatever_the_decision(decision):
     # Given an IFCN screen "cleared" by the physician but recording a magnetic-sensitive
     # implant within 30 cm of the coil (DOMAIN.md §1.4 device-label contraindication)
-    screen = {"answers": IFCN_NO, "decision": decision, "physician": "Dr. Example",
-              "magnetic_implant_within_30cm": True}  # fmt: skip
+    screen = {
+        "answers": IFCN_NO,
+        "decision": decision,
+        "physician": "Dr. Example",
+        "magnetic_implant_within_30cm": True,
+    }
     assert evaluation_data_errors("tms_safety_screen", screen) == {}
     evaluations, measures = _tms_evidence(DAY1 - dt.timedelta(days=7), DAY1)
     evaluations = [e for e in evaluations if e.kind != EvaluationKind.TMS_SAFETY_SCREEN]
-    evaluations.append(EvaluationFact("s", EvaluationKind.TMS_SAFETY_SCREEN, None,
-                                      _at(DAY1 - dt.timedelta(days=7)), data=screen))  # fmt: skip
+    evaluations.append(
+        EvaluationFact(
+            "s",
+            EvaluationKind.TMS_SAFETY_SCREEN,
+            None,
+            _at(DAY1 - dt.timedelta(days=7)),
+            data=screen,
+        )
+    )
 
     # When readiness is judged
     item = _judge(_component(), evaluations, measures, DAY1).item("tms_safety_screen")
@@ -344,8 +432,12 @@ def test_magnetic_implant_within_30cm_blocks_whatever_the_decision(decision):
 
 
 def test_implant_field_must_be_a_boolean():
-    screen = {"answers": IFCN_NO, "decision": "cleared", "physician": "Dr. Example",
-              "magnetic_implant_within_30cm": "no"}  # fmt: skip
+    screen = {
+        "answers": IFCN_NO,
+        "decision": "cleared",
+        "physician": "Dr. Example",
+        "magnetic_implant_within_30cm": "no",
+    }
     assert set(evaluation_data_errors("tms_safety_screen", screen)) == {
         "magnetic_implant_within_30cm"
     }
@@ -383,8 +475,9 @@ def test_forecast_reports_a_before_first_session_expiry_only_for_the_first_sessi
     recorded = DAY1 - dt.timedelta(days=85)
     evaluations, measures = _tms_evidence(DAY1 - dt.timedelta(days=3), DAY1)
     evaluations = [e for e in evaluations if e.kind != EvaluationKind.PSYCHIATRIC_EVALUATION]
-    evaluations.append(EvaluationFact("p", EvaluationKind.PSYCHIATRIC_EVALUATION, None,
-                                      _at(recorded)))  # fmt: skip
+    evaluations.append(
+        EvaluationFact("p", EvaluationKind.PSYCHIATRIC_EVALUATION, None, _at(recorded))
+    )
     today = DAY1 - dt.timedelta(days=3)
     readiness = _judge(_component(course=_course(1, started=False)), evaluations, measures, today)
     later = {s: d + dt.timedelta(days=7) for s, d in TMS_DATES.items()}

@@ -37,23 +37,36 @@ def test_readiness_sync_resolves_closed_gaps_and_expires(demo_world):
     coordinator = demo_world["users"]["coordinator"]
     key_of = {c.protocol.code: c.pk for c in plan.components.select_related("protocol")}
     spr = key_of["spravato_trd"]
-    gap = {"plan": plan, "code": FlagCode.REQUIREMENT_MISSING,
-           "requirement_key": f"{spr}:transport_plan"}  # fmt: skip
+    gap = {
+        "plan": plan,
+        "code": FlagCode.REQUIREMENT_MISSING,
+        "requirement_key": f"{spr}:transport_plan",
+    }
     assert Flag.objects.filter(**gap, status="open").exists()
     services.record_evaluation(
-        patient=plan.patient, by=coordinator, plan=plan, component=plan.components.get(pk=spr),
-        kind="transport_plan", performed_at=timezone.now(),
-    )  # fmt: skip
+        patient=plan.patient,
+        by=coordinator,
+        plan=plan,
+        component=plan.components.get(pk=spr),
+        kind="transport_plan",
+        performed_at=timezone.now(),
+    )
     assert not Flag.objects.filter(**gap, status="open").exists()
     assert Flag.objects.filter(**gap, status="resolved").exists()
     # an old safety screen is *expired* (validity 30 days), not missing
     tms = plan.components.get(protocol__code="tms_hf_lm1_fibromyalgia")
     services.record_evaluation(
-        patient=plan.patient, by=coordinator, component=tms, kind="tms_safety_screen",
+        patient=plan.patient,
+        by=coordinator,
+        component=tms,
+        kind="tms_safety_screen",
         performed_at=timezone.now() - timezone.timedelta(days=45),
-        data={"answers": {f"q{i}": False for i in range(1, 16)}, "decision": "cleared",
-              "physician": "Dr. Example"},
-    )  # fmt: skip
+        data={
+            "answers": {f"q{i}": False for i in range(1, 16)},
+            "decision": "cleared",
+            "physician": "Dr. Example",
+        },
+    )
     expired = Flag.objects.get(
         plan=plan, status="open", requirement_key=f"{tms.pk}:tms_safety_screen"
     )
@@ -83,23 +96,34 @@ def test_failing_component_leaves_no_plan(demo_world):
     before = CarePlan.objects.count()
     with pytest.raises(InvalidInput) as err:
         services.create_plan(
-            patient=demo_world["patient"], clinic=demo_world["clinic"],
-            by=demo_world["users"]["coordinator"], title="x",
+            patient=demo_world["patient"],
+            clinic=demo_world["clinic"],
+            by=demo_world["users"]["coordinator"],
+            title="x",
             components=[
-                {"protocol": spr, "indication": spr.indications.first(),
-                 "payer_type": "commercial"},
-                {"protocol": spr, "indication": tms.indications.first(),
-                 "payer_type": "commercial"},
+                {
+                    "protocol": spr,
+                    "indication": spr.indications.first(),
+                    "payer_type": "commercial",
+                },
+                {
+                    "protocol": spr,
+                    "indication": tms.indications.first(),
+                    "payer_type": "commercial",
+                },
             ],
-        )  # fmt: skip
+        )
     assert err.value.code == "indication_not_in_protocol"
     assert CarePlan.objects.count() == before
 
 
 def test_demo_seed_is_idempotent(demo_world):
     counts = (Patient.objects.count(), CarePlan.objects.count(), Flag.objects.count())
-    seed_scenario(organization=demo_world["organization"], clinic=demo_world["clinic"],
-                  users=demo_world["users"])  # fmt: skip
+    seed_scenario(
+        organization=demo_world["organization"],
+        clinic=demo_world["clinic"],
+        users=demo_world["users"],
+    )
     assert (Patient.objects.count(), CarePlan.objects.count(), Flag.objects.count()) == counts
     patient = demo_world["patient"]
     assert patient.user == demo_world["users"]["patient"]

@@ -9,9 +9,9 @@ import time_machine
 from icalendar import Calendar
 
 from backend.audit.models import AuditEvent
+from notifications.terms import contains_forbidden_term
 from plans.models import Evaluation
 from scheduling.models import ClinicClosure, Session
-from scheduling.rules.reminders import contains_forbidden_term
 from tests import factories
 from tests.scheduling.test_lifecycle import NY, _record_spravato_prerequisites
 
@@ -152,18 +152,26 @@ def test_book_single_follow_up_and_outside_hours(client_for, coordinator, tms_co
     client = client_for(coordinator)
     ok = client.post(
         "/api/v1/sessions/",
-        {"component": tms_component.pk, "kind": "evaluation", "starts_at": "2026-10-05T09:00:00",
-         "minutes": 60},
+        {
+            "component": tms_component.pk,
+            "kind": "evaluation",
+            "starts_at": "2026-10-05T09:00:00",
+            "minutes": 60,
+        },
         format="json",
-    )  # fmt: skip
+    )
     assert ok.status_code == 201, ok.json()
     assert ok.json()["local_start"].startswith("2026-10-05T09:00:00-04:00")
     closed = client.post(
         "/api/v1/sessions/",
-        {"component": tms_component.pk, "kind": "evaluation", "starts_at": "2026-10-05T19:00:00",
-         "minutes": 60},
+        {
+            "component": tms_component.pk,
+            "kind": "evaluation",
+            "starts_at": "2026-10-05T19:00:00",
+            "minutes": 60,
+        },
         format="json",
-    )  # fmt: skip
+    )
     assert closed.status_code == 409
     assert closed.json()["code"] == "outside_clinic_hours"
 
@@ -184,8 +192,14 @@ def test_clinic_crud_closures_and_holidays(client_for, coordinator, clinician, c
     assert created.status_code == 201, created.json()
     clinic_id = created.json()["id"]
     assert created.json()["phone"] == "+15555550100"
-    assert client.post("/api/v1/clinics/", {"name": "Bad", "timezone": "Mars/Base", "phone": "1"},
-                       format="json").status_code == 400  # fmt: skip
+    assert (
+        client.post(
+            "/api/v1/clinics/",
+            {"name": "Bad", "timezone": "Mars/Base", "phone": "1"},
+            format="json",
+        ).status_code
+        == 400
+    )
     generated = client.post(
         f"/api/v1/clinics/{clinic_id}/generate-closures/", {"year": 2026}, format="json"
     )
@@ -209,9 +223,14 @@ def test_availability_search(client_for, coordinator, tms_component, us_clinic):
     _schedule(client, tms_component, commit=True)
     response = client.get(
         "/api/v1/availability/",
-        {"clinic": us_clinic.pk, "kind": "tms_device", "minutes": 50,
-         "start": "2026-10-06", "end": "2026-10-06"},
-    )  # fmt: skip
+        {
+            "clinic": us_clinic.pk,
+            "kind": "tms_device",
+            "minutes": 50,
+            "start": "2026-10-06",
+            "end": "2026-10-06",
+        },
+    )
     assert response.status_code == 200
     slots = response.json()
     # 10:00 EDT is 14:00 UTC

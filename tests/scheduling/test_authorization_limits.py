@@ -61,10 +61,15 @@ def course(catalogue, us_clinic, coordinator):
     component = make_component(patient=patient, clinic=us_clinic, code="tms_10hz_ldlpfc_mdd")
     assert component.protocol.session_cap == 36
     authorization = create_authorization(
-        component=component, by=coordinator, status="approved", number="PA-30",
-        authorized_units=30, starts_on=date(2026, 10, 1), ends_on=date(2027, 3, 31),
+        component=component,
+        by=coordinator,
+        status="approved",
+        number="PA-30",
+        authorized_units=30,
+        starts_on=date(2026, 10, 1),
+        ends_on=date(2027, 3, 31),
         payer_name="Example Health Plan",
-    )  # fmt: skip
+    )
     result = schedule_course(
         component=component,
         starts_on=date(2026, 10, 5),
@@ -123,10 +128,13 @@ def test_session_31_is_refused_without_override_and_booked_with_one(course, coor
     # when it is booked with an override reason
     response = client.post(
         "/api/v1/sessions/",
-        {**body, "authorization_override_reason": "re-authorisation requested, peer-to-peer "
-                                                   "review booked"},
+        {
+            **body,
+            "authorization_override_reason": "re-authorisation requested, peer-to-peer "
+            "review booked",
+        },
         format="json",
-    )  # fmt: skip
+    )
     # then it is booked, the override is in the audit event, and the scanner flags it
     assert response.status_code == 201, response.json()
     assert response.json()["sequence"] == 31
@@ -143,25 +151,46 @@ def test_session_after_the_end_date_is_refused(catalogue, us_clinic, coordinator
     component = make_component(
         patient=make_patient(us_clinic.organization), clinic=us_clinic, code="tms_10hz_ldlpfc_mdd"
     )
-    create_authorization(component=component, by=coordinator, status="approved", number="PA-E",
-                         authorized_units=30, starts_on=date(2026, 10, 1),
-                         ends_on=date(2026, 10, 9))  # fmt: skip
+    create_authorization(
+        component=component,
+        by=coordinator,
+        status="approved",
+        number="PA-E",
+        authorized_units=30,
+        starts_on=date(2026, 10, 1),
+        ends_on=date(2026, 10, 9),
+    )
     # when the course is committed from Monday 5 Oct
     with pytest.raises(ConflictError) as exc:
-        schedule_course(component=component, starts_on=date(2026, 10, 5), preferred_start=TEN_AM,
-                        by=coordinator, commit=True)  # fmt: skip
+        schedule_course(
+            component=component,
+            starts_on=date(2026, 10, 5),
+            preferred_start=TEN_AM,
+            by=coordinator,
+            commit=True,
+        )
     # then it is refused (sessions after the end date), and nothing is written
     assert exc.value.code == SchedulingErrorCode.AUTHORIZATION_EXCEEDED
     assert exc.value.extra["problems"][0]["reason"] == "after_end_date"
     assert not Session.objects.filter(component=component).exists()
     # the preview lists the problem instead of refusing
-    preview = schedule_course(component=component, starts_on=date(2026, 10, 5),
-                              preferred_start=TEN_AM, by=coordinator, commit=False)  # fmt: skip
+    preview = schedule_course(
+        component=component,
+        starts_on=date(2026, 10, 5),
+        preferred_start=TEN_AM,
+        by=coordinator,
+        commit=False,
+    )
     assert "authorization_exceeded" in [p["code"] for p in preview.problems]
     # with an override the course is booked up to the protocol cap, audited
-    booked = schedule_course(component=component, starts_on=date(2026, 10, 5),
-                             preferred_start=TEN_AM, by=coordinator, commit=True,
-                             authorization_override_reason="payer extension by phone")  # fmt: skip
+    booked = schedule_course(
+        component=component,
+        starts_on=date(2026, 10, 5),
+        preferred_start=TEN_AM,
+        by=coordinator,
+        commit=True,
+        authorization_override_reason="payer extension by phone",
+    )
     assert len(booked.session_ids) == 36
     event = AuditEvent.objects.filter(object_type="scheduling.session").latest("id")
     assert event.detail["authorization_override"]["reason"] == "payer extension by phone"
@@ -177,14 +206,23 @@ def test_re_authorisation_resolves_the_units_flag_and_allows_booking(course, coo
     # when the payer approves 6 more sessions from the day after session 30
     last_day = sessions[-1].starts_at.astimezone(NY).date()
     update_authorization(authorization=authorization, by=coordinator, ends_on=last_day)
-    create_authorization(component=component, by=coordinator, status="approved", number="PA-6",
-                         authorized_units=6, starts_on=last_day + timedelta(days=1),
-                         ends_on=last_day + timedelta(days=60))  # fmt: skip
+    create_authorization(
+        component=component,
+        by=coordinator,
+        status="approved",
+        number="PA-6",
+        authorized_units=6,
+        starts_on=last_day + timedelta(days=1),
+        ends_on=last_day + timedelta(days=60),
+    )
     # then session 31 books without an override
     day = _next_weekday_after(last_day)
-    session = book_session(component=component, kind="treatment",
-                           starts_at=datetime.combine(day, time(10), tzinfo=NY),
-                           by=coordinator)  # fmt: skip
+    session = book_session(
+        component=component,
+        kind="treatment",
+        starts_at=datetime.combine(day, time(10), tzinfo=NY),
+        by=coordinator,
+    )
     assert session.sequence == 31
 
 
@@ -193,26 +231,38 @@ def test_packet_lists_the_recorded_evidence(course, coordinator):
     patient = component.plan.patient
     now = datetime(2026, 9, 20, 10, tzinfo=NY)
     trials = services.record_evaluation(
-        patient=patient, by=coordinator, plan=component.plan, kind="antidepressant_trials",
+        patient=patient,
+        by=coordinator,
+        plan=component.plan,
+        kind="antidepressant_trials",
         performed_at=now,
-        data={**factories.TWO_FAILED_TRIALS,
-              "psychotherapy": [{"modality": "CBT", "weeks": 16, "outcome": "partial"}]},
-    )  # fmt: skip
+        data={
+            **factories.TWO_FAILED_TRIALS,
+            "psychotherapy": [{"modality": "CBT", "weeks": 16, "outcome": "partial"}],
+        },
+    )
     for taken, answers in ((now, 2), (now + timedelta(days=40), 1)):
         services.record_measure(
-            patient=patient, by=coordinator, plan=component.plan, instrument="phq9",
-            answers={f"q{i}": answers for i in range(1, 10)} | {"q9": 0}, taken_at=taken,
+            patient=patient,
+            by=coordinator,
+            plan=component.plan,
+            instrument="phq9",
+            answers={f"q{i}": answers for i in range(1, 10)} | {"q9": 0},
+            taken_at=taken,
             is_baseline=taken == now,
-        )  # fmt: skip
+        )
     add_authorization_evidence(
         authorization=authorization,
         by=coordinator,
         title="Antidepressant trial history",
         evaluation=trials,
     )
-    add_authorization_evidence(authorization=authorization, by=coordinator,
-                               title="Approval letter",
-                               url="https://docs.example.com/pa-30.pdf")  # fmt: skip
+    add_authorization_evidence(
+        authorization=authorization,
+        by=coordinator,
+        title="Approval letter",
+        url="https://docs.example.com/pa-30.pdf",
+    )
     sessions = Session.objects.filter(component=component).order_by("starts_at")
     Session.objects.filter(pk__in=[s.pk for s in sessions[:24]]).update(status="fulfilled")
     # when a coordinator asks for the packet
@@ -224,7 +274,9 @@ def test_packet_lists_the_recorded_evidence(course, coordinator):
     packet = response.json()
     (auth,) = packet["authorizations"]
     assert [e["title"] for e in auth["evidence"]] == [
-        "Antidepressant trial history", "Approval letter"]  # fmt: skip
+        "Antidepressant trial history",
+        "Approval letter",
+    ]
     assert auth["evidence"][0]["evaluation_kind"] == "antidepressant_trials"
     assert packet["failed_trials"] == 2
     assert packet["failed_trial_classes"] == ["NDRI", "SSRI"]
@@ -258,11 +310,22 @@ def test_moving_a_session_past_the_end_date_needs_an_override(catalogue, us_clin
     component = make_component(
         patient=make_patient(us_clinic.organization), clinic=us_clinic, code="tms_10hz_ldlpfc_mdd"
     )
-    create_authorization(component=component, by=coordinator, status="approved", number="PA-M",
-                         authorized_units=10, starts_on=date(2026, 10, 1),
-                         ends_on=date(2026, 11, 30))  # fmt: skip
-    schedule_course(component=component, starts_on=date(2026, 10, 5), preferred_start=TEN_AM,
-                    by=coordinator, commit=True)  # fmt: skip
+    create_authorization(
+        component=component,
+        by=coordinator,
+        status="approved",
+        number="PA-M",
+        authorized_units=10,
+        starts_on=date(2026, 10, 1),
+        ends_on=date(2026, 11, 30),
+    )
+    schedule_course(
+        component=component,
+        starts_on=date(2026, 10, 5),
+        preferred_start=TEN_AM,
+        by=coordinator,
+        commit=True,
+    )
     last = Session.objects.filter(component=component).order_by("-starts_at").first()
     # a move inside the window is fine (the session does not count against itself)
     inside = datetime.combine(date(2026, 11, 2), time(10), tzinfo=NY)
@@ -273,8 +336,12 @@ def test_moving_a_session_past_the_end_date_needs_an_override(catalogue, us_clin
         reschedule_session(session=last, starts_at=december, by=coordinator)
     # then it is refused with the stable code; with a reason it moves, audited
     assert exc.value.code == SchedulingErrorCode.AUTHORIZATION_EXCEEDED
-    reschedule_session(session=last, starts_at=december, by=coordinator,
-                       authorization_override_reason="extension requested")  # fmt: skip
+    reschedule_session(
+        session=last,
+        starts_at=december,
+        by=coordinator,
+        authorization_override_reason="extension requested",
+    )
     event = AuditEvent.objects.filter(object_type="scheduling.session").latest("id")
     assert event.detail["authorization_override"]["reason"] == "extension requested"
 
@@ -286,14 +353,26 @@ def test_make_up_never_lands_past_the_authorisation(catalogue, us_clinic, coordi
     component = make_component(
         patient=make_patient(us_clinic.organization), clinic=us_clinic, code="tms_10hz_ldlpfc_mdd"
     )
-    auth = create_authorization(component=component, by=coordinator, status="approved",
-                                number="PA-U", authorized_units=10,
-                                starts_on=date(2026, 10, 1), ends_on=date(2027, 1, 31))  # fmt: skip
-    schedule_course(component=component, starts_on=date(2026, 10, 5), preferred_start=TEN_AM,
-                    by=coordinator, commit=True)  # fmt: skip
+    auth = create_authorization(
+        component=component,
+        by=coordinator,
+        status="approved",
+        number="PA-U",
+        authorized_units=10,
+        starts_on=date(2026, 10, 1),
+        ends_on=date(2027, 1, 31),
+    )
+    schedule_course(
+        component=component,
+        starts_on=date(2026, 10, 5),
+        preferred_start=TEN_AM,
+        by=coordinator,
+        commit=True,
+    )
     sessions = list(Session.objects.filter(component=component).order_by("starts_at"))
-    update_authorization(authorization=auth, by=coordinator,
-                         ends_on=sessions[-1].starts_at.astimezone(NY).date())  # fmt: skip
+    update_authorization(
+        authorization=auth, by=coordinator, ends_on=sessions[-1].starts_at.astimezone(NY).date()
+    )
     # when a session is cancelled (its make-up would go after the last one)
     with time_machine_at(datetime(2026, 10, 1, 9, tzinfo=NY)):
         result = cancel_session(session=sessions[2], reason="patient ill", by=coordinator)

@@ -1,4 +1,4 @@
-"""Course-calendar generation (scheduling/rules/course.py): pure rules, no database.
+"""Course-calendar generation (scheduling/rules/course/): pure rules, no database.
 
 A synthetic US clinic: America/New_York, Monday–Friday 08:00–18:00, weekends closed.
 """
@@ -11,95 +11,25 @@ from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from modalities.rules.phases import Pattern, Phase
 from modalities.vocab import SessionKind
 from scheduling.rules.course import (
     ClinicCalendar,
-    CoursePlan,
-    CourseRequest,
     ProblemCode,
     generate_course,
-    make_up_slot,
-    renumber,
 )
-
-NEW_YORK = "America/New_York"
-THANKSGIVING_2026 = date(2026, 11, 26)
-WEEKDAY_HOURS = {weekday: [(time(8), time(18))] for weekday in range(5)}
-
-TMS_PHASES = (
-    Phase("acute", 30, Pattern.WEEKDAYS, sessions_per_week=5),
-    Phase("taper-1", 3, Pattern.WEEKDAYS, sessions_per_week=3),
-    Phase("taper-2", 2, Pattern.WEEKDAYS, sessions_per_week=2),
-    Phase("taper-3", 1, Pattern.WEEKDAYS, sessions_per_week=1),
+from tests.scheduling.course_helpers import (
+    NEW_YORK,
+    SAINT_PHASES,
+    THANKSGIVING_2026,
+    WEEKDAY_HOURS,
+    assert_well_formed,
+    per_week,
+    spravato_request,
+    tms_request,
+    us_clinic,
 )
-SPRAVATO_TRD_PHASES = (
-    Phase("induction", 8, Pattern.SPACED, sessions_per_week=2, min_gap_hours=48),
-    Phase("maintenance-weekly", 4, Pattern.SPACED, interval_days=7),
-    Phase("maintenance-fortnightly", 6, Pattern.SPACED, interval_days=14),
-)
-SAINT_PHASES = (Phase("saint", 50, Pattern.ACCELERATED, sessions_per_day=10, interval_minutes=50),)
-
-
-def us_clinic(*closures: date, tz: str = NEW_YORK, hours=None) -> ClinicCalendar:
-    return ClinicCalendar(tz=tz, hours=hours or WEEKDAY_HOURS, closures=frozenset(closures))
-
-
-def tms_request(**overrides) -> CourseRequest:
-    values = {
-        "phases": TMS_PHASES,
-        "starts_on": date(2026, 10, 26),  # a Monday; US DST ends Sunday 1 November 2026
-        "preferred_start": time(10),
-        "window_end": None,
-        "session_minutes": 38,
-        "chair_minutes": 45,
-        "mapping_minutes": 60,
-    }
-    return CourseRequest(**{**values, **overrides})
-
-
-def spravato_request(**overrides) -> CourseRequest:
-    values = {
-        "phases": SPRAVATO_TRD_PHASES,
-        "starts_on": date(2026, 3, 3),  # a Tuesday; US DST starts Sunday 8 March 2026
-        "preferred_start": time(9),
-        "window_end": time(12),
-        "session_minutes": 30,
-        "chair_minutes": 150,  # dosing + ≥ 2 h REMS monitoring (DOMAIN.md §2.4)
-    }
-    return CourseRequest(**{**values, **overrides})
-
-
-def per_week(plan: CoursePlan, phase: str) -> list[int]:
-    weeks = Counter(
-        slot.local_start.date().isocalendar()[:2] for slot in plan.slots if slot.phase == phase
-    )
-    return [weeks[key] for key in sorted(weeks)]
-
-
-def assert_well_formed(plan: CoursePlan, calendar: ClinicCalendar) -> None:
-    """Every slot inside opening hours, off closures, strictly increasing and not overlapping."""
-    zone = ZoneInfo(calendar.tz)
-    for slot in plan.slots:
-        assert slot.start.utcoffset() == timedelta(0)
-        assert slot.end.utcoffset() == timedelta(0)
-        assert slot.local_start == slot.start
-        assert slot.local_start.tzinfo == zone
-        local_end = slot.end.astimezone(zone)
-        day = slot.local_start.date()
-        assert day not in calendar.closures
-        assert local_end.date() == day
-        assert any(
-            opens <= slot.local_start.time() and local_end.time() <= closes
-            for opens, closes in calendar.hours.get(day.weekday(), ())
-        ), slot
-    for earlier, later in pairwise(plan.slots):
-        assert earlier.end <= later.start
-        assert later.sequence == earlier.sequence + 1
-
 
 # ---------------------------------------------------------------------------------- (a) TMS
 
@@ -334,91 +264,6 @@ def test_continuing_course_numbers_from_already_booked_and_counts_them_against_t
     assert plan.problems[0].code == ProblemCode.CAPPED
 
 
-# ---------------------------------------------------------------------------------- (e) make-up
-
-
-def test_make_up_after_missed_session_ten_keeps_the_total_at_36():
-    # Given the 36-session TMS course, with session 10 missed (no-show)
-    request = tms_request()
-    calendar = us_clinic(THANKSGIVING_2026)
-    plan = generate_course(request, calendar)
-    active = {slot.sequence: slot.start for slot in plan.slots if slot.sequence != 10}
-
-    # When a make-up is requested
-    result = make_up_slot(
-        existing_starts=list(active.values()),
-        request=request,
-        calendar=calendar,
-        missed_sequence=10,
-    )
-
-    # Then one treatment slot is appended after the last, at 10:00 local, in the following week
-    # (the last phase is one session a week)
-    slot = result.slot
-    assert result.problem is None
-    assert slot is not None
-    assert slot.kind == SessionKind.TREATMENT
-    assert slot.start > plan.slots[-1].end
-    assert slot.local_start.date() == date(2027, 1, 4)
-    assert slot.local_start.time() == time(10)
-    assert slot.sequence == 36
-    # And renumbering the active sessions with the make-up gives 1..36
-    numbers = renumber({**active, "make-up": slot.start})
-    assert sorted(numbers.values()) == list(range(1, 37))
-    assert numbers["make-up"] == 36
-    assert numbers[11] == 10
-
-
-def test_make_up_refused_when_the_cap_is_reached():
-    # Given a course authorised for 20 sessions that has its 20 active sessions
-    request = tms_request(session_cap=20)
-    calendar = us_clinic()
-    plan = generate_course(request, calendar)
-
-    # When a make-up is requested
-    result = make_up_slot(
-        existing_starts=[slot.start for slot in plan.slots],
-        request=request,
-        calendar=calendar,
-        missed_sequence=5,
-    )
-
-    # Then none is offered and the reason is 'capped'
-    assert result.slot is None
-    assert result.problem is not None
-    assert result.problem.code == ProblemCode.CAPPED
-
-
-def test_make_up_in_acute_phase_uses_next_weekday_and_spaced_respects_min_gap():
-    # Given an acute-only course whose last active session is Wednesday
-    acute = (Phase("acute", 5, Pattern.WEEKDAYS, sessions_per_week=5),)
-    calendar = us_clinic()
-    request = tms_request(phases=acute, mapping_minutes=None)
-    wednesday = datetime(2026, 11, 4, 10, tzinfo=ZoneInfo(NEW_YORK))
-
-    # When a make-up is asked for
-    weekday = make_up_slot(
-        existing_starts=[wednesday - timedelta(days=2), wednesday],
-        request=request,
-        calendar=calendar,
-        missed_sequence=2,
-    )
-    # and the same for an induction phase (48 h gap) last seen on Wednesday
-    spaced = make_up_slot(
-        existing_starts=[wednesday],
-        request=spravato_request(phases=SPRAVATO_TRD_PHASES[:1]),
-        calendar=calendar,
-        missed_sequence=2,
-    )
-
-    # Then the weekday make-up is Thursday and the induction one at least 48 h later, at 09:00
-    assert weekday.slot is not None
-    assert weekday.slot.local_start.date() == date(2026, 11, 5)
-    assert spaced.slot is not None
-    assert spaced.slot.start - wednesday >= timedelta(hours=48)
-    assert spaced.slot.local_start.time() == time(9)
-
-
 # ---------------------------------------------------------------------------------- time edges
 
 
@@ -489,186 +334,3 @@ def test_no_opening_within_horizon_stops_with_a_problem():
 def test_unknown_zone_is_refused():
     with pytest.raises(ValueError, match="unknown time zone"):
         ClinicCalendar(tz="Mars/Olympus_Mons", hours=WEEKDAY_HOURS)
-
-
-# ---------------------------------------------------------------------------------- (f) property
-
-ZONES = [
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Los_Angeles",
-    "America/Phoenix",
-    "Europe/London",
-    "Australia/Sydney",
-]
-PROTOCOLS = {
-    "tms": (TMS_PHASES, 40, 60),
-    "spravato": (SPRAVATO_TRD_PHASES, 150, None),
-    "saint": (SAINT_PHASES, 10, None),
-}
-
-
-@st.composite
-def courses(draw):
-    start = draw(st.dates(min_value=date(2026, 1, 1), max_value=date(2028, 12, 31)))
-    zone = draw(st.sampled_from(ZONES))
-    protocol = draw(st.sampled_from(sorted(PROTOCOLS)))
-    phases, chair, mapping = PROTOCOLS[protocol]
-    # late enough to need the preferred time, early enough that a whole SAINT day fits by 18:00
-    # (10 × 10 min + 9 × 50 min intersession intervals = 550 min: from 08:45 at the latest)
-    latest_hour = 8 if protocol == "saint" else 10
-    preferred = time(draw(st.integers(8, latest_hour)), draw(st.sampled_from([0, 15, 30, 45])))
-    closures = draw(
-        st.frozensets(
-            st.integers(0, 180).map(lambda offset: start + timedelta(days=offset)), max_size=12
-        )
-    )
-    request = CourseRequest(
-        phases=phases,
-        starts_on=start,
-        preferred_start=preferred,
-        window_end=None,
-        session_minutes=min(chair, 30),
-        chair_minutes=chair,
-        mapping_minutes=mapping,
-    )
-    return request, ClinicCalendar(tz=zone, hours=WEEKDAY_HOURS, closures=closures)
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(courses())
-def test_property_slots_keep_local_time_avoid_closures_and_never_overlap(course):
-    # Given any start date in 2026–2028, any zone, any closures and a protocol that fits the day
-    request, calendar = course
-
-    # When the course is generated
-    plan = generate_course(request, calendar)
-
-    # Then every session of the protocol is placed, numbered 1..N
-    total = sum(phase.sessions for phase in request.phases)
-    assert plan.problems == []
-    assert [slot.sequence for slot in plan.slots] == list(range(1, total + 1))
-    # And inside hours, off closures, strictly increasing, never overlapping
-    assert_well_formed(plan, calendar)
-    # And each day's first start is the preferred local wall-clock time, later ones (accelerated)
-    # start the phase's intersession interval after the previous one ends
-    first_of_day: dict[date, datetime] = {}
-    for slot in plan.slots:
-        first_of_day.setdefault(slot.local_start.date(), slot.start)
-    for slot in plan.slots:
-        first = first_of_day[slot.local_start.date()]
-        assert first.astimezone(ZoneInfo(calendar.tz)).time() == request.preferred_start
-    for a, b in pairwise(plan.slots):
-        if a.local_start.date() == b.local_start.date():
-            assert b.start - a.end == timedelta(minutes=50)
-    # And spaced phases keep their minimum gap
-    for phase in request.phases:
-        if phase.min_gap_hours:
-            mine = [slot for slot in plan.slots if slot.phase == phase.name]
-            gap = timedelta(hours=phase.min_gap_hours)
-            assert all(b.start - a.start >= gap for a, b in pairwise(mine))
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    courses(),
-    st.lists(
-        st.tuples(st.integers(6, 16), st.integers(1, 6)).map(
-            lambda pair: [(time(pair[0]), time(min(pair[0] + pair[1], 23)))]
-        ),
-        min_size=7,
-        max_size=7,
-    ),
-    st.none() | st.integers(11, 17).map(time),
-)
-def test_property_irregular_hours_and_windows_are_respected(course, day_hours, window_end):
-    # Given irregular opening hours per weekday and an optional start window
-    request, calendar = course
-    if request.phases is SAINT_PHASES:
-        return  # a SAINT day does not fit these short hours; covered by the skip test above
-    calendar = ClinicCalendar(
-        tz=calendar.tz, hours=dict(enumerate(day_hours)), closures=calendar.closures
-    )
-    request = CourseRequest(
-        **{
-            **{name: getattr(request, name) for name in request.__slots__},
-            "window_end": window_end,
-        }
-    )
-
-    # When the course is generated
-    plan = generate_course(request, calendar, horizon_days=60)
-
-    # Then whatever is placed is inside hours, off closures, ordered, at/after the preferred time
-    # and within the window
-    assert_well_formed(plan, calendar)
-    for slot in plan.slots:
-        assert slot.local_start.time() >= request.preferred_start
-        assert window_end is None or slot.local_start.time() <= window_end
-    # And a shortfall is always explained
-    if len(plan.slots) < sum(phase.sessions for phase in request.phases):
-        assert plan.problems
-
-
-# ------------------------------------------------------------------------- make-ups in phase
-
-
-def test_missed_spravato_induction_dose_is_made_up_inside_the_induction_weeks():
-    # Given a full SPRAVATO TRD course (induction twice weekly weeks 1–4, then weekly, then
-    # fortnightly — DOMAIN.md §2.3) and dose 4 missed
-    calendar = us_clinic()
-    request = spravato_request()
-    plan = generate_course(request, calendar)
-    assert len(plan.slots) == 18
-    missed = plan.slots[3]
-    active = [s for s in plan.slots if s is not missed]
-    induction = [s for s in plan.slots if s.phase == "induction"]
-
-    # When the make-up is asked for the morning after the missed dose
-    result = make_up_slot(
-        existing_starts=[s.start for s in active],
-        existing_phases=[s.phase for s in active],
-        request=request,
-        calendar=calendar,
-        missed_sequence=missed.sequence,
-        missed_start=missed.start,
-        missed_phase=missed.phase,
-        not_before=missed.start + timedelta(hours=20),
-    )
-
-    # Then it is an induction dose before the first weekly dose, not months later after the
-    # last fortnightly one, and at least 48 h from every other dose
-    slot = result.slot
-    assert slot is not None
-    assert slot.phase == "induction"
-    first_weekly = next(s for s in plan.slots if s.phase == "maintenance-weekly")
-    assert missed.start < slot.start < first_weekly.start
-    assert slot.start < induction[-1].start + timedelta(days=7)
-    assert all(abs(slot.start - s.start) >= timedelta(hours=48) for s in active)
-
-
-def test_missed_last_phase_session_is_still_appended_after_the_course():
-    # Given the same course with the last fortnightly dose missed
-    calendar = us_clinic()
-    request = spravato_request()
-    plan = generate_course(request, calendar)
-    missed = plan.slots[-1]
-    active = plan.slots[:-1]
-
-    # When the make-up is asked for
-    result = make_up_slot(
-        existing_starts=[s.start for s in active],
-        existing_phases=[s.phase for s in active],
-        request=request,
-        calendar=calendar,
-        missed_sequence=missed.sequence,
-        missed_start=missed.start,
-        missed_phase=missed.phase,
-        not_before=missed.start,
-    )
-
-    # Then it follows the fortnightly cadence after the last active dose
-    assert result.slot is not None
-    assert result.slot.phase == "maintenance-fortnightly"
-    assert result.slot.start - active[-1].start >= timedelta(days=14)

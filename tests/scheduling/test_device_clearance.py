@@ -47,10 +47,14 @@ def _preview(client, component):
 def _book(client, component, resource, *, kind="treatment"):
     return client.post(
         f"{API}/sessions/",
-        {"component": component.pk, "kind": kind, "starts_at": "2026-10-05T10:00:00",
-         "resource_ids": [resource.pk]},
+        {
+            "component": component.pk,
+            "kind": kind,
+            "starts_at": "2026-10-05T10:00:00",
+            "resource_ids": [resource.pk],
+        },
         format="json",
-    )  # fmt: skip
+    )
 
 
 def test_generator_proposes_only_the_cleared_h7_device_for_the_ocd_course(
@@ -115,10 +119,14 @@ def test_explicit_device_outside_the_clearance_makes_the_course_off_label(
     # when: the coordinator books a session on the H7 device explicitly
     response = client.post(
         f"{API}/sessions/",
-        {"component": mdd.pk, "kind": "mapping", "starts_at": "2026-10-05T10:00:00",
-         "resource_ids": [h7.pk]},
+        {
+            "component": mdd.pk,
+            "kind": "mapping",
+            "starts_at": "2026-10-05T10:00:00",
+            "resource_ids": [h7.pk],
+        },
         format="json",
-    )  # fmt: skip
+    )
     # then: booked, and the component is off-label — said in the answer, audited, and the
     # off-label consent is now a missing requirement
     assert response.status_code == 201, response.json()

@@ -10,11 +10,13 @@ from unittest import mock
 
 import pytest
 
-from scheduling.channels import PermanentSendError, TransientSendError, get_channel
-from scheduling.channels.sms import ConsoleSmsBackend, HttpSmsBackend
+from notifications.channels import PermanentSendError, TransientSendError, get_channel
+from notifications.channels.sms import ConsoleSmsBackend, HttpSmsBackend
 
-PROVIDER = {"SMS_PROVIDER_API_URL": "https://sms.example.com/v1/messages",
-            "SMS_PROVIDER_API_KEY": "k"}  # fmt: skip
+PROVIDER = {
+    "SMS_PROVIDER_API_URL": "https://sms.example.com/v1/messages",
+    "SMS_PROVIDER_API_KEY": "k",
+}
 
 
 def test_console_backend_prints_and_is_stable_per_key(capsys):
@@ -41,8 +43,11 @@ def test_http_backend_sends_the_idempotency_key(settings):
     request = urlopen.call_args.args[0]
     assert result.provider_id == "SM1"
     assert request.get_header("Idempotency-key") == "rk-1"
-    assert json.loads(request.data) == {"to": "+15555550100", "from": settings.SMS_FROM_NUMBER,
-                                        "body": "hello"}  # fmt: skip
+    assert json.loads(request.data) == {
+        "to": "+15555550100",
+        "from": settings.SMS_FROM_NUMBER,
+        "body": "hello",
+    }
 
 
 @pytest.mark.parametrize(

@@ -29,9 +29,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 
+from notifications.models import OutboundMessage
 from plans.models import Patient
 from scheduling import reminders as svc
-from scheduling.models.reminders import OutboundMessage, Reminder
+from scheduling.models.reminders import Reminder
 from tests.workers.conftest import make_component, make_patient, make_session
 
 
@@ -55,12 +56,29 @@ pytestmark = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 CANDIDATE_ZONES = (
-    "Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles", "America/Denver",
-    "America/Chicago", "America/New_York", "America/Sao_Paulo", "Atlantic/Azores",
-    "Europe/London", "Europe/Berlin", "Europe/Athens", "Europe/Moscow", "Asia/Dubai",
-    "Asia/Karachi", "Asia/Kolkata", "Asia/Dhaka", "Asia/Bangkok", "Asia/Shanghai",
-    "Asia/Tokyo", "Australia/Sydney", "Pacific/Noumea", "Pacific/Auckland",
-)  # fmt: skip
+    "Pacific/Honolulu",
+    "America/Anchorage",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Atlantic/Azores",
+    "Europe/London",
+    "Europe/Berlin",
+    "Europe/Athens",
+    "Europe/Moscow",
+    "Asia/Dubai",
+    "Asia/Karachi",
+    "Asia/Kolkata",
+    "Asia/Dhaka",
+    "Asia/Bangkok",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Noumea",
+    "Pacific/Auckland",
+)
 N_PATIENTS, SESSIONS_EACH = 200, 5
 
 
@@ -99,7 +117,7 @@ class Cluster:
             ),
             "REDIS_URL": f"redis://127.0.0.1:{self.port}/0",
             "CELERY_BROKER_URL": f"redis://127.0.0.1:{self.port}/0",
-            "SMS_BACKEND": "scheduling.channels.sms.LedgerSmsBackend",
+            "SMS_BACKEND": "notifications.channels.sms.LedgerSmsBackend",
             "SMS_LEDGER_LATENCY_MS": str(latency_ms),
             "REMINDER_CLAIM_TIMEOUT_SECONDS": "8",  # lost tasks come back after 8 s
             "DB_CONN_MAX_AGE": "0",
@@ -110,10 +128,20 @@ class Cluster:
 
     def start_redis(self) -> None:
         self.redis = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=self._log("redis"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=self._log("redis"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -131,12 +159,29 @@ class Cluster:
     def start_worker(self) -> subprocess.Popen:
         self.started += 1
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "backend", "worker", "-P", "solo",
-             "-Q", "reminders", "-n", f"w{self.started}@%h", "--without-gossip",
-             "--without-mingle", "-l", "WARNING"],
-            cwd=ROOT, env=self.env, stdout=self._log(f"worker{self.started}"),
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "backend",
+                "worker",
+                "-P",
+                "solo",
+                "-Q",
+                "reminders",
+                "-n",
+                f"w{self.started}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log(f"worker{self.started}"),
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         self.workers.append(proc)
         return proc
 
@@ -250,8 +295,11 @@ def run(cluster: Cluster, deliver: set[str], *, faults: bool, budget_s: float = 
 
 
 def assert_ledger(deliver: set[str], wait: set[str]) -> list[tuple]:
-    ledger = list(OutboundMessage.objects.filter(channel="sms").values_list(
-        "idempotency_key", "to", "created_at", "provider_id"))  # fmt: skip
+    ledger = list(
+        OutboundMessage.objects.filter(channel="sms").values_list(
+            "idempotency_key", "to", "created_at", "provider_id"
+        )
+    )
     keys = [row[0] for row in ledger]
     # each due reminder exactly once, nothing else (not the waiting zone, not future rows)
     assert sorted(keys) == sorted(deliver)

@@ -10,9 +10,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from notifications.inbound import sign_webhook
+from notifications.models import OutboundMessage, SmsOptOut
+from notifications.rendering import START_CONFIRMATION, STOP_CONFIRMATION
 from scheduling import reminders as svc
-from scheduling.models.reminders import OutboundMessage, Reminder, SmsOptOut
-from scheduling.rules.reminders import START_CONFIRMATION, STOP_CONFIRMATION, sign_webhook
+from scheduling.delivery import send
+from scheduling.models.reminders import Reminder
 from tests.workers.conftest import make_component, make_patient, make_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,7 +72,7 @@ def test_stop_opts_out_at_once_with_exactly_one_confirmation(api_client, booked)
     assert (row.status, row.skip_reason) == ("skipped", "sms_opt_out")
     # no SMS goes to the number, even a row that was already claimed
     Reminder.objects.filter(pk=row.pk).update(status="sending", due_at=datetime.now(UTC))
-    assert svc.send_reminder(reminder_id=row.pk) in ("skipped", "deferred_quiet_hours")
+    assert send.send_reminder(reminder_id=row.pk) in ("skipped", "deferred_quiet_hours")
     assert not OutboundMessage.objects.filter(idempotency_key=row.key).exists()
 
     # START re-enables and confirms once; the reminder is planned again

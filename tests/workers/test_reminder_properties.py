@@ -21,10 +21,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modalities.catalogue import load_catalogue
-from scheduling import delivery
-from scheduling import reminders as svc
+from notifications.rendering import SMS_MAX_CHARS
+from notifications.terms import ForbiddenTermError, contains_forbidden_term
+from scheduling.delivery import dispatch, send
 from scheduling.models.reminders import Reminder
-from scheduling.rules import reminders as rules
+from scheduling.rules.reminders.policy import (
+    ReminderPolicy,
+    due_time,
+    in_quiet_hours,
+    nominal_due_time,
+)
 from tests.workers.conftest import make_patient
 
 ZONES = (
@@ -36,7 +42,7 @@ ZONES = (
     "America/Santiago",
     "Pacific/Auckland",
 )
-POLICY = rules.ReminderPolicy()
+POLICY = ReminderPolicy()
 
 
 @cache
@@ -112,14 +118,14 @@ def test_every_rendered_message_is_short_and_discloses_no_treatment(
         session_ids=list(sessions) if kind == "weekly_digest" else [1],
     )
     try:
-        subject, body = delivery._render(reminder, sessions)
-    except rules.ForbiddenTermError:
+        subject, body = send._render(reminder, sessions)
+    except ForbiddenTermError:
         # refused rather than sent: only when the clinic's own address reads as a term
-        assert rules.contains_forbidden_term(address) is not None
+        assert contains_forbidden_term(address) is not None
         return
-    assert rules.contains_forbidden_term(subject + "\n" + body) is None
+    assert contains_forbidden_term(subject + "\n" + body) is None
     if channel == "sms":
-        assert len(body) <= rules.SMS_MAX_CHARS
+        assert len(body) <= SMS_MAX_CHARS
         assert body.endswith("Reply STOP to opt out")
         assert "+15555550142" in body
     else:
@@ -129,25 +135,25 @@ def test_every_rendered_message_is_short_and_discloses_no_treatment(
 
 @pytest.mark.parametrize("spec", load_catalogue(), ids=lambda s: f"{s.code}-v{s.version}")
 def test_catalogue_preparation_is_patient_safe(spec):
-    assert rules.contains_forbidden_term(spec.preparation) is None
+    assert contains_forbidden_term(spec.preparation) is None
 
 
 @settings(max_examples=400, deadline=None)
 @given(when=near_dst(), offset_h=st.sampled_from([2, 24, 48, 72]))
 def test_due_time_never_in_quiet_hours_and_never_after_the_session(when, offset_h):
     zone, start = when
-    due = rules.due_time(
+    due = due_time(
         session_start=start, offset=timedelta(hours=offset_h), patient_tz=zone, policy=POLICY
     )
     if due is None:
         return
     assert due < start
-    assert not rules.in_quiet_hours(due, zone, POLICY)
-    nominal = rules.nominal_due_time(
+    assert not in_quiet_hours(due, zone, POLICY)
+    nominal = nominal_due_time(
         session_start=start, offset=timedelta(hours=offset_h), patient_tz=zone
     )
     assert due <= nominal
-    if offset_h % 24 == 0 and not rules.in_quiet_hours(nominal, zone, POLICY):
+    if offset_h % 24 == 0 and not in_quiet_hours(nominal, zone, POLICY):
         # whole days are local calendar days: same wall clock as the session (promise 9)
         wall = lambda t: t.astimezone(ZoneInfo(zone)).replace(tzinfo=None)  # noqa: E731
         assert wall(start) - wall(due) == timedelta(hours=offset_h) or (
@@ -174,6 +180,6 @@ def test_dispatcher_claims_only_in_the_patients_waking_hours_across_dst(organiza
         due_at=instant - timedelta(minutes=1),
     )
     with time_machine.travel(instant, tick=False):
-        claimed = svc.claim_due_reminders()
-    assert (row.pk in claimed) == (not rules.in_quiet_hours(instant, zone, POLICY))
+        claimed = dispatch.claim_due_reminders()
+    assert (row.pk in claimed) == (not in_quiet_hours(instant, zone, POLICY))
     Reminder.objects.filter(pk=row.pk).delete()

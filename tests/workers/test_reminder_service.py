@@ -14,17 +14,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import transaction
 
+from notifications.channels import TransientSendError
+from notifications.models import OutboundMessage
+from notifications.rendering import SMS_MAX_CHARS
+from notifications.terms import contains_forbidden_term
 from plans.flag_codes import FlagCode
 from plans.models import Flag
 from scheduling import reminders as svc
-from scheduling.channels import TransientSendError
-from scheduling.models.reminders import OutboundMessage, Reminder
-from scheduling.rules.reminders import (
-    SMS_MAX_CHARS,
-    ReminderPolicy,
-    contains_forbidden_term,
-    in_quiet_hours,
-)
+from scheduling.delivery import dispatch, send
+from scheduling.models.reminders import Reminder
+from scheduling.rules.reminders.policy import ReminderPolicy, in_quiet_hours
 from tests.workers.conftest import make_component, make_patient, make_session
 
 NY = ZoneInfo("America/New_York")
@@ -44,8 +43,8 @@ def run_until(until: datetime, *, start: datetime, step=timedelta(minutes=30)) -
     t = start
     while t <= until:
         claimed: list[int] = []
-        svc.dispatch_due_reminders(now=t, enqueue=claimed.extend)
-        outcomes += [svc.send_reminder(reminder_id=i, now=t) for i in claimed]
+        dispatch.dispatch_due_reminders(now=t, enqueue=claimed.extend)
+        outcomes += [send.send_reminder(reminder_id=i, now=t) for i in claimed]
         t += step
     return outcomes
 
@@ -148,18 +147,18 @@ def test_send_is_idempotent_when_the_worker_died_after_the_provider_accepted(tms
     svc.sync_reminders_for_sessions(session_ids=[session.pk], now=NOW)
     due = local(2026, 12, 9, 10)
     claimed: list[int] = []
-    svc.dispatch_due_reminders(now=due, enqueue=claimed.extend)
+    dispatch.dispatch_due_reminders(now=due, enqueue=claimed.extend)
     # the provider accepted, then the worker was killed before recording 'sent' (rolled back)
     row = Reminder.objects.get(pk=claimed[0])
-    from scheduling.channels.sms import LedgerSmsBackend
+    from notifications.channels.sms import LedgerSmsBackend
 
     first = LedgerSmsBackend().send(to="+1", body="x", idempotency_key=row.key)
     # a second copy of the task for the same claim does nothing while the row is locked elsewhere
     # and after the claim timeout the row is handed out again and re-sent with the same key
     later = due + svc.claim_timeout() + timedelta(minutes=1)
-    assert svc.send_reminder(reminder_id=row.pk, now=due) == "sent"
+    assert send.send_reminder(reminder_id=row.pk, now=due) == "sent"
     again: list[int] = []
-    svc.dispatch_due_reminders(now=later, enqueue=again.extend)
+    dispatch.dispatch_due_reminders(now=later, enqueue=again.extend)
     assert again == []  # sent rows are never claimed again
     assert OutboundMessage.objects.filter(idempotency_key=row.key).count() == 1
     row.refresh_from_db()
@@ -171,11 +170,11 @@ def test_stale_claim_is_reclaimed_and_sent_once(tms):
     svc.sync_reminders_for_sessions(session_ids=[session.pk], now=NOW)
     due = local(2026, 12, 9, 10)
     lost: list[int] = []
-    svc.dispatch_due_reminders(now=due, enqueue=lost.extend)  # the task message is lost
-    assert svc.dispatch_due_reminders(now=due + timedelta(minutes=1), enqueue=list) == []
+    dispatch.dispatch_due_reminders(now=due, enqueue=lost.extend)  # the task message is lost
+    assert dispatch.dispatch_due_reminders(now=due + timedelta(minutes=1), enqueue=list) == []
     later = due + svc.claim_timeout() + timedelta(minutes=1)
     assert run_until(later, start=later) == ["sent"]
-    assert svc.send_reminder(reminder_id=lost[0], now=later) == "not_claimed"
+    assert send.send_reminder(reminder_id=lost[0], now=later) == "not_claimed"
     assert OutboundMessage.objects.count() == 1
 
 
@@ -184,7 +183,7 @@ def test_transient_errors_back_off_then_fail_and_flag_the_coordinator(tms):
     svc.sync_reminders_for_sessions(session_ids=[session.pk], now=NOW)
     due = local(2026, 12, 9, 10)
     with mock.patch(
-        "scheduling.channels.sms.LedgerSmsBackend.send", side_effect=TransientSendError("503")
+        "notifications.channels.sms.LedgerSmsBackend.send", side_effect=TransientSendError("503")
     ):
         outcomes = run_until(due + timedelta(hours=1), start=due, step=timedelta(minutes=1))
     assert outcomes == ["retry"] * (svc.MAX_ATTEMPTS - 1) + ["failed"]
@@ -208,7 +207,7 @@ def test_nothing_is_claimed_in_the_patients_quiet_hours(organization, clinic, ca
     # a row that is overdue (e.g. after an outage) waits for 08:00 Tokyo time
     Reminder.objects.filter(pk=row.pk).update(due_at=datetime(2026, 12, 8, 12, tzinfo=tokyo))
     night = datetime(2026, 12, 9, 23, 30, tzinfo=tokyo)
-    assert svc.dispatch_due_reminders(now=night, enqueue=list) == []
+    assert dispatch.dispatch_due_reminders(now=night, enqueue=list) == []
     morning = datetime(2026, 12, 10, 8, 0, tzinfo=tokyo)
     assert run_until(morning, start=morning) == ["sent"]
 
@@ -228,12 +227,15 @@ def test_email_patient_gets_email_with_neutral_subject(organization, clinic, cat
 
 def test_on_sessions_changed_publishes_only_after_commit(tms):
     session = make_session(tms, local(2026, 12, 10, 10))
-    with mock.patch("scheduling.tasks.sync_session_reminders.apply_async") as publish:
+    with mock.patch("scheduling.reminders.app") as app:
+        publish = app.send_task
         with transaction.atomic():
             svc.on_sessions_changed(session_ids=[session.pk, session.pk], change="created")
             publish.assert_not_called()
         publish.assert_called_once_with(
-            kwargs={"session_ids": [session.pk], "change": "created"}, queue="reminders"
+            "scheduling.sync_session_reminders",
+            kwargs={"session_ids": [session.pk], "change": "created"},
+            queue="reminders",
         )
     with pytest.raises(ValueError, match="unknown session change"):
         svc.on_sessions_changed(session_ids=[1], change="teleported")
@@ -266,7 +268,7 @@ def test_a_patient_with_an_unknown_zone_does_not_stop_the_tick(tms, organization
     Reminder.objects.create(
         key="broken", patient=broken, channel="sms", kind="reminder", due_at=NOW
     )
-    claimed = svc.claim_due_reminders(now=local(2026, 12, 9, 10))
+    claimed = dispatch.claim_due_reminders(now=local(2026, 12, 9, 10))
     assert claimed == [Reminder.objects.get(session=session).pk]
 
 
@@ -302,12 +304,13 @@ def test_scheduling_services_move_and_cancel_reminders_after_commit(
     ``on_sessions_changed`` inside their transaction; the re-plan runs after commit."""
     from scheduling.services.lifecycle import cancel_session, reschedule_session
 
-    def inline(*, kwargs, queue):
-        assert queue == "reminders"
+    def inline(name, *, kwargs, queue):
+        assert (name, queue) == ("scheduling.sync_session_reminders", "reminders")
         svc.sync_reminders_for_sessions(session_ids=kwargs["session_ids"])
 
     session = make_session(tms, local(2026, 12, 10, 10))
-    with mock.patch("scheduling.tasks.sync_session_reminders.apply_async", side_effect=inline):
+    with mock.patch("scheduling.reminders.app") as app:
+        app.send_task.side_effect = inline
         with django_capture_on_commit_callbacks(execute=True):
             svc.on_sessions_changed(session_ids=[session.pk], change="created")
         row = Reminder.objects.get(session=session)

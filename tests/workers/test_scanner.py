@@ -82,9 +82,14 @@ def test_gaps_close_and_scanner_flags_resolve(catalogue, organization, clinic):
     # a PHQ-9 is recorded: the next scan resolves the flag
     clinician = factories.ClinicianFactory(organization=organization)
     Measure.objects.create(
-        patient=patient, plan=comp.plan, instrument="phq9", answers=[1] * 9, total=9,
-        taken_at=NOW - timedelta(days=1), recorded_by=clinician,
-    )  # fmt: skip
+        patient=patient,
+        plan=comp.plan,
+        instrument="phq9",
+        answers=[1] * 9,
+        total=9,
+        taken_at=NOW - timedelta(days=1),
+        recorded_by=clinician,
+    )
     result = scan_all_plans(plan_ids=[comp.plan_id], now=NOW)
     assert result.resolved >= 1
     assert not Flag.objects.filter(code=FlagCode.WEEKLY_PHQ9_OVERDUE, status="open").exists()
@@ -138,9 +143,13 @@ def test_scanner_escalates_but_never_lowers_a_readiness_flag(catalogue, organiza
     comp = make_component(patient=patient, clinic=clinic, code="spravato_trd")
     session = make_session(comp, NOW + timedelta(days=10), minutes=150)
     Flag.objects.create(
-        plan=comp.plan, component=comp, code=FlagCode.REQUIREMENT_MISSING,
-        requirement_key=f"{comp.pk}:rems_enrollment", severity="warning", message="sync",
-    )  # fmt: skip
+        plan=comp.plan,
+        component=comp,
+        code=FlagCode.REQUIREMENT_MISSING,
+        requirement_key=f"{comp.pk}:rems_enrollment",
+        severity="warning",
+        message="sync",
+    )
     scan_all_plans(now=NOW)
     flag = Flag.objects.get(requirement_key=f"{comp.pk}:rems_enrollment", status="open")
     assert flag.severity == "warning"  # 10 days out: not yet critical
@@ -156,9 +165,11 @@ def test_scanner_escalates_but_never_lowers_a_readiness_flag(catalogue, organiza
     assert flag.severity == "blocking"
     # a recorded enrolment is the readiness sync's to resolve; the scanner only stops raising
     Evaluation.objects.create(
-        patient=patient, kind="rems_enrollment", performed_at=NOW - timedelta(days=1),
+        patient=patient,
+        kind="rems_enrollment",
+        performed_at=NOW - timedelta(days=1),
         recorded_by=factories.ClinicianFactory(organization=organization),
-    )  # fmt: skip
+    )
     result = scan_all_plans(now=NOW)
     assert f"{comp.pk}:rems_enrollment" not in {
         f.requirement_key
@@ -169,15 +180,15 @@ def test_scanner_escalates_but_never_lowers_a_readiness_flag(catalogue, organiza
 
 
 @pytest.mark.django_db(transaction=True)
-def test_request_recheck_publishes_only_after_commit():
+def test_on_plan_changed_publishes_only_after_commit():
     from unittest import mock
 
     from django.db import transaction
 
-    from plans.tasks import request_recheck
+    from plans.tasks import on_plan_changed
 
     with mock.patch("plans.tasks.scan_plan_flags.apply_async") as publish:
         with transaction.atomic():
-            request_recheck(plan_id=7)
+            on_plan_changed([7])
             publish.assert_not_called()
         publish.assert_called_once_with(kwargs={"plan_ids": [7]}, queue="flags")

@@ -75,34 +75,58 @@ def test_thirty_six_session_tms_course_has_no_false_expiry_and_flags_the_mt_rech
     # threshold measured at the mapping session, sessions 1–24 done, re-measured at 6, 11, 16
     patient = make_patient(organization)
     component = make_component(
-        patient=patient, clinic=clinic, code="tms_10hz_ldlpfc_mdd", coordinator=coordinator,
-        prior_auth_number="PA-1", prior_auth_sessions=36, prior_auth_expires_on=date(2028, 1, 1),
-    )  # fmt: skip
+        patient=patient,
+        clinic=clinic,
+        code="tms_10hz_ldlpfc_mdd",
+        coordinator=coordinator,
+        prior_auth_number="PA-1",
+        prior_auth_sessions=36,
+        prior_auth_expires_on=date(2028, 1, 1),
+    )
     days = _weekdays(36)
     _book(component, days, done=24)
     week_before = datetime.combine(DAY1 - timedelta(days=7), time(9), tzinfo=NY)
     _evaluate(patient, "psychiatric_evaluation", week_before)
     _evaluate(patient, "target_rationale", week_before)
-    _evaluate(patient, "tms_safety_screen", week_before,
-              {"answers": {f"q{i}": False for i in range(1, 16)}, "decision": "cleared",
-               "physician": "Dr. Example"})  # fmt: skip
+    _evaluate(
+        patient,
+        "tms_safety_screen",
+        week_before,
+        {
+            "answers": {f"q{i}": False for i in range(1, 16)},
+            "decision": "cleared",
+            "physician": "Dr. Example",
+        },
+    )
     _evaluate(patient, "antidepressant_trials", week_before, factories.TWO_FAILED_TRIALS)
-    Measure.objects.create(patient=patient, plan=component.plan, instrument="phq9",
-                           answers={f"q{i}": 2 for i in range(1, 9)} | {"q9": 0}, total=16,
-                           band="moderately_severe", is_baseline=True, taken_at=week_before,
-                           recorded_by=coordinator)  # fmt: skip
+    Measure.objects.create(
+        patient=patient,
+        plan=component.plan,
+        instrument="phq9",
+        answers={f"q{i}": 2 for i in range(1, 9)} | {"q9": 0},
+        total=16,
+        band="moderately_severe",
+        is_baseline=True,
+        taken_at=week_before,
+        recorded_by=coordinator,
+    )
     for sequence in (1, 6, 11, 16):
-        _evaluate(patient, "motor_threshold",
-                  datetime.combine(days[sequence - 1], time(9, 50), tzinfo=NY),
-                  {"percent": 55, "method": "emg"})  # fmt: skip
+        _evaluate(
+            patient,
+            "motor_threshold",
+            datetime.combine(days[sequence - 1], time(9, 50), tzinfo=NY),
+            {"percent": 55, "method": "emg"},
+        )
 
     # When the scanner runs the morning of session 25 (weeks after the 7- and 30-day windows)
     now = datetime.combine(days[24], time(7), tzinfo=NY).astimezone(UTC)
     scan_all_plans(now=now)
 
     # Then no before-first-session step is flagged missing or expired
-    gaps = {**_open(FlagCode.REQUIREMENT_MISSING, component),
-            **_open(FlagCode.REQUIREMENT_EXPIRED, component)}  # fmt: skip
+    gaps = {
+        **_open(FlagCode.REQUIREMENT_MISSING, component),
+        **_open(FlagCode.REQUIREMENT_EXPIRED, component),
+    }
     assert not {"motor_threshold", "tms_safety_screen", "baseline_phq9"} & set(gaps)
     # And the re-measurement due at session 21 is flagged (a warning, DOMAIN.md §1.3)
     assert "motor_threshold_recheck" in gaps
@@ -110,8 +134,13 @@ def test_thirty_six_session_tms_course_has_no_false_expiry_and_flags_the_mt_rech
 
     # When it is re-measured through the service, the readiness sync resolves that flag
     with time_machine.travel(now, tick=False):
-        record_evaluation(patient=patient, by=coordinator, kind="motor_threshold",
-                          performed_at=now, data={"percent": 56, "method": "emg"})  # fmt: skip
+        record_evaluation(
+            patient=patient,
+            by=coordinator,
+            kind="motor_threshold",
+            performed_at=now,
+            data={"percent": 56, "method": "emg"},
+        )
         scan_all_plans(now=now + timedelta(minutes=10))
     assert "motor_threshold_recheck" not in _open(FlagCode.REQUIREMENT_MISSING, component)
 
@@ -125,9 +154,14 @@ def test_expiring_site_certification_is_warned_at_least_three_days_before_it_blo
     factories.rems_certified(clinic, until=date(2027, 1, 15))
     patient = make_patient(organization)
     component = make_component(
-        patient=patient, clinic=clinic, code="spravato_trd", coordinator=coordinator,
-        prior_auth_number="PA-2", prior_auth_sessions=18, prior_auth_expires_on=date(2028, 1, 1),
-    )  # fmt: skip
+        patient=patient,
+        clinic=clinic,
+        code="spravato_trd",
+        coordinator=coordinator,
+        prior_auth_number="PA-2",
+        prior_auth_sessions=18,
+        prior_auth_expires_on=date(2028, 1, 1),
+    )
     days = [DAY1 + timedelta(days=d) for d in (0, 3, 7, 10, 14, 17)]  # Mon/Thu
     sessions = _book(component, days, done=2, minutes=150)
     blocked = sessions[4]  # Monday 18 January, the first after the certification ends

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from backend.errors import DomainError
-from modalities.catalogue import CatalogueError
 from modalities.services import sync_catalogue
+from modalities.specs import CatalogueError
 
 
 class Command(BaseCommand):

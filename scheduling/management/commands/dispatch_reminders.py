@@ -10,7 +10,8 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from scheduling.delivery import dispatch_due_reminders, send_reminders
+from scheduling.delivery.dispatch import dispatch_due_reminders
+from scheduling.delivery.send import send_reminders
 
 
 class Command(BaseCommand):

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.fhir.queries import READ_TYPES
-from api.fhir.views import SEARCH_PARAMS, InvalidSearch, _instant
+from api.fhir.queries import READ_TYPES, SEARCH_PARAMS
+from api.fhir.views import InvalidSearch, _instant
 from tests import factories
 
 pytestmark = pytest.mark.django_db

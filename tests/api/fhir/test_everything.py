@@ -33,13 +33,20 @@ def org_world(catalogue):
 def _plan(org_world, code: str = "spravato_trd", index: int = 1, sessions: int = 5):
     org, clinic, coordinator = org_world
     protocol = next(p for p in latest_protocols() if p.code == code)
-    return demo_plan(org=org, clinic=clinic, coordinator=coordinator, protocol=protocol,
-                     index=index, sessions=sessions)  # fmt: skip
+    return demo_plan(
+        org=org,
+        clinic=clinic,
+        coordinator=coordinator,
+        protocol=protocol,
+        index=index,
+        sessions=sessions,
+    )
 
 
 @pytest.mark.parametrize("sessions", [5, 60])
-def test_everything_query_count_is_constant(org_world, client_for, django_assert_num_queries,
-                                            sessions):  # fmt: skip
+def test_everything_query_count_is_constant(
+    org_world, client_for, django_assert_num_queries, sessions
+):
     # given a patient whose plan has 5 or 60 sessions
     plan = _plan(org_world, sessions=sessions)
     client = client_for(org_world[2])
@@ -74,7 +81,8 @@ def test_everything_carries_the_whole_plan(org_world, client_for):
     )
     appointment_ids = {a["id"] for a in by_type["Appointment"]}
     assert {r["reference"] for r in activity["outcomeReference"]} == {
-        f"Appointment/{i}" for i in appointment_ids}  # fmt: skip
+        f"Appointment/{i}" for i in appointment_ids
+    }
     # diagnoses are ICD-10-CM Conditions the plan addresses
     condition = care_plan["contained"][0]
     assert condition["code"]["coding"][0]["system"] == "http://hl7.org/fhir/sid/icd-10-cm"
@@ -99,7 +107,9 @@ def test_everything_carries_the_whole_plan(org_world, client_for):
     assert by_type["Flag"]
     assert all(f["status"] == "active" for f in by_type["Flag"])
     assert {c["category"][0]["text"].split(":")[0] for c in by_type["Consent"]} >= {
-        "Informed consent to treatment", "Financial acknowledgment"}  # fmt: skip
+        "Informed consent to treatment",
+        "Financial acknowledgment",
+    }
     (coverage,) = by_type["Coverage"]
     assert coverage["identifier"][0]["value"] == component.prior_auth_number
     assert coverage["payor"] == [{"display": "Example Health Plan"}]
@@ -112,8 +122,10 @@ def test_off_label_self_pay_plan_has_off_label_consent_and_self_pay_coverage(org
     assert any(c["category"][0]["text"] == "Consent to off-label use" for c in consents)
     (coverage,) = [r for r in resources_in(body) if r["resourceType"] == "Coverage"]
     assert coverage["type"]["coding"][0] == {
-        "system": "http://terminology.hl7.org/CodeSystem/coverage-selfpay", "code": "pay",
-        "display": "Pay"}  # fmt: skip
+        "system": "http://terminology.hl7.org/CodeSystem/coverage-selfpay",
+        "code": "pay",
+        "display": "Pay",
+    }
     assert coverage["payor"][0]["reference"] == f"Patient/{plan.patient_id}"
     assert "identifier" not in coverage
 
@@ -158,8 +170,9 @@ def test_observation_search_by_loinc_code(org_world, client_for):
     body = client.get(f"/fhir/R4/Observation?patient={plan.patient_id}&code=44261-6").json()
     assert body["total"] == 1
     assert body["entry"][0]["resource"]["code"]["coding"][0]["code"] == "44261-6"
-    other_system = client.get(f"/fhir/R4/Observation?patient={plan.patient_id}"
-                              "&code=http://snomed.info/sct|44261-6").json()  # fmt: skip
+    other_system = client.get(
+        f"/fhir/R4/Observation?patient={plan.patient_id}&code=http://snomed.info/sct|44261-6"
+    ).json()
     assert other_system["total"] == 0
 
 
@@ -172,8 +185,9 @@ def test_flag_search_by_status(org_world, client_for):
     assert inactive["total"] == plan.flags.exclude(status="open").count()
 
 
-def test_care_plan_search_for_another_organisations_patient_is_empty(org_world, client_for,
-                                                                     catalogue):  # fmt: skip
+def test_care_plan_search_for_another_organisations_patient_is_empty(
+    org_world, client_for, catalogue
+):
     plan = _plan(org_world)
     outsider = factories.CoordinatorFactory(organization=factories.OrganizationFactory())
     body = client_for(outsider).get(f"/fhir/R4/CarePlan?patient={plan.patient_id}").json()
@@ -199,8 +213,7 @@ def test_care_plan_search_for_another_organisations_patient_is_empty(org_world, 
         ("Observation/not-a-number", 404, "not-found"),
     ],
 )
-def test_bad_requests_are_operation_outcomes_never_500(org_world, client_for, query, status,
-                                                       issue):  # fmt: skip
+def test_bad_requests_are_operation_outcomes_never_500(org_world, client_for, query, status, issue):
     response = client_for(org_world[2]).get(f"/fhir/R4/{query}")
     assert response.status_code == status
     assert response["Content-Type"].startswith("application/fhir+json")
@@ -239,8 +252,9 @@ def test_times_are_utc_and_local_time_survives_dst(org_world, client_for):
     component = plan.components.get()
     ny = dt.timezone(dt.timedelta(hours=-5))
     add_sessions(component, n=1, start=dt.datetime(2027, 1, 12, 10, 0, tzinfo=ny))
-    add_sessions(component, n=1, start=dt.datetime(2027, 7, 13, 10, 0, tzinfo=ny)
-                 + dt.timedelta(hours=-1))  # fmt: skip
+    add_sessions(
+        component, n=1, start=dt.datetime(2027, 7, 13, 10, 0, tzinfo=ny) + dt.timedelta(hours=-1)
+    )
     body = client_for(org_world[2]).get(f"/fhir/R4/Appointment?patient={plan.patient_id}").json()
     winter, summer = (e["resource"] for e in body["entry"])
     assert (winter["start"], summer["start"]) == ("2027-01-12T15:00:00Z", "2027-07-13T14:00:00Z")

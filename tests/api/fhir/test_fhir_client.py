@@ -40,8 +40,9 @@ def _close_clients():
 
 
 def _smart(base_url: str, token: str) -> fhir_client.FHIRClient:
-    smart = fhir_client.FHIRClient(settings={"app_id": "clinic-plans-tests",
-                                             "api_base": f"{base_url}/fhir/R4/"})  # fmt: skip
+    smart = fhir_client.FHIRClient(
+        settings={"app_id": "clinic-plans-tests", "api_base": f"{base_url}/fhir/R4/"}
+    )
     smart.server.session.headers["Authorization"] = f"Token {token}"
     _OPEN.append(smart)
     return smart
@@ -56,8 +57,16 @@ def test_fhirclient_reads_metadata_a_care_plan_and_everything(served_plan):
     assert isinstance(capability, CapabilityStatement)
     assert capability.fhirVersion == "4.0.1"
     types = {r.type for r in capability.rest[0].resource}
-    assert types == {"Patient", "CarePlan", "Appointment", "Observation",
-                     "QuestionnaireResponse", "Flag", "Consent", "Coverage"}  # fmt: skip
+    assert types == {
+        "Patient",
+        "CarePlan",
+        "Appointment",
+        "Observation",
+        "QuestionnaireResponse",
+        "Flag",
+        "Consent",
+        "Coverage",
+    }
     # a CarePlan by id, as the client's model
     care_plan = CarePlan.read(str(plan.pk), smart.server)
     assert care_plan.status == "draft"
@@ -73,8 +82,16 @@ def test_fhirclient_reads_metadata_a_care_plan_and_everything(served_plan):
     bundle = Bundle(smart.server.request_json(f"Patient/{plan.patient_id}/$everything"))
     assert bundle.type == "searchset"
     kinds = {entry.resource.resource_type for entry in bundle.entry}
-    assert kinds >= {"Patient", "CarePlan", "Appointment", "Observation",
-                     "QuestionnaireResponse", "Flag", "Consent", "Coverage"}  # fmt: skip
+    assert kinds >= {
+        "Patient",
+        "CarePlan",
+        "Appointment",
+        "Observation",
+        "QuestionnaireResponse",
+        "Flag",
+        "Consent",
+        "Coverage",
+    }
     assert bundle.total == len(bundle.entry)
 
 

@@ -15,8 +15,7 @@ from django.db import transaction
 from django.urls import resolve
 from django.utils import timezone
 
-from api.fhir.queries import READ_TYPES
-from api.fhir.views import SEARCH_PARAMS
+from api.fhir.queries import READ_TYPES, SEARCH_PARAMS
 from backend.audit.models import AuditEvent
 from plans import services
 from scheduling.models import Session
@@ -39,16 +38,24 @@ def refused(code: str) -> Mapping[str, str]:
 def _session(w: World) -> Session:
     start = timezone.now() + dt.timedelta(days=2)
     return Session.objects.create(
-        component=w.component, patient=w.patient, clinic=w.clinic, kind="treatment",
-        sequence=1, starts_at=start, ends_at=start + dt.timedelta(minutes=40),
-    )  # fmt: skip
+        component=w.component,
+        patient=w.patient,
+        clinic=w.clinic,
+        kind="treatment",
+        sequence=1,
+        starts_at=start,
+        ends_at=start + dt.timedelta(minutes=40),
+    )
 
 
 def _consent(w: World):
     return services.record_evaluation(
-        patient=w.patient, by=w.users["coordinator"], plan=w.plan, kind="off_label_consent",
+        patient=w.patient,
+        by=w.users["coordinator"],
+        plan=w.plan,
+        kind="off_label_consent",
         performed_at=timezone.now(),
-    )  # fmt: skip
+    )
 
 
 def _search_url(w: World, resource_type: str) -> str:
@@ -200,8 +207,14 @@ def test_every_fhir_route_and_resource_type_has_a_case(matrix_world):
         with transaction.atomic():  # URL builders may create rows: one savepoint each
             names.add(resolve(case.url(matrix_world).split("?")[0]).view_name)
             transaction.set_rollback(True)
-    assert names >= {"fhir:metadata", "fhir:patient-everything", "fhir:read", "fhir:search",
-                     "fhir:unknown", "api:plan-fhir"}  # fmt: skip
+    assert names >= {
+        "fhir:metadata",
+        "fhir:patient-everything",
+        "fhir:read",
+        "fhir:search",
+        "fhir:unknown",
+        "api:plan-fhir",
+    }
     read = {c.name.removeprefix("read ") for c in CASES if c.name.startswith("read ")}
     search = {c.name.removeprefix("search ") for c in CASES if c.name.startswith("search ")}
     assert read == set(READ_TYPES)

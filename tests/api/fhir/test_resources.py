@@ -69,9 +69,17 @@ def test_every_emitted_resource_validates_with_fhir_resources_r4b(fhir_world, cl
             validate(resource)
             kinds.add(resource["resourceType"])
     assert kinds >= {
-        "Patient", "CarePlan", "Appointment", "Observation", "QuestionnaireResponse", "Flag",
-        "Consent", "Coverage", "CapabilityStatement", "OperationOutcome",
-    }  # fmt: skip
+        "Patient",
+        "CarePlan",
+        "Appointment",
+        "Observation",
+        "QuestionnaireResponse",
+        "Flag",
+        "Consent",
+        "Coverage",
+        "CapabilityStatement",
+        "OperationOutcome",
+    }
 
 
 def test_every_emitted_code_is_in_the_code_tables(fhir_world, client_for):
@@ -106,8 +114,10 @@ def test_every_emitted_code_is_in_the_code_tables(fhir_world, client_for):
 def test_loinc_totals_are_the_cited_codes():
     # PHQ-9 total 44261-6, GAD-7 total 70274-6, pain NRS 72514-3 (codes/loinc.yaml, DOMAIN §5.2)
     assert codes.loinc_for_instrument() == {
-        "phq9": "44261-6", "gad7": "70274-6", "pain_nrs": "72514-3",
-    }  # fmt: skip
+        "phq9": "44261-6",
+        "gad7": "70274-6",
+        "pain_nrs": "72514-3",
+    }
 
 
 def test_every_catalogue_icd10_code_is_in_the_table(catalogue):
@@ -121,19 +131,24 @@ def test_every_catalogue_icd10_code_is_in_the_table(catalogue):
 def test_status_maps_cover_every_domain_value():
     maps = codes.status_maps()
     domain = {
-        "careplan": PlanStatus, "careplan_activity": ComponentStatus,
-        "appointment": SessionStatus, "observation": RecordStatus,
-        "questionnaire_response": RecordStatus, "flag": FlagStatus,
+        "careplan": PlanStatus,
+        "careplan_activity": ComponentStatus,
+        "appointment": SessionStatus,
+        "observation": RecordStatus,
+        "questionnaire_response": RecordStatus,
+        "flag": FlagStatus,
         "coverage": ComponentStatus,
-    }  # fmt: skip
+    }
     for name, enum in domain.items():
         assert set(maps[name]["map"]) == {s.value for s in enum}, name
         assert set(maps[name]["map"].values()) <= set(maps[name]["allowed"]), name
     # the Appointment map is 1:1 (DESIGN.md §3 'Session' statuses are FHIR's)
     assert all(k == v for k, v in maps["appointment"]["map"].items())
     for code in FlagCode:
-        assert codes.flag_category(code) in codes.tables()[
-            "http://terminology.hl7.org/CodeSystem/flag-category"]  # fmt: skip
+        assert (
+            codes.flag_category(code)
+            in codes.tables()["http://terminology.hl7.org/CodeSystem/flag-category"]
+        )
     for payer in PayerType:
         system, code = codes.coverage_type(payer)
         assert code in codes.tables()[system]

@@ -20,10 +20,11 @@ MEASURES = {
     "gad7": {f"q{i}": 1 for i in range(1, 8)},
     "pain_nrs": {"score": 6},
     "bpi_sf": {"worst": 7, "least": 3, "average": 5, "now": 4}
-    | dict.fromkeys(("general_activity", "mood", "walking", "work", "relations", "sleep",
-                     "enjoyment"), 4),
+    | dict.fromkeys(
+        ("general_activity", "mood", "walking", "work", "relations", "sleep", "enjoyment"), 4
+    ),
     "cssrs_screener": {"q1": False, "q2": False, "q6": False},
-}  # fmt: skip
+}
 STATUSES = ("fulfilled", "fulfilled", "noshow", "cancelled", "arrived", "booked", "booked")
 
 
@@ -64,38 +65,69 @@ def demo_plan(*, org, clinic, coordinator, protocol: Protocol, index: int, sessi
     indication = protocol.indications.order_by("code").first()
     off_label = indication.label_status == "off_label"
     patient = services.create_patient(
-        organization=org, by=coordinator, mrn=f"FHIR-{index:03d}", given_name="Demo",
-        family_name=f"Patient{index}", birth_date=dt.date(1980, 5, 17),
-        phone=f"+155555501{index % 100:02d}", email=f"demo{index}@example.com",
+        organization=org,
+        by=coordinator,
+        mrn=f"FHIR-{index:03d}",
+        given_name="Demo",
+        family_name=f"Patient{index}",
+        birth_date=dt.date(1980, 5, 17),
+        phone=f"+155555501{index % 100:02d}",
+        email=f"demo{index}@example.com",
         timezone="America/New_York",
-    )  # fmt: skip
+    )
     component: dict[str, Any] = {"protocol": protocol, "indication": indication}
     if off_label:
         component["payer_type"] = "self_pay"
     else:
         expires = timezone.now().date() + dt.timedelta(days=90)
-        component |= {"payer_type": "commercial", "payer_name": "Example Health Plan",
-                      "prior_auth_number": f"PA-{index:04d}", "prior_auth_sessions": 30,
-                      "prior_auth_expires_on": expires}  # fmt: skip
+        component |= {
+            "payer_type": "commercial",
+            "payer_name": "Example Health Plan",
+            "prior_auth_number": f"PA-{index:04d}",
+            "prior_auth_sessions": 30,
+            "prior_auth_expires_on": expires,
+        }
     plan = services.create_plan(
-        patient=patient, clinic=clinic, by=coordinator, coordinator=coordinator,
-        title=f"Demo plan: {protocol.title}", diagnoses=list(indication.icd10[:1]) or ["F33.2"],
-        goals="Remission; less pain.", components=[component],
-    )  # fmt: skip
+        patient=patient,
+        clinic=clinic,
+        by=coordinator,
+        coordinator=coordinator,
+        title=f"Demo plan: {protocol.title}",
+        diagnoses=list(indication.icd10[:1]) or ["F33.2"],
+        goals="Remission; less pain.",
+        components=[component],
+    )
     now = timezone.now()
     for instrument, answers in MEASURES.items():
-        services.record_measure(patient=patient, by=coordinator, plan=plan, instrument=instrument,
-                                answers=answers, taken_at=now - dt.timedelta(days=3))  # fmt: skip
-    services.record_evaluation(patient=patient, by=coordinator, plan=plan,
-                               kind="informed_consent", performed_at=now)  # fmt: skip
+        services.record_measure(
+            patient=patient,
+            by=coordinator,
+            plan=plan,
+            instrument=instrument,
+            answers=answers,
+            taken_at=now - dt.timedelta(days=3),
+        )
+    services.record_evaluation(
+        patient=patient, by=coordinator, plan=plan, kind="informed_consent", performed_at=now
+    )
     form = "good_faith_estimate" if off_label else "waiver_not_needed"
-    services.record_evaluation(patient=patient, by=coordinator, plan=plan,
-                               kind="financial_acknowledgment", performed_at=now,
-                               data={"form": form})  # fmt: skip
+    services.record_evaluation(
+        patient=patient,
+        by=coordinator,
+        plan=plan,
+        kind="financial_acknowledgment",
+        performed_at=now,
+        data={"form": form},
+    )
     if off_label:
-        services.record_evaluation(patient=patient, by=coordinator, plan=plan,
-                                   kind="off_label_consent", performed_at=now,
-                                   valid_until=now.date() + dt.timedelta(days=365))  # fmt: skip
+        services.record_evaluation(
+            patient=patient,
+            by=coordinator,
+            plan=plan,
+            kind="off_label_consent",
+            performed_at=now,
+            valid_until=now.date() + dt.timedelta(days=365),
+        )
     add_sessions(plan.components.get(), n=sessions, start=now - dt.timedelta(days=4))
     return plan
 

@@ -1,0 +1,289 @@
+"""Judging each requirement of a component at one session of its course, and the whole plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from modalities.rules.rems import rems_site_certified
+from modalities.specs import RequirementSpec
+from modalities.vocab import (
+    ClinicAttribute,
+    EvaluationKind,
+    Evidence,
+    RequirementStatus,
+    Timing,
+)
+from plans.rules.readiness.checks import GATED_TIMINGS, check_failure, condition_applies
+from plans.rules.readiness.facts import (
+    ClinicFacts,
+    ComponentFacts,
+    ComponentReadiness,
+    CourseFacts,
+    EvaluationFact,
+    MeasureFact,
+    PlanReadiness,
+    RequirementResult,
+)
+from plans.rules.readiness.forecast import combination_warnings
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    ident: Any
+    at: dt.datetime
+    expires_on: dt.date | None
+    failure: str | None
+
+
+def _expiry(req: RequirementSpec, when: dt.datetime, valid_until: dt.date | None) -> dt.date | None:
+    if valid_until is not None:
+        return valid_until
+    if req.validity_days is not None:
+        return when.date() + dt.timedelta(days=req.validity_days)
+    return None
+
+
+def _candidates(
+    req: RequirementSpec,
+    component: ComponentFacts,
+    evaluations: Sequence[EvaluationFact],
+    measures: Sequence[MeasureFact],
+    today: dt.date,
+    since: dt.date | None = None,
+) -> list[_Candidate]:
+    """Evidence for ``req`` dated on or before ``today`` (and on or after ``since`` if given)."""
+    out: list[_Candidate] = []
+    if req.evidence == Evidence.EVALUATION:
+        for ev in evaluations:
+            if ev.kind != req.code or ev.performed_at.date() > today:
+                continue
+            if since is not None and ev.performed_at.date() < since:
+                continue
+            if ev.component_id is not None and ev.component_id != component.component_id:
+                continue
+            out.append(
+                _Candidate(
+                    ev.id,
+                    ev.performed_at,
+                    _expiry(req, ev.performed_at, ev.valid_until),
+                    check_failure(req, ev.data),
+                )
+            )
+        if req.code == EvaluationKind.PRIOR_AUTHORIZATION and component.prior_auth is not None:
+            pa = component.prior_auth
+            out.append(
+                _Candidate(
+                    f"prior_auth:{pa.number}",
+                    dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC),
+                    pa.expires_on,
+                    None,
+                )
+            )
+    elif req.evidence == Evidence.MEASURE:
+        baseline_only = req.timing == Timing.BEFORE_FIRST_SESSION
+        for m in measures:
+            if m.instrument != req.code or m.taken_at.date() > today:
+                continue
+            if since is not None and m.taken_at.date() < since:
+                continue
+            if baseline_only and not m.is_baseline:
+                continue
+            out.append(_Candidate(m.id, m.taken_at, _expiry(req, m.taken_at, None), None))
+    return out
+
+
+def _due_point(req: RequirementSpec, course: CourseFacts, today: dt.date) -> tuple[int, dt.date]:
+    """(sequence, date) of the latest ``every_n_sessions`` due point at or before the session
+    judged: sessions 1+N, 1+2N, … (session 1 is the requirement's first-session twin)."""
+    n = req.timing_value or 1
+    due = 1 + n * ((course.at_sequence - 1) // n)
+    on = course.session_dates.get(due)
+    if on is None:  # renumbered or not loaded: the latest known session date before it
+        earlier = [d for seq, d in course.session_dates.items() if seq <= due]
+        on = max(earlier) if earlier else today
+    return due, on
+
+
+def _evaluate_requirement(
+    req: RequirementSpec,
+    component: ComponentFacts,
+    evaluations: Sequence[EvaluationFact],
+    measures: Sequence[MeasureFact],
+    clinic: ClinicFacts,
+    today: dt.date,
+) -> RequirementResult:
+    def result(
+        status: RequirementStatus,
+        detail: str,
+        because: str,
+        satisfied_by: Any = None,
+        expires_on: dt.date | None = None,
+    ) -> RequirementResult:
+        return RequirementResult(
+            key=req.key,
+            evidence=req.evidence,
+            code=str(req.code),
+            status=status,
+            severity=req.severity,
+            reason=req.reason,
+            source=req.source,
+            satisfied_by=satisfied_by,
+            expires_on=expires_on,
+            detail=detail,
+            applies_because=because,
+            timing=req.timing,
+        )
+
+    applies, because = condition_applies(req.condition, component)
+    if not applies:
+        return result(RequirementStatus.NOT_APPLICABLE, "condition not met for this component", "")
+    if req.timing not in GATED_TIMINGS:
+        return result(
+            RequirementStatus.NOT_APPLICABLE,
+            f"applies once sessions happen ({req.timing.value}); not part of readiness to start",
+            because,
+        )
+    course = component.course
+    since: dt.date | None = None
+    if req.timing == Timing.EVERY_N_SESSIONS:
+        n = req.timing_value or 1
+        if course.at_sequence <= n:
+            return result(
+                RequirementStatus.NOT_APPLICABLE,
+                f"not due yet: first due at session {n + 1}",
+                because,
+            )
+        due, since = _due_point(req, course, today)
+        because = f"{because}; due at session {due} (every {n} sessions)"
+    elif req.timing == Timing.AFTER_MEDICATION_CHANGE:
+        changes = [
+            ev
+            for ev in evaluations
+            if ev.kind == EvaluationKind.MEDICATION_CHANGE
+            and course.started_on is not None
+            and course.started_on <= ev.performed_at.date() <= today
+            and (ev.component_id is None or ev.component_id == component.component_id)
+        ]
+        if not changes:
+            return result(
+                RequirementStatus.NOT_APPLICABLE,
+                "no medication change recorded during the course",
+                because,
+            )
+        changed = max(changes, key=lambda ev: ev.performed_at)
+        since = changed.performed_at.date()
+        because = f"{because}; medication changed on {since.isoformat()}"
+
+    if req.evidence == Evidence.CLINIC:
+        if req.code == ClinicAttribute.SPRAVATO_REMS_CERTIFICATION:
+            until = clinic.rems_certified_until
+            if until is None:
+                return result(
+                    RequirementStatus.MISSING, "clinic certification not recorded", because
+                )
+            if not rems_site_certified(until, today):
+                return result(
+                    RequirementStatus.EXPIRED,
+                    f"clinic certification expired on {until.isoformat()}",
+                    because,
+                    expires_on=until,
+                )
+            return result(RequirementStatus.SATISFIED, "", because, "clinic", until)
+        return result(RequirementStatus.MISSING, f"unknown clinic attribute {req.code}", because)
+
+    # A before-first-session step is judged at the first session, never again (issue 15).
+    judged_on = today
+    if req.timing == Timing.BEFORE_FIRST_SESSION and course.started:
+        assert course.started_on is not None
+        judged_on = min(course.started_on, today)
+    candidates = _candidates(req, component, evaluations, measures, today, since)
+    passing = [c for c in candidates if c.failure is None]
+    valid = [
+        c for c in passing if c.expires_on is None or c.expires_on >= max(judged_on, c.at.date())
+    ]
+    if valid:
+        best = max(valid, key=lambda c: c.at)
+        return result(RequirementStatus.SATISFIED, "", because, best.ident, best.expires_on)
+    if passing:
+        latest = max(passing, key=lambda c: c.at)
+        assert latest.expires_on is not None
+        return result(
+            RequirementStatus.EXPIRED,
+            f"last recorded {latest.at.date().isoformat()}, expired on "
+            f"{latest.expires_on.isoformat()}",
+            because,
+            expires_on=latest.expires_on,
+        )
+    if candidates:
+        latest = max(candidates, key=lambda c: c.at)
+        return result(RequirementStatus.MISSING, latest.failure or "", because)
+    if since is not None:
+        return result(
+            RequirementStatus.MISSING,
+            f"no {req.code} recorded since {since.isoformat()}",
+            because,
+        )
+    if req.evidence == Evidence.MEASURE and req.timing == Timing.BEFORE_FIRST_SESSION:
+        return result(RequirementStatus.MISSING, f"no baseline {req.code} recorded", because)
+    return result(RequirementStatus.MISSING, f"no {req.code} recorded", because)
+
+
+def evaluate_component(
+    *,
+    component: ComponentFacts,
+    evaluations: Sequence[EvaluationFact],
+    measures: Sequence[MeasureFact],
+    clinic: ClinicFacts,
+    today: dt.date,
+) -> ComponentReadiness:
+    items = tuple(
+        _evaluate_requirement(req, component, evaluations, measures, clinic, today)
+        for req in component.protocol.requirements
+    )
+    return ComponentReadiness(
+        component_id=component.component_id,
+        ready_to_start=not any(it.blocks_start for it in items),
+        items=items,
+    )
+
+
+def evaluate_plan(
+    *,
+    components: Sequence[ComponentFacts],
+    evaluations: Sequence[EvaluationFact],
+    measures: Sequence[MeasureFact],
+    clinic: ClinicFacts,
+    today: dt.date,
+) -> PlanReadiness:
+    """Readiness of every component plus plan-level combination warnings.
+
+    Per requirement: condition not met → not_applicable; post-start timing → not_applicable;
+    the most recent evidence that passes the check and is still valid → satisfied; only expired
+    passing evidence → expired; only evidence failing the check → missing with the reason;
+    nothing → missing. Evidence dated after ``today`` is ignored.
+    """
+    return PlanReadiness(
+        components=tuple(
+            evaluate_component(
+                component=c, evaluations=evaluations, measures=measures, clinic=clinic, today=today
+            )
+            for c in components
+        ),
+        warnings=tuple(combination_warnings(components)),
+    )
+
+
+def post_session_window(req: RequirementSpec) -> dt.timedelta | None:
+    """How long after each session a ``within_days_after_each_session`` step may wait (the
+    SPRAVATO REMS Patient Monitoring Form: 7 days, DOMAIN.md §2.4); ``None`` for other timings.
+    The flag scanner reads it per protocol."""
+    if req.timing != Timing.WITHIN_DAYS_AFTER_EACH_SESSION or req.timing_value is None:
+        return None
+    return dt.timedelta(days=req.timing_value)

@@ -1,0 +1,59 @@
+"""The scanner's prior-authorisation rule set (issue 11), kept apart from the scanner's
+time-based rules (``plans/scanner/gaps.py``) so the two evolve separately.
+
+For every open component with an approved authorisation, the current authorisation's usage
+(derived from the sessions, ``plans.authorizations.current_usage``: two queries for any number
+of components) goes through ``plans.rules.authorization.alerts_for``:
+
+- PRIOR_AUTH_UNITS_LOW — 80 % of the authorised units used (critical when all are used);
+- SESSIONS_BEYOND_AUTHORIZATION — sessions booked beyond the authorised count or after the end
+  date;
+- PRIOR_AUTH_EXPIRING — 14 days before the end date while the course still needs it.
+
+The flags are keyed by component (``requirement_key = "<component id>"``); when a
+re-authorisation is approved it becomes the current one and the old alerts resolve.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db.models import Q
+
+from plans.authorizations import current_usage
+from plans.models import PlanComponent
+from plans.reconcile import WantedFlag
+from plans.rules.authorization import EXPIRY_WARNING_DAYS, UNITS_WARNING_PERCENT, alerts_for
+
+CODES = ("prior_auth_units_low", "sessions_beyond_authorization", "prior_auth_expiring")
+
+
+def authorization_gaps(*, plan_q: Q, now: dt.datetime) -> list[WantedFlag]:
+    components = dict(
+        PlanComponent.objects.filter(plan_q)
+        .exclude(status__in=("completed", "stopped"))
+        .values_list("id", "plan_id")
+    )
+    if not components:
+        return []
+    today = now.date()
+    percent = getattr(settings, "PRIOR_AUTH_UNITS_WARNING_PERCENT", UNITS_WARNING_PERCENT)
+    days = getattr(settings, "PRIOR_AUTH_WARNING_DAYS", EXPIRY_WARNING_DAYS)
+    gaps = []
+    for cid, (_window, usage) in current_usage(components.keys(), today=today).items():
+        for alert in alerts_for(
+            usage, today=today, units_warning_percent=percent, expiry_warning_days=days
+        ):
+            gaps.append(
+                WantedFlag(
+                    components[cid],
+                    alert.code,
+                    str(cid),
+                    alert.severity,
+                    alert.message,
+                    component_id=cid,
+                    detail={**alert.detail, "source": "issue 11; DOMAIN.md §1.6 [PAYER]"},
+                )
+            )
+    return gaps

@@ -1,0 +1,238 @@
+"""Requirement gaps for the flag scanner (issue 15): the readiness of components with a booked
+session, judged at that session, from the same pure rules the check-in gate uses.
+
+Missing/expired steps → REQUIREMENT_MISSING/EXPIRED (critical within 72 h for blocking ones,
+issue 5); a satisfied step whose validity ends before a booked session it must cover →
+REQUIREMENT_EXPIRING, ``expiry_warning_days()`` ahead. Facts are read per chunk as plain rows
+(``values_list``), never as ORM objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q
+
+from modalities.vocab import EvaluationKind, Instrument, LabelStatus, PayerType, RequirementStatus
+from plans.flag_codes import SEVERITY_ORDER, FlagCode
+from plans.models import Evaluation, Measure, PlanComponent, RecordStatus
+from plans.ports import session_facts
+from plans.reconcile import WantedFlag
+from plans.rules.readiness import (
+    GATED_TIMINGS,
+    ClinicFacts,
+    EvaluationFact,
+    MeasureFact,
+    evaluate_component,
+    forecast_expiries,
+)
+from plans.selectors import (
+    component_facts,
+    components_with_protocols,
+    course_facts,
+    prior_auth_fact,
+)
+
+CRITICAL_WITHIN = dt.timedelta(hours=72)
+SESSION_USES_AUTH = ("booked", "arrived", "fulfilled")
+TREATMENT_KINDS = ("mapping", "treatment")
+
+
+def _max_severity(a: str, b: str) -> str:
+    return a if SEVERITY_ORDER[a] >= SEVERITY_ORDER[b] else b
+
+
+def expiry_warning_days() -> int:
+    """How far ahead the scanner warns that a step's validity ends before a booked session it
+    must cover (issue 15: at least 3 days ahead). UNSOURCED → a setting, default 7 days."""
+    return int(getattr(settings, "REQUIREMENT_EXPIRY_WARNING_DAYS", 7))
+
+
+def _booked_course_sessions(session_q: Q) -> dict[int, list[tuple]]:
+    """(sequence, starts_at, status) of every active course session in scope, per component."""
+    rows: dict[int, list[tuple]] = defaultdict(list)
+    for component_id, sequence, starts_at, status in (
+        session_facts()
+        .sessions()
+        .filter(
+            session_q,
+            kind__in=TREATMENT_KINDS,
+            status__in=SESSION_USES_AUTH,
+            sequence__isnull=False,
+        )
+        .order_by("starts_at", "id")
+        .values_list("component_id", "sequence", "starts_at", "status")
+    ):
+        rows[component_id].append((sequence, starts_at, status))
+    return rows
+
+
+def _fact_rows(patient_ids: set[int]) -> tuple[dict[int, list], dict[int, list]]:
+    """Final evaluations and measures of ``patient_ids`` as readiness facts, read as plain rows
+    (two queries; no ORM objects)."""
+    evals: dict[int, list[EvaluationFact]] = defaultdict(list)
+    for pid, pk, kind, component_id, performed_at, valid_until, data in Evaluation.objects.filter(
+        patient_id__in=patient_ids, status=RecordStatus.FINAL
+    ).values_list(
+        "patient_id", "id", "kind", "component_id", "performed_at", "valid_until", "data"
+    ):
+        evals[pid].append(
+            EvaluationFact(
+                id=pk,
+                kind=EvaluationKind(kind),
+                component_id=component_id,
+                performed_at=performed_at,
+                valid_until=valid_until,
+                data=data or {},
+            )
+        )
+    measures: dict[int, list[MeasureFact]] = defaultdict(list)
+    for pid, pk, instrument, taken_at, is_baseline in Measure.objects.filter(
+        patient_id__in=patient_ids, status=RecordStatus.FINAL
+    ).values_list("patient_id", "id", "instrument", "taken_at", "is_baseline"):
+        measures[pid].append(
+            MeasureFact(
+                id=pk, instrument=Instrument(instrument), taken_at=taken_at, is_baseline=is_baseline
+            )
+        )
+    return evals, measures
+
+
+def requirement_gaps(
+    components: list[dict],
+    stats: dict[int, dict],
+    now: dt.datetime,
+    *,
+    plan_q: Q,
+    session_q: Q,
+) -> list[WantedFlag]:
+    """Requirement gaps of components with a booked session, judged at that session (issue 15):
+    missing/expired steps → warning, critical within 72 h for blocking ones (issue 5); a
+    satisfied blocking step whose validity ends before a booked session it must cover →
+    ``requirement_expiring`` warning, ``expiry_warning_days()`` before that session. Readiness
+    comes from the same pure rules the gate uses, over facts loaded in bulk."""
+    booked = {c["id"]: c for c in components if stats.get(c["id"], {}).get("next_booked")}
+    if not booked:
+        return []
+    rows = list(
+        PlanComponent.objects.filter(plan_q, pk__in=list(booked))
+        .select_related("plan__clinic", "protocol", "indication")
+        .prefetch_related("authorizations")
+    )
+    # The protocol/indication specs, parsed once per pair from one fully loaded representative
+    # (prefetching the catalogue onto every row costs more than the rules themselves).
+    reps = {(r.protocol_id, r.indication_id): r.pk for r in rows}
+    specs: dict[tuple[int, int], Any] = {
+        (r.protocol_id, r.indication_id): component_facts(r)
+        for r in components_with_protocols(PlanComponent.objects.filter(pk__in=reps.values()))
+    }
+    evals, measures = _fact_rows({c["plan__patient_id"] for c in booked.values()})
+    course_rows = _booked_course_sessions(session_q)
+    lookahead = dt.timedelta(days=expiry_warning_days())
+    gaps: list[WantedFlag] = []
+    for row in rows:
+        st = stats[row.pk]
+        clinic = row.plan.clinic
+        zone = ZoneInfo(clinic.timezone)
+        pair = (row.protocol_id, row.indication_id)
+        sessions = course_rows.get(row.pk, [])
+        upcoming = [
+            (seq, start) for seq, start, status in sessions if status == "booked" and start > now
+        ]
+        next_seq = upcoming[0][0] if upcoming else None
+        facts = replace(
+            specs[pair],
+            component_id=row.pk,
+            label_status=LabelStatus(row.label_status),
+            payer_type=PayerType(row.payer_type),
+            prior_auth=prior_auth_fact(row),
+            course=course_facts(sessions, zone=zone, at_sequence=next_seq),
+        )
+        today = now.astimezone(zone).date()
+        readiness = evaluate_component(
+            component=facts,
+            evaluations=evals[row.plan.patient_id],
+            measures=measures[row.plan.patient_id],
+            clinic=ClinicFacts(rems_certified_until=clinic.rems_certified_until),
+            today=today,
+        )
+        near = st["next_booked"] - now <= CRITICAL_WITHIN
+        for item in readiness.outstanding:
+            if item.timing not in GATED_TIMINGS:
+                continue
+            code = (
+                FlagCode.REQUIREMENT_EXPIRED
+                if item.status == RequirementStatus.EXPIRED
+                else FlagCode.REQUIREMENT_MISSING
+            )
+            blocking = str(item.severity) == "blocking"
+            severity = "critical" if near and blocking else "warning"
+            if near:  # never below the requirement's own severity (e.g. blocking)
+                severity = _max_severity(severity, str(item.severity))
+            gaps.append(
+                WantedFlag(
+                    plan_id=row.plan_id,
+                    code=code,
+                    key=f"{row.pk}:{item.key}",
+                    severity=severity,
+                    message=f"{item.key.replace('_', ' ')}: {item.detail or item.status}"
+                    + (" — session within 72 h" if near else ""),
+                    component_id=row.pk,
+                    due_at=st["next_booked"],
+                    detail={
+                        "requirement": item.key,
+                        "status": str(item.status),
+                        "reason": item.reason,
+                        "source": item.source,
+                        "detail": item.detail,
+                        "next_session_at": st["next_booked"].isoformat(),
+                        "raised_by": "scanner",
+                    },
+                )
+            )
+        # prior authorisation on the component is PRIOR_AUTH_EXPIRING's (one gap, one flag)
+        forecasts = [
+            f
+            for f in forecast_expiries(
+                readiness,
+                booked=[(seq, start.astimezone(zone).date()) for seq, start in upcoming],
+                started=facts.course.started_on is not None,
+            )
+            if not str(readiness.item(f.key).satisfied_by or "").startswith("prior_auth:")
+        ]
+        starts = dict(upcoming)
+        for f in forecasts:
+            blocks_at = starts[f.blocks_sequence]
+            if blocks_at - now > lookahead:
+                continue
+            gaps.append(
+                WantedFlag(
+                    plan_id=row.plan_id,
+                    code=FlagCode.REQUIREMENT_EXPIRING,
+                    key=f"{row.pk}:{f.key}",
+                    severity="warning",
+                    message=(
+                        f"{f.key.replace('_', ' ')}: valid until {f.expires_on.isoformat()}, "
+                        f"would block session {f.blocks_sequence} on {f.blocks_on.isoformat()}"
+                    ),
+                    component_id=row.pk,
+                    due_at=dt.datetime.combine(
+                        f.expires_on + dt.timedelta(days=1), dt.time.min, tzinfo=zone
+                    ),
+                    detail={
+                        "requirement": f.key,
+                        "expires_on": f.expires_on.isoformat(),
+                        "blocks_sequence": f.blocks_sequence,
+                        "blocks_at": blocks_at.isoformat(),
+                        "reason": f.reason,
+                        "source": f.source,
+                        "raised_by": "scanner",
+                    },
+                )
+            )
+    return gaps

@@ -1,0 +1,87 @@
+"""One REMS-site rule (issue 16): the booking check and the readiness requirement agree.
+
+``modalities.rules.rems.rems_site_certified`` is the single predicate; the booking check
+(``scheduling.services._common.check_rems_site``: 409 ``rems_site_not_certified``) and the
+readiness requirement ``site_rems_certification`` (evidence ``clinic``) both follow it. Pure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from backend.errors import ConflictError
+from modalities.catalogue import load_catalogue
+from modalities.rules.rems import recorded_until, rems_site_certified
+from modalities.specs import find_protocol
+from modalities.vocab import PayerType, RequirementStatus
+from plans.rules.readiness import ClinicFacts, ComponentFacts, evaluate_component
+from scheduling.services._common import check_rems_site
+
+TRD = find_protocol(load_catalogue(), "spravato_trd")
+DAY = dt.date(2027, 1, 4)
+_DATES = st.dates(dt.date(2026, 1, 1), dt.date(2028, 12, 31))
+
+
+def _readiness_status(until: dt.date | None, today: dt.date) -> RequirementStatus:
+    indication = TRD.indications[0]
+    facts = ComponentFacts("c", TRD, indication, indication.label_status, PayerType.COMMERCIAL)
+    readiness = evaluate_component(
+        component=facts,
+        evaluations=[],
+        measures=[],
+        clinic=ClinicFacts(rems_certified_until=until),
+        today=today,
+    )
+    return readiness.item("site_rems_certification").status
+
+
+def _booking_allowed(certification_id: str, until: dt.date | None, day: dt.date) -> bool:
+    component = SimpleNamespace(protocol=SimpleNamespace(modality="spravato"))
+    clinic = SimpleNamespace(
+        pk=1,
+        name="Example clinic",
+        rems_certification_id=certification_id,
+        rems_certified_until=until,
+    )
+    refused: str | None = None
+    try:
+        check_rems_site(component=component, clinic=clinic, days=[day])
+    except ConflictError as exc:
+        refused = str(exc.code)
+    assert refused in (None, "rems_site_not_certified")
+    return refused is None
+
+
+def test_the_predicate_is_inclusive_of_the_last_certified_day():
+    assert rems_site_certified(DAY, DAY)
+    assert not rems_site_certified(DAY, DAY + dt.timedelta(days=1))
+    assert not rems_site_certified(None, DAY)
+    assert recorded_until("", DAY) is None
+    assert recorded_until("REMS-TEST-0001", DAY) == DAY
+
+
+@given(until=st.none() | _DATES, day=_DATES)
+def test_booking_and_readiness_follow_the_one_predicate(until, day):
+    certified = rems_site_certified(until, day)
+    assert _booking_allowed("REMS-TEST-0001", until, day) == certified
+    status = _readiness_status(until, day)
+    assert (status == RequirementStatus.SATISFIED) == certified
+    if not certified:
+        expected = RequirementStatus.MISSING if until is None else RequirementStatus.EXPIRED
+        assert status == expected
+
+
+@pytest.mark.parametrize("until", [None, DAY])
+def test_booking_without_a_recorded_certification_id_is_refused(until):
+    assert not _booking_allowed("", until, DAY)
+
+
+def test_other_modalities_are_not_checked():
+    component = SimpleNamespace(protocol=SimpleNamespace(modality="tms"))
+    clinic = SimpleNamespace(pk=1, name="x", rems_certification_id="", rems_certified_until=None)
+    check_rems_site(component=component, clinic=clinic, days=[DAY])
