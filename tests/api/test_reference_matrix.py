@@ -47,8 +47,8 @@ GLOBAL = {
     "PlanIn.components[].indication",
 }
 EXEMPT = {
-    "PatientIn.organization": "admins only, and an admin sees every organisation; the view "
-    "drops it for everyone else before validation",
+    "PatientIn.organization": "an admin sees every organisation; anyone else sees only their "
+    "own, so another organisation's id is 404 like an unknown one (tests/api/plans)",
 }
 
 

@@ -188,3 +188,35 @@ def test_an_object_for_a_list_of_ids_is_400(w, client):
     response = client.post(f"{API}/patients/", body, format="json")
     assert response.status_code == 400, response.content
     assert list(response.json()["fields"]) == ["care_team"]
+
+
+# --- a patient's organisation: validated for every role ------------------------------------------
+
+
+def _new_patient(**extra) -> dict:
+    body = {
+        "mrn": "S-ORG-1",
+        "given_name": "Test",
+        "family_name": "Patient",
+        "birth_date": "1980-01-01",
+        "timezone": "America/New_York",
+        "email": "s-org@example.com",
+    }
+    return {**body, **extra}
+
+
+@pytest.mark.parametrize("value", [{}, "1", [1], True])
+def test_a_coordinator_naming_an_organization_of_the_wrong_type_is_400(w, client, value):
+    response = client.post(f"{API}/patients/", _new_patient(organization=value), format="json")
+    assert response.status_code == 400, response.content
+    assert list(response.json()["fields"]) == ["organization"]
+
+
+def test_a_coordinator_may_name_only_their_own_organization(w, client):
+    own = w.users["coordinator"].organization_id
+    other = w.users["coordinator_other_org"].organization_id
+    refused = client.post(f"{API}/patients/", _new_patient(organization=other), format="json")
+    assert refused.status_code == 404, refused.content
+    created = client.post(f"{API}/patients/", _new_patient(organization=own), format="json")
+    assert created.status_code == 201, created.content
+    assert created.json()["organization"] == own

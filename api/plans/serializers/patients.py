@@ -73,7 +73,7 @@ class PatientIn(InputSerializer):
         scope=access.visible_organizations,
         label_name="Organisation",
         required=False,
-        help_text="Admins only: the organisation (others use their own).",
+        help_text="Any organisation for an admin; others only their own (or omit it).",
     )
     mrn = serializers.CharField(max_length=40)
     given_name = serializers.CharField(max_length=100)

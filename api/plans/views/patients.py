@@ -44,11 +44,10 @@ class PatientListCreateView(AuditedListMixin, generics.ListCreateAPIView):
     # narrower than ListCreateAPIView.post: DRF calls it only once IsAuthenticated passed
     def post(self, request: AuthenticatedRequest) -> Response:  # type: ignore[override]
         require(request.user, Action.MANAGE_PATIENTS)
-        payload = request.data
-        if request.user.role != Role.ADMIN and isinstance(payload, dict):
-            # "organization" is for admins; everyone else creates in their own organisation
-            payload = {k: v for k, v in payload.items() if k != "organization"}
-        data = PatientIn(data=payload, context={"request": request})
+        # "organization" is validated for everyone (its type, and visibility: a non-admin sees
+        # only their own organisation, another's id is 404); everyone but an admin creates in
+        # their own organisation
+        data = PatientIn(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         organization = values.pop("organization", None)
