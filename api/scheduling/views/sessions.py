@@ -213,17 +213,20 @@ class SessionRescheduleView(_SessionAction):
         return Response(_render(request, moved))
 
 
+# Cancel and no-show: the make-up session appended to the course can conflict like any booking.
+MISSED_SESSION_CODES = {
+    409: (
+        S.ILLEGAL_TRANSITION,
+        S.SLOT_CONFLICT,
+        S.REMS_SITE_NOT_CERTIFIED,
+        S.AUTHORIZATION_EXCEEDED,
+    ),
+}
+
+
 @extend_schema(tags=["sessions"])
 class SessionCancelView(_SessionAction):
-    # the make-up session appended to the course can conflict like any booking
-    error_codes = {
-        409: (
-            S.ILLEGAL_TRANSITION,
-            S.SLOT_CONFLICT,
-            S.REMS_SITE_NOT_CERTIFIED,
-            S.AUTHORIZATION_EXCEEDED,
-        ),
-    }
+    error_codes = MISSED_SESSION_CODES
 
     input_serializer = s.CancelInputSerializer
 
@@ -236,15 +239,7 @@ class SessionCancelView(_SessionAction):
 
 @extend_schema(tags=["sessions"])
 class SessionNoShowView(_SessionAction):
-    # the make-up session appended to the course can conflict like any booking
-    error_codes = {
-        409: (
-            S.ILLEGAL_TRANSITION,
-            S.SLOT_CONFLICT,
-            S.REMS_SITE_NOT_CERTIFIED,
-            S.AUTHORIZATION_EXCEEDED,
-        ),
-    }
+    error_codes = MISSED_SESSION_CODES
 
     input_serializer = s.NoShowInputSerializer
 
