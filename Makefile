@@ -33,9 +33,12 @@ browser:
 run: setup
 	@$(DEV) run
 
-## Its own databases: clinic_test (pytest: test_clinic_test) and Redis 12, never make run's.
+## Its own databases: clinic_test (pytest: test_clinic_test_gwN per xdist worker) and Redis
+## 12–15, never make run's. TEST_WORKERS=1 runs serially (e.g. with a debugger).
+TEST_WORKERS ?= 2
 test: setup browser
-	@$(DEV) exec --test -- $(PY) -m pytest -q --ds=backend.settings.test $(PYTEST_ARGS)
+	@$(DEV) exec --test -- $(PY) -m pytest -q --ds=backend.settings.test \
+	  $(if $(filter 1,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal) $(PYTEST_ARGS)
 
 test-fast: setup
 	@$(DEV) exec --test -- $(PY) -m pytest -q --ds=backend.settings.test -m "not e2e and not worker and not slow" $(PYTEST_ARGS)

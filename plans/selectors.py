@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
+from modalities.rules.rems import recorded_until
 from modalities.services import indication_spec_from_model, protocol_spec_from_model
 from modalities.vocab import EvaluationKind, Evidence, Instrument, LabelStatus, PayerType
 from plans.flag_codes import SAFETY_CODES, SEVERITY_ORDER
@@ -321,6 +322,17 @@ def readiness_facts(
     ]
 
 
+def clinic_facts(clinic: Any) -> ClinicFacts:
+    """What readiness knows of the clinic: its SPRAVATO REMS setting certification counts only
+    with the certification id recorded too (``modalities.rules.rems.recorded_until``), exactly
+    as the booking check reads it (``scheduling.services._common.check_rems_site``)."""
+    return ClinicFacts(
+        rems_certified_until=recorded_until(
+            clinic.rems_certification_id, clinic.rems_certified_until
+        )
+    )
+
+
 def readiness_from(
     *,
     plan: CarePlan,
@@ -335,7 +347,7 @@ def readiness_from(
         components=facts,
         evaluations=evaluations,
         measures=measures,
-        clinic=ClinicFacts(rems_certified_until=clinic.rems_certified_until),
+        clinic=clinic_facts(clinic),
         today=today or clinic_today(clinic),
     )
 

@@ -25,13 +25,13 @@ from plans.ports import session_facts
 from plans.reconcile import WantedFlag
 from plans.rules.readiness import (
     GATED_TIMINGS,
-    ClinicFacts,
     EvaluationFact,
     MeasureFact,
     evaluate_component,
     forecast_expiries,
 )
 from plans.selectors import (
+    clinic_facts,
     component_facts,
     components_with_protocols,
     course_facts,
@@ -158,7 +158,7 @@ def requirement_gaps(
             component=facts,
             evaluations=evals[row.plan.patient_id],
             measures=measures[row.plan.patient_id],
-            clinic=ClinicFacts(rems_certified_until=clinic.rems_certified_until),
+            clinic=clinic_facts(clinic),
             today=today,
         )
         near = st["next_booked"] - now <= CRITICAL_WITHIN

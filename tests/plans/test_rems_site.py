@@ -85,3 +85,30 @@ def test_other_modalities_are_not_checked():
     component = SimpleNamespace(protocol=SimpleNamespace(modality="tms"))
     clinic = SimpleNamespace(pk=1, name="x", rems_certification_id="", rems_certified_until=None)
     check_rems_site(component=component, clinic=clinic, days=[DAY])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("certification_id", "expected"),
+    [("", RequirementStatus.MISSING), ("REMS-TEST-0001", RequirementStatus.SATISFIED)],
+)
+def test_stored_readiness_reads_the_certification_as_the_booking_check_does(
+    catalogue, organization, clinic, certification_id, expected
+):
+    # given a clinic with a certification date, with and without the certification id
+    from plans.selectors import get_plan_readiness
+    from tests.factories import PatientFactory, make_active_component
+
+    clinic.rems_certification_id = certification_id
+    clinic.rems_certified_until = dt.date(2030, 12, 31)
+    clinic.save(update_fields=["rems_certification_id", "rems_certified_until"])
+    component = make_active_component(
+        patient=PatientFactory(organization=organization), clinic=clinic, code="spravato_trd"
+    )
+    # when readiness is read from the database
+    readiness = get_plan_readiness(plan=component.plan).component(component.pk)
+    # then a date alone certifies nothing, as booking refuses it (409 rems_site_not_certified)
+    assert readiness.item("site_rems_certification").status == expected
+    assert _booking_allowed(certification_id, clinic.rems_certified_until, DAY) == (
+        expected == RequirementStatus.SATISFIED
+    )
