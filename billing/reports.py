@@ -28,8 +28,9 @@ from backend.accounts.models import Role
 from billing.rules import session_billing
 from modalities.models import Protocol
 from modalities.rules.phases import Phase
+from modalities.vocab import COURSE_KINDS
 from plans.access import visible_patients
-from plans.authorizations import COURSE_KINDS, LocalDate
+from plans.authorizations import LocalDate
 from plans.models import (
     AuthorizationStatus,
     Measure,

@@ -14,12 +14,11 @@ from typing import Any
 
 from django.db.models import DateField, Func, Q, QuerySet
 
+from modalities.vocab import COURSE_KINDS
 from plans.models import AuthorizationStatus, PlanComponent, PriorAuthorization
+from plans.ports import HOLDING_SESSION_STATUSES as HOLDING_STATUSES
 from plans.ports import session_facts
 from plans.rules.authorization import AuthorizationWindow, Usage, governing, usage_of
-
-COURSE_KINDS = ("mapping", "treatment")
-HOLDING_STATUSES = ("booked", "arrived", "fulfilled")
 
 
 class LocalDate(Func):

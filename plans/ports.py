@@ -13,6 +13,14 @@ from typing import Any, Protocol
 
 from django.db.models import QuerySet
 
+HOLDING_SESSION_STATUSES: tuple[str, ...] = ("booked", "arrived", "fulfilled")
+"""Session statuses that hold the patient's and the resources' time, and so count in a course
+and against an authorisation: scheduling's ``ACTIVE_SESSION_STATUSES``, spelled here because
+plans cannot import scheduling (tests/workers/test_scanner_chunks.py checks they agree)."""
+
+TAKEN_SESSION_STATUSES: tuple[str, ...] = ("arrived", "fulfilled")
+"""Of those, the sessions the patient came to (a course has started once one is taken)."""
+
 
 class SessionFacts(Protocol):
     """Read-only session facts for plans (implemented by scheduling)."""

@@ -32,7 +32,14 @@ from django.utils import timezone
 
 from modalities.rules.rems import recorded_until
 from modalities.services import indication_spec_from_model, protocol_spec_from_model
-from modalities.vocab import EvaluationKind, Evidence, Instrument, LabelStatus, PayerType
+from modalities.vocab import (
+    COURSE_KINDS,
+    EvaluationKind,
+    Evidence,
+    Instrument,
+    LabelStatus,
+    PayerType,
+)
 from plans.flag_codes import SAFETY_CODES, SEVERITY_ORDER
 from plans.models import (
     CarePlan,
@@ -43,7 +50,7 @@ from plans.models import (
     PlanComponent,
     RecordStatus,
 )
-from plans.ports import session_facts
+from plans.ports import HOLDING_SESSION_STATUSES, TAKEN_SESSION_STATUSES, session_facts
 from plans.rules.readiness import (
     NOT_STARTED,
     ClinicFacts,
@@ -119,11 +126,6 @@ def _number(value: Decimal | float | int | None) -> float | int | None:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-_COURSE_KINDS = ("mapping", "treatment")  # scheduling SessionKind values that count in a course
-_ACTIVE_SESSIONS = ("booked", "arrived", "fulfilled")
-_TAKEN_SESSIONS = ("arrived", "fulfilled")
-
-
 def course_session_rows(component_ids: Iterable[Any]) -> dict[Any, list[tuple]]:
     """(sequence, starts_at, status) of each component's active course sessions (one query)."""
     rows: dict[Any, list[tuple]] = {}
@@ -132,8 +134,8 @@ def course_session_rows(component_ids: Iterable[Any]) -> dict[Any, list[tuple]]:
         .sessions()
         .filter(
             component_id__in=list(component_ids),
-            kind__in=_COURSE_KINDS,
-            status__in=_ACTIVE_SESSIONS,
+            kind__in=COURSE_KINDS,
+            status__in=HOLDING_SESSION_STATUSES,
             sequence__isnull=False,
         )
         .order_by("starts_at", "id")
@@ -151,7 +153,7 @@ def course_facts(
     if not rows:
         return NOT_STARTED if at_sequence is None else CourseFacts(at_sequence=at_sequence)
     dates = {seq: start.astimezone(zone).date() for seq, start, _ in rows}
-    taken = [(seq, start) for seq, start, status in rows if status in _TAKEN_SESSIONS]
+    taken = [(seq, start) for seq, start, status in rows if status in TAKEN_SESSION_STATUSES]
     started_on = min(start for _, start in taken).astimezone(zone).date() if taken else None
     if at_sequence is None:
         done = [seq for seq, start, status in rows if status == "fulfilled"]

@@ -33,14 +33,14 @@ from django.db.models.functions import Cast, Coalesce, RowNumber
 
 from modalities.models import RequirementSpec
 from modalities.services import _requirement_spec
-from modalities.vocab import EvaluationKind, Instrument
+from modalities.vocab import COURSE_KINDS, EvaluationKind, Instrument
 from plans.flag_codes import FlagCode
 from plans.models import Evaluation, Measure, PlanComponent, PlanStatus, RecordStatus
-from plans.ports import session_facts
+from plans.ports import HOLDING_SESSION_STATUSES, session_facts
 from plans.reconcile import WantedFlag
 from plans.rules.readiness import post_session_window
 from plans.scanner.authorization import authorization_gaps
-from plans.scanner.requirements import SESSION_USES_AUTH, TREATMENT_KINDS, requirement_gaps
+from plans.scanner.requirements import requirement_gaps
 
 SCANNER_CODES = (
     FlagCode.REMS_MONITORING_FORM_OVERDUE,
@@ -107,7 +107,7 @@ def _session_stats(session_q: Q, now: dt.datetime) -> dict[int, dict]:
             first_fulfilled=Min("starts_at", filter=fulfilled),
             last_fulfilled=Max("starts_at", filter=fulfilled),
             authorised_use=Count(
-                "id", filter=Q(status__in=SESSION_USES_AUTH, kind__in=TREATMENT_KINDS)
+                "id", filter=Q(status__in=HOLDING_SESSION_STATUSES, kind__in=COURSE_KINDS)
             ),
             last_follow_up=Max("starts_at", filter=fulfilled & Q(kind="follow_up")),
             next_follow_up=Min("starts_at", filter=future_live & Q(kind="follow_up")),

@@ -18,10 +18,17 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Q
 
-from modalities.vocab import EvaluationKind, Instrument, LabelStatus, PayerType, RequirementStatus
+from modalities.vocab import (
+    COURSE_KINDS,
+    EvaluationKind,
+    Instrument,
+    LabelStatus,
+    PayerType,
+    RequirementStatus,
+)
 from plans.flag_codes import SEVERITY_ORDER, FlagCode
 from plans.models import Evaluation, Measure, PlanComponent, RecordStatus
-from plans.ports import session_facts
+from plans.ports import HOLDING_SESSION_STATUSES, session_facts
 from plans.reconcile import WantedFlag
 from plans.rules.readiness import (
     GATED_TIMINGS,
@@ -39,8 +46,6 @@ from plans.selectors import (
 )
 
 CRITICAL_WITHIN = dt.timedelta(hours=72)
-SESSION_USES_AUTH = ("booked", "arrived", "fulfilled")
-TREATMENT_KINDS = ("mapping", "treatment")
 
 
 def _max_severity(a: str, b: str) -> str:
@@ -61,8 +66,8 @@ def _booked_course_sessions(session_q: Q) -> dict[int, list[tuple]]:
         .sessions()
         .filter(
             session_q,
-            kind__in=TREATMENT_KINDS,
-            status__in=SESSION_USES_AUTH,
+            kind__in=COURSE_KINDS,
+            status__in=HOLDING_SESSION_STATUSES,
             sequence__isnull=False,
         )
         .order_by("starts_at", "id")

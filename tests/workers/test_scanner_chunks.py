@@ -126,3 +126,12 @@ def test_plans_imports_nothing_from_scheduling():
         if "migrations" not in path.parts
     }
     assert {p: names for p, names in offenders.items() if names} == {}
+
+
+def test_the_port_spells_the_session_statuses_as_scheduling_does():
+    # plans counts course sessions by statuses it cannot import from scheduling
+    from plans.ports import HOLDING_SESSION_STATUSES, TAKEN_SESSION_STATUSES
+    from scheduling.models import ACTIVE_SESSION_STATUSES, SessionStatus
+
+    assert tuple(s.value for s in ACTIVE_SESSION_STATUSES) == HOLDING_SESSION_STATUSES
+    assert (SessionStatus.ARRIVED.value, SessionStatus.FULFILLED.value) == TAKEN_SESSION_STATUSES
