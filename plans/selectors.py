@@ -220,7 +220,19 @@ def measure_facts(measures: Iterable[Measure]) -> list[MeasureFact]:
     ]
 
 
-def _evidence_codes(components: Iterable[ComponentFacts]) -> tuple[set[str], set[str]]:
+def checked_kinds(components: Iterable[ComponentFacts]) -> set[str]:
+    """The evaluation kinds whose ``data`` a requirement's ``check`` reads (failed trials,
+    contraindications…): the only rows readiness needs the data of; the rest count by presence
+    and date alone (``plans.rules.readiness.checks.check_failure``)."""
+    return {
+        str(req.code)
+        for c in components
+        for req in c.protocol.requirements
+        if req.evidence == Evidence.EVALUATION and req.check
+    }
+
+
+def evidence_codes(components: Iterable[ComponentFacts]) -> tuple[set[str], set[str]]:
     """(evaluation kinds, instruments) the components' requirements can read: their evidence
     codes, plus medication changes (``after_medication_change`` timing). Other rows cannot
     change readiness (``plans/rules/readiness.py`` matches evidence on ``kind == code``)."""
@@ -371,7 +383,7 @@ def _load_readiness(
         sessions=course_session_rows(c.pk for c in components),
         at_sequence=at_sequence,
     )
-    kinds, instruments = _evidence_codes(facts)
+    kinds, instruments = evidence_codes(facts)
     rows = _patient_measure_rows(plan.patient_id) if measure_rows is None else measure_rows
     return readiness_from(
         plan=plan,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
 
 from modalities.vocab import (
     COURSE_KINDS,
@@ -32,20 +33,35 @@ from plans.ports import HOLDING_SESSION_STATUSES, session_facts
 from plans.reconcile import WantedFlag
 from plans.rules.readiness import (
     GATED_TIMINGS,
+    ComponentFacts,
     EvaluationFact,
     MeasureFact,
     evaluate_component,
     forecast_expiries,
 )
 from plans.selectors import (
+    checked_kinds,
     clinic_facts,
     component_facts,
     components_with_protocols,
     course_facts,
+    evidence_codes,
     prior_auth_fact,
 )
 
 CRITICAL_WITHIN = dt.timedelta(hours=72)
+_ROW_FIELDS = (
+    "id",
+    "plan_id",
+    "protocol_id",
+    "indication_id",
+    "label_status",
+    "payer_type",
+    "plan__patient_id",
+    "plan__clinic__timezone",
+    "plan__clinic__rems_certification_id",
+    "plan__clinic__rems_certified_until",
+)
 
 
 def _max_severity(a: str, b: str) -> str:
@@ -77,14 +93,26 @@ def _booked_course_sessions(session_q: Q) -> dict[int, list[tuple]]:
     return rows
 
 
-def _fact_rows(patient_ids: set[int]) -> tuple[dict[int, list], dict[int, list]]:
+def _fact_rows(
+    patient_ids: set[int], specs: Iterable[ComponentFacts]
+) -> tuple[dict[int, list], dict[int, list]]:
     """Final evaluations and measures of ``patient_ids`` as readiness facts, read as plain rows
-    (two queries; no ORM objects)."""
+    (two queries; no ORM objects): only the kinds and instruments the chunk's requirements read
+    (``evidence_codes``, as the plan readiness reads them), and an evaluation's ``data`` only
+    where a requirement's check reads it (``checked_kinds``) — decoding every row's JSON was
+    the largest cost of a re-scan."""
+    kinds, instruments = evidence_codes(specs)
+    with_data = checked_kinds(specs)
+    checked = Case(When(kind__in=list(with_data), then=F("data")), default=Value(None))
     evals: dict[int, list[EvaluationFact]] = defaultdict(list)
-    for pid, pk, kind, component_id, performed_at, valid_until, data in Evaluation.objects.filter(
-        patient_id__in=patient_ids, status=RecordStatus.FINAL
-    ).values_list(
-        "patient_id", "id", "kind", "component_id", "performed_at", "valid_until", "data"
+    for pid, pk, kind, component_id, performed_at, valid_until, data in (
+        Evaluation.objects.filter(
+            patient_id__in=patient_ids, status=RecordStatus.FINAL, kind__in=list(kinds)
+        )
+        .annotate(checked=checked)
+        .values_list(
+            "patient_id", "id", "kind", "component_id", "performed_at", "valid_until", "checked"
+        )
     ):
         evals[pid].append(
             EvaluationFact(
@@ -98,7 +126,7 @@ def _fact_rows(patient_ids: set[int]) -> tuple[dict[int, list], dict[int, list]]
         )
     measures: dict[int, list[MeasureFact]] = defaultdict(list)
     for pid, pk, instrument, taken_at, is_baseline in Measure.objects.filter(
-        patient_id__in=patient_ids, status=RecordStatus.FINAL
+        patient_id__in=patient_ids, status=RecordStatus.FINAL, instrument__in=list(instruments)
     ).values_list("patient_id", "id", "instrument", "taken_at", "is_baseline"):
         measures[pid].append(
             MeasureFact(
@@ -126,7 +154,10 @@ def requirement_gaps(
         return []
     rows = list(
         PlanComponent.objects.filter(plan_q, pk__in=list(booked))
-        .select_related("plan__clinic", "protocol", "indication")
+        .select_related("plan__clinic")
+        # only what the loop reads: the protocol's JSON columns decoded on every row cost
+        # more than the rules (its specs come from one representative per pair, below)
+        .only(*_ROW_FIELDS)
         .prefetch_related("authorizations")
     )
     # The protocol/indication specs, parsed once per pair from one fully loaded representative
@@ -136,7 +167,9 @@ def requirement_gaps(
         (r.protocol_id, r.indication_id): component_facts(r)
         for r in components_with_protocols(PlanComponent.objects.filter(pk__in=reps.values()))
     }
-    evals, measures = _fact_rows({c["plan__patient_id"] for c in booked.values()})
+    evals, measures = _fact_rows(
+        {c["plan__patient_id"] for c in booked.values()}, list(specs.values())
+    )
     course_rows = _booked_course_sessions(session_q)
     lookahead = dt.timedelta(days=expiry_warning_days())
     gaps: list[WantedFlag] = []

@@ -187,3 +187,45 @@ def test_expiring_site_certification_is_warned_at_least_three_days_before_it_blo
     factories.rems_certified(clinic, until=date(2028, 12, 31))
     scan_all_plans(now=warned_at + timedelta(hours=1))
     assert "site_rems_certification" not in _open(FlagCode.REQUIREMENT_EXPIRING, component)
+
+
+@pytest.mark.django_db
+def test_the_scanner_reads_the_data_a_check_needs_as_the_plan_readiness_does(
+    catalogue, organization, clinic, coordinator
+):
+    # Given a TMS course about to start whose antidepressant-trial record lists only one
+    # failed trial (a commercial payer requires two), and an evaluation kind no rule reads
+    from plans.selectors import get_plan_readiness
+
+    patient = make_patient(organization)
+    component = make_component(
+        patient=patient, clinic=clinic, code="tms_10hz_ldlpfc_mdd", coordinator=coordinator
+    )
+    _book(component, _weekdays(3), done=0)
+    week_before = datetime.combine(DAY1 - timedelta(days=7), time(9), tzinfo=NY)
+    one_trial = {"trials": factories.TWO_FAILED_TRIALS["trials"][:1]}
+    _evaluate(patient, "antidepressant_trials", week_before, one_trial)
+    _evaluate(patient, "other", week_before, {"note": "not read by any requirement"})
+    now = datetime.combine(DAY1 - timedelta(days=1), time(9), tzinfo=NY).astimezone(UTC)
+
+    # When the scanner runs the day before session 1
+    scan_all_plans(now=now)
+
+    # Then the record fails its check: flagged missing with the check's reason, as the plan's
+    # readiness (read on its own path) says
+    flag = _open(FlagCode.REQUIREMENT_MISSING, component)["antidepressant_trials_payer"]
+    assert "only 1 failed antidepressant trial" in flag.detail["detail"]
+    with time_machine.travel(now, tick=False):
+        item = get_plan_readiness(plan=component.plan).component(component.pk)
+    assert item.item("antidepressant_trials_payer").detail == flag.detail["detail"]
+    assert item.item("antidepressant_trials").status == "satisfied"  # the one-trial check
+
+    # When a second failed trial is recorded in the same record's place
+    Evaluation.objects.filter(patient=patient, kind="antidepressant_trials").update(
+        data=factories.TWO_FAILED_TRIALS
+    )
+    scan_all_plans(now=now + timedelta(minutes=10))
+    # Then the scanner no longer wants it (the readiness sync owns its resolution)
+    with time_machine.travel(now, tick=False):
+        item = get_plan_readiness(plan=component.plan).component(component.pk)
+    assert item.item("antidepressant_trials_payer").status == "satisfied"
