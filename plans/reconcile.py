@@ -152,12 +152,15 @@ def reconcile_flags(
         want.setdefault(wf.ident, wf)
     result = Reconciled(wanted=len(want))
     codes = owned | {w.code for w in want.values()}
+    # message and detail only when they are compared (a scan of thousands of open flags
+    # otherwise decodes every detail document to compare nothing)
+    columns = ("message", "detail") if refresh else ()
     existing = {
         (f["plan_id"], f["code"], f["requirement_key"]): f
         for f in Flag.objects.select_for_update()
         .filter(scope.q(), status=FlagStatus.OPEN, code__in=sorted(codes))
         .order_by("id")
-        .values("id", "plan_id", "code", "requirement_key", "severity", "message", "detail")
+        .values("id", "plan_id", "code", "requirement_key", "severity", *columns)
     }
     result.opened = _insert([w for k, w in want.items() if k not in existing], at=timezone.now())
 
