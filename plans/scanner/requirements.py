@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Q
 
+from modalities.spec_cache import protocol_specs
 from modalities.vocab import EvaluationKind, Instrument, LabelStatus, PayerType, RequirementStatus
 from plans.flag_codes import SEVERITY_ORDER, FlagCode
 from plans.models import Evaluation, Measure, PlanComponent, RecordStatus
@@ -31,12 +32,7 @@ from plans.rules.readiness import (
     evaluate_component,
     forecast_expiries,
 )
-from plans.selectors import (
-    component_facts,
-    components_with_protocols,
-    course_facts,
-    prior_auth_fact,
-)
+from plans.selectors import component_facts, course_facts, prior_auth_fact
 
 CRITICAL_WITHIN = dt.timedelta(hours=72)
 SESSION_USES_AUTH = ("booked", "arrived", "fulfilled")
@@ -124,13 +120,14 @@ def requirement_gaps(
         .select_related("plan__clinic", "protocol", "indication")
         .prefetch_related("authorizations")
     )
-    # The protocol/indication specs, parsed once per pair from one fully loaded representative
-    # (prefetching the catalogue onto every row costs more than the rules themselves).
-    reps = {(r.protocol_id, r.indication_id): r.pk for r in rows}
-    specs: dict[tuple[int, int], Any] = {
-        (r.protocol_id, r.indication_id): component_facts(r)
-        for r in components_with_protocols(PlanComponent.objects.filter(pk__in=reps.values()))
-    }
+    # The protocol/indication specs, built once per pair (the protocol's from the per-process
+    # cache, modalities.spec_cache: building it from rows costs more than the rules themselves).
+    protocols = protocol_specs(r.protocol for r in rows)
+    specs: dict[tuple[int, int], Any] = {}
+    for r in rows:
+        pair = (r.protocol_id, r.indication_id)
+        if pair not in specs:
+            specs[pair] = component_facts(r, protocols[r.protocol_id])
     evals, measures = _fact_rows({c["plan__patient_id"] for c in booked.values()})
     course_rows = _booked_course_sessions(session_q)
     lookahead = dt.timedelta(days=expiry_warning_days())
