@@ -7,6 +7,7 @@ version is immutable and a change means a new version (DESIGN.md §3 'Protocol')
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
 
 from django.contrib.postgres.fields import ArrayField
@@ -40,6 +41,10 @@ class Protocol(models.Model):
     sources = models.JSONField(default=list)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A fresh value on every write to the protocol, its indications or its requirement specs
+    # (modalities.spec_cache): the key of the per-process ProtocolSpec cache, read for free with
+    # the protocol row, so every process sees an edit of an unused version at its next read.
+    revision = models.UUIDField(default=uuid.uuid4, editable=False)
 
     class Meta:
         ordering = ["modality", "code", "-version"]

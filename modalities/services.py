@@ -242,12 +242,14 @@ def sync_catalogue(*, specs: list[ProtocolSpec] | None = None) -> SyncResult:
                 "in the catalogue to publish the change",
                 fields={"version": [f"{ident} is in use"]},
             )
-        for name, value in _protocol_fields(spec).items():
-            setattr(row, name, value)
-        row.save()
         row.indications.all().delete()
         row.requirements.all().delete()
         _write_children(row, spec)
+        for name, value in _protocol_fields(spec).items():
+            setattr(row, name, value)
+        # Saved after its children (bulk_create sends no signal): the new ``revision`` it gets
+        # (modalities.spec_cache) keys the rewritten spec, in every process.
+        row.save()
         result.updated.append(ident)
     return result
 

@@ -5,14 +5,13 @@ the check-in gate (scheduling), the dashboard, the API and the readiness flag sy
 They build the pure facts of ``plans/rules/readiness.py`` from the database in a constant number
 of queries, whatever the number of components, evaluations or measures:
 
-1. components with protocol and indication (one join)
-2. the protocols' indications (prefetch)
-3. the protocols' requirement specs (prefetch)
-4. the components' prior authorisations (prefetch, issue 11)
-5. the components' active course sessions (where each course stands: ``CourseFacts``)
-6. the patient's evaluations (not entered-in-error) of the kinds the requirements read
-7. the patient's measures (not entered-in-error)
-(+1 for the clinic when ``plan.clinic`` is not already loaded)
+1. components with protocol and indication (one join), their prior authorisations (issue 11)
+   and active course sessions (where each course stands: ``CourseFacts``) — for a whole plan
+   one fixed-SQL query (``plans.detail_reads``), for the gate's one component three
+2. the patient's evaluations (not entered-in-error) of the kinds the requirements read
+3. the patient's measures (not entered-in-error)
+(+1 for the clinic when ``plan.clinic`` is not already loaded; +2 the first time this process
+reads a protocol revision: its indications and requirement specs, ``modalities.spec_cache``)
 
 Evaluations and measures are read as narrow tuples straight into the rules' facts, never as
 model instances (issue 17: a long history costs one small row each, not an ORM object).
@@ -31,7 +30,9 @@ from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from modalities.rules.rems import recorded_until
-from modalities.services import indication_spec_from_model, protocol_spec_from_model
+from modalities.services import indication_spec_from_model
+from modalities.spec_cache import protocol_spec, protocol_specs
+from modalities.specs import ProtocolSpec
 from modalities.vocab import (
     COURSE_KINDS,
     EvaluationKind,
@@ -40,12 +41,17 @@ from modalities.vocab import (
     LabelStatus,
     PayerType,
 )
+from plans.detail_reads import open_flags as plan_open_flags
+from plans.detail_reads import (
+    patient_evaluation_rows,
+    patient_measure_rows,
+    plan_components,
+)
 from plans.flag_codes import SAFETY_CODES, SEVERITY_ORDER
 from plans.models import (
     CarePlan,
     Evaluation,
     Flag,
-    FlagStatus,
     Measure,
     PlanComponent,
     RecordStatus,
@@ -112,11 +118,10 @@ def flag_priority_key(flag: Flag) -> tuple:
 
 
 def components_with_protocols(qs: QuerySet[PlanComponent] | None = None) -> QuerySet:
-    """Components with everything readiness and the API need: 4 queries for any number."""
+    """Components with everything readiness and the API need: 2 queries for any number (the
+    protocols' specs come from ``modalities.spec_cache``, keyed on the joined revision)."""
     qs = PlanComponent.objects.all() if qs is None else qs
-    return qs.select_related("protocol", "indication").prefetch_related(
-        "protocol__indications", "protocol__requirements", "authorizations"
-    )
+    return qs.select_related("protocol", "indication").prefetch_related("authorizations")
 
 
 def _number(value: Decimal | float | int | None) -> float | int | None:
@@ -179,11 +184,15 @@ def prior_auth_fact(component: PlanComponent) -> PriorAuthFact | None:
     )
 
 
-def component_facts(component: PlanComponent) -> ComponentFacts:
+def component_facts(
+    component: PlanComponent, protocol: ProtocolSpec | None = None
+) -> ComponentFacts:
+    """``protocol``: the spec of ``component.protocol`` when the caller has it
+    (``protocol_specs`` of several components at once), else read from the cache."""
     prior_auth = prior_auth_fact(component)
     return ComponentFacts(
         component_id=component.pk,
-        protocol=protocol_spec_from_model(component.protocol),
+        protocol=protocol or protocol_spec(component.protocol),
         indication=indication_spec_from_model(component.indication),
         label_status=LabelStatus(component.label_status),
         payer_type=PayerType(component.payer_type),
@@ -249,9 +258,6 @@ def evidence_codes(components: Iterable[ComponentFacts]) -> tuple[set[str], set[
 def _patient_evaluations(patient_id: int, kinds: Iterable[str]) -> list[EvaluationFact]:
     """The patient's final evaluations of ``kinds`` as readiness facts, read as tuples (no
     model instances: a long history costs one narrow row each)."""
-    rows = Evaluation.objects.filter(
-        patient_id=patient_id, status=RecordStatus.FINAL, kind__in=list(kinds)
-    ).values_list("id", "kind", "component_id", "performed_at", "valid_until", "data")
     return [
         EvaluationFact(
             id=pk,
@@ -261,30 +267,16 @@ def _patient_evaluations(patient_id: int, kinds: Iterable[str]) -> list[Evaluati
             valid_until=valid_until,
             data=data or {},
         )
-        for pk, kind, component_id, performed_at, valid_until, data in rows
+        for pk, kind, component_id, performed_at, valid_until, data in patient_evaluation_rows(
+            patient_id, kinds
+        )
     ]
 
 
-_MEASURE_COLUMNS = (
-    "id",
-    "instrument",
-    "taken_at",
-    "is_baseline",
-    "total",
-    "plan_id",
-    "band",
-    "risk",
-)
-
-
 def _patient_measure_rows(patient_id: int) -> list[tuple]:
-    """The patient's final measures as ``_MEASURE_COLUMNS`` tuples (readiness and the latest
-    measures of the plan detail read the same rows; no answers, no model instances)."""
-    return list(
-        Measure.objects.filter(patient_id=patient_id, status=RecordStatus.FINAL).values_list(
-            *_MEASURE_COLUMNS
-        )
-    )
+    """The patient's final measures as ``detail_reads.MEASURE_COLUMNS`` tuples (readiness and
+    the latest measures of the plan detail read the same rows; no answers, no instances)."""
+    return patient_measure_rows(patient_id)
 
 
 def _measure_facts_of(rows: Iterable[tuple], instruments: set[str] | None = None) -> list:
@@ -325,9 +317,10 @@ def readiness_facts(
     zone = _zone(plan.clinic)
     sessions = sessions or {}
     at_sequence = at_sequence or {}
+    specs = protocol_specs(c.protocol for c in components)
     return [
         replace(
-            component_facts(c),
+            component_facts(c, specs[c.protocol_id]),
             course=course_facts(
                 sessions.get(c.pk, []), zone=zone, at_sequence=at_sequence.get(c.pk)
             ),
@@ -373,14 +366,15 @@ def _load_readiness(
     today: dt.date | None,
     at_sequence: dict[Any, int] | None = None,
     measure_rows: list[tuple] | None = None,
+    sessions: dict[Any, list[tuple]] | None = None,
 ) -> PlanReadiness:
     """Readiness of ``components`` (already loaded with their protocols) in three queries: the
-    course sessions, the evaluations of the kinds the requirements read, the measures (unless
-    ``measure_rows`` were already read)."""
+    course sessions (unless ``sessions`` were read with the components), the evaluations of
+    the kinds the requirements read, the measures (unless ``measure_rows`` were already read)."""
     facts = readiness_facts(
         plan=plan,
         components=components,
-        sessions=course_session_rows(c.pk for c in components),
+        sessions=course_session_rows(c.pk for c in components) if sessions is None else sessions,
         at_sequence=at_sequence,
     )
     kinds, instruments = evidence_codes(facts)
@@ -396,9 +390,19 @@ def _load_readiness(
 
 def get_plan_readiness(*, plan: CarePlan, today: dt.date | None = None) -> PlanReadiness:
     """Readiness of every component of ``plan`` at its next session, and its combination
-    warnings (6–7 queries)."""
-    components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
-    return _load_readiness(plan, components, today=today)
+    warnings (3–4 queries: components with their sessions, evaluations, measures, + the clinic
+    when not loaded)."""
+    components, sessions = _plan_components(plan)
+    return _load_readiness(plan, components, today=today, sessions=sessions)
+
+
+def _plan_components(plan: CarePlan) -> tuple[list[PlanComponent], dict[Any, list[tuple]]]:
+    components, sessions = plan_components(
+        plan.pk, session_kinds=COURSE_KINDS, session_statuses=HOLDING_SESSION_STATUSES
+    )
+    for c in components:
+        c.plan = plan
+    return components, sessions
 
 
 def get_component_readiness(
@@ -511,27 +515,29 @@ def get_plan_detail(
     today: dt.date | None = None,
     open_flag_limit: int | None = DETAIL_OPEN_FLAGS,
 ) -> PlanDetail:
-    """Everything the plan detail shows, in a constant number of queries (8 with a loaded plan):
-    components + protocol indications + protocol requirements + prior authorisations (4),
-    measures (1: readiness and the latest measures read the same rows), open flags (1), the
-    components' course sessions (1), evaluations (1), patient/clinic/coordinator when not
-    already joined on ``plan`` (0–3).
+    """Everything the plan detail shows, in a constant number of queries (4 with a loaded plan,
+    ``plans.detail_reads``): components with their protocol, indication, prior authorisations
+    and course sessions (1), measures (1: readiness and the latest measures read the same rows),
+    open flags (1), evaluations (1); patient/clinic/coordinator when not already joined on
+    ``plan`` (0–3); the protocols' specs the first time this process meets their revision (3,
+    ``modalities.spec_cache``).
 
     Open flags in the one priority order (``order_flags_by_priority``: safety first, then most
     severe, soonest due): the first ``open_flag_limit`` (``None``: all, e.g. for an export or the
     dashboard), with ``more_open_flags`` telling the caller to link to the rest — so a cut list
     never hides a safety flag or a blocking gap behind newer notes."""
-    components = list(components_with_protocols(PlanComponent.objects.filter(plan_id=plan.pk)))
+    components, sessions = _plan_components(plan)
     measure_rows = _patient_measure_rows(plan.patient_id)
-    flags_qs = order_flags_by_priority(Flag.objects.filter(plan_id=plan.pk, status=FlagStatus.OPEN))
-    if open_flag_limit is not None:
-        flags_qs = flags_qs[: open_flag_limit + 1]
-    open_flags = list(flags_qs)
+    open_flags = plan_open_flags(
+        plan.pk, limit=None if open_flag_limit is None else open_flag_limit + 1
+    )
     more_open_flags = open_flag_limit is not None and len(open_flags) > open_flag_limit
     open_flags = open_flags[:open_flag_limit] if more_open_flags else open_flags
     for flag in open_flags:
         flag.plan = plan  # serializers read flag.plan.patient_id: no query per flag
-    readiness = _load_readiness(plan, components, today=today, measure_rows=measure_rows)
+    readiness = _load_readiness(
+        plan, components, today=today, measure_rows=measure_rows, sessions=sessions
+    )
     return PlanDetail(
         plan=plan,
         components=components,
@@ -543,8 +549,30 @@ def get_plan_detail(
 
 
 def _plan_measures(rows: Iterable[tuple], plan_id: int) -> list[Measure]:
-    """The plan's measures of ``_patient_measure_rows`` as (unsaved) instances for
-    ``latest_measures`` and ``MeasureRef``: only the columns those read."""
+    """The plan's measures of ``_patient_measure_rows`` that ``latest_measures`` can pick — per
+    instrument the latest (taken_at, id) and the earliest, flagged baseline or not — as
+    (unsaved) instances with only the columns it and ``MeasureRef`` read: a long history costs
+    a tuple each, not a model instance."""
+
+    def taken(row: tuple) -> tuple:  # (taken_at, id): the order latest_measures picks by
+        return (row[2], row[0])
+
+    latest: dict[str, tuple] = {}
+    first: dict[str, tuple] = {}
+    first_flagged: dict[str, tuple] = {}
+    for row in rows:
+        instrument, is_baseline, row_plan = row[1], row[3], row[5]
+        if row_plan != plan_id:
+            continue
+        if instrument not in latest or taken(row) > taken(latest[instrument]):
+            latest[instrument] = row
+        if instrument not in first or taken(row) < taken(first[instrument]):
+            first[instrument] = row
+        if is_baseline and (
+            instrument not in first_flagged or taken(row) < taken(first_flagged[instrument])
+        ):
+            first_flagged[instrument] = row
+    chosen = {row[0]: row for picks in (latest, first, first_flagged) for row in picks.values()}
     return [
         Measure(
             id=pk,
@@ -557,6 +585,5 @@ def _plan_measures(rows: Iterable[tuple], plan_id: int) -> list[Measure]:
             risk=risk,
             status=RecordStatus.FINAL,
         )
-        for pk, instrument, taken_at, is_baseline, total, row_plan, band, risk in rows
-        if row_plan == plan_id
+        for pk, instrument, taken_at, is_baseline, total, row_plan, band, risk in chosen.values()
     ]

@@ -61,6 +61,16 @@ def client_for():
 # --- plans / catalogue (issue 3) -------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _cold_protocol_specs():
+    """Each test starts with an empty per-process protocol spec cache (modalities.spec_cache):
+    the catalogue rows outlive the test's transaction, so a warm cache would make query counts
+    depend on which tests ran before in this worker."""
+    from modalities import spec_cache
+
+    spec_cache.clear()
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """Load the protocol catalogue once, right after the test database is created; every test

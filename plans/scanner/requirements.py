@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Case, F, Q, Value, When
 
+from modalities.models import Protocol
+from modalities.spec_cache import protocol_specs
 from modalities.vocab import (
     COURSE_KINDS,
     EvaluationKind,
@@ -43,25 +45,12 @@ from plans.selectors import (
     checked_kinds,
     clinic_facts,
     component_facts,
-    components_with_protocols,
     course_facts,
     evidence_codes,
     prior_auth_fact,
 )
 
 CRITICAL_WITHIN = dt.timedelta(hours=72)
-_ROW_FIELDS = (
-    "id",
-    "plan_id",
-    "protocol_id",
-    "indication_id",
-    "label_status",
-    "payer_type",
-    "plan__patient_id",
-    "plan__clinic__timezone",
-    "plan__clinic__rems_certification_id",
-    "plan__clinic__rems_certified_until",
-)
 
 
 def _max_severity(a: str, b: str) -> str:
@@ -154,19 +143,19 @@ def requirement_gaps(
         return []
     rows = list(
         PlanComponent.objects.filter(plan_q, pk__in=list(booked))
-        .select_related("plan__clinic")
-        # only what the loop reads: the protocol's JSON columns decoded on every row cost
-        # more than the rules (its specs come from one representative per pair, below)
-        .only(*_ROW_FIELDS)
+        .select_related("plan__clinic", "indication")
         .prefetch_related("authorizations")
     )
-    # The protocol/indication specs, parsed once per pair from one fully loaded representative
-    # (prefetching the catalogue onto every row costs more than the rules themselves).
-    reps = {(r.protocol_id, r.indication_id): r.pk for r in rows}
-    specs: dict[tuple[int, int], Any] = {
-        (r.protocol_id, r.indication_id): component_facts(r)
-        for r in components_with_protocols(PlanComponent.objects.filter(pk__in=reps.values()))
-    }
+    # The protocol/indication specs, built once per pair (the protocol's from the per-process
+    # cache, modalities.spec_cache: building it from rows costs more than the rules themselves);
+    # the protocols are read once each, not joined onto every row (their JSON columns decoded
+    # per row cost more than the rules too).
+    protocols = protocol_specs(Protocol.objects.filter(pk__in={r.protocol_id for r in rows}))
+    specs: dict[tuple[int, int], Any] = {}
+    for r in rows:
+        pair = (r.protocol_id, r.indication_id)
+        if pair not in specs:
+            specs[pair] = component_facts(r, protocols[r.protocol_id])
     evals, measures = _fact_rows(
         {c["plan__patient_id"] for c in booked.values()}, list(specs.values())
     )

@@ -21,9 +21,11 @@ FIRST_PARTY = {*APPS, "notifications", "tests", "bench"}
 ALLOWED_FUNCTION_LEVEL_IMPORTS: dict[str, set[str]] = {
     # Justified, stays: backend/__init__ loads the Celery app before Django is configured, and
     # backend.health needs Django (settings, the database) — boot order, not a cycle. An
-    # AppConfig.ready() is where Django says app registries are filled (the plans port).
+    # AppConfig.ready() is where Django says app registries are filled (the plans port, the
+    # protocol spec cache's signals, which need the catalogue models).
     "justified": {
         "backend.celery -> backend.health",
+        "modalities.apps -> modalities.spec_cache",
         "scheduling.apps -> plans.ports",
         "scheduling.apps -> scheduling.selectors",
     },

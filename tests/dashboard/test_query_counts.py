@@ -42,15 +42,15 @@ def count(django_assert_num_queries, client, url: str, expected: int) -> None:
 # session (3: SAVEPOINT, UPDATE django_session, RELEASE — SESSION_SAVE_EVERY_REQUEST) = 5.
 REQUEST_OVERHEAD = 5
 
-# Plan page = 5 + 16, whatever the number of sessions, measures or reminders:
+# Plan page = 5 + 12, whatever the number of sessions, measures or reminders:
 #   plans.access.access_plan with patient, clinic and coordinator (1);
-#   plans.selectors.get_plan_detail: components, protocol indications, requirement specs,
-#   prior authorisations (4), evaluations (1), measures (1), the components' course sessions (1),
-#   open flags (1);
+#   plans.selectors.get_plan_detail (plans.detail_reads): components with protocol, indication,
+#   prior authorisations and course sessions (1), evaluations (1), measures (1), open flags (1)
+#   — the protocols' specs from modalities.spec_cache, warmed while the scenario was built;
 #   care team with users (1); scheduling.selectors.list_sessions_for_plan + bookings (2);
 #   chart measures (1); reminders with sessions (1); audit events with actors (1);
 #   the read's AuditEvent insert (1). (The coordinator in the header comes with access_plan.)
-PLAN_PAGE_QUERIES = REQUEST_OVERHEAD + 16
+PLAN_PAGE_QUERIES = REQUEST_OVERHEAD + 12
 
 # Worklist = 5 + 6: the dashboard's clinic zone (1),
 #   scheduling.selectors.list_sessions_for_clinician + bookings (2),

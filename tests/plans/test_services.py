@@ -77,17 +77,27 @@ def test_readiness_sync_resolves_closed_gaps_and_expires(demo_world):
 def test_readiness_selectors_use_a_constant_number_of_queries(
     demo_world, django_assert_num_queries
 ):
+    from modalities import spec_cache
+
     plan = CarePlan.objects.select_related("clinic").get(pk=demo_world["plan"].pk)
-    # components (+ protocol, indication) · indications · requirement specs · evaluations ·
-    # measures · the components' course sessions (where each course stands) · prior
-    # authorisations (issue 11); the clinic is already joined
-    with django_assert_num_queries(7):
+    # components (+ protocol, indication, prior authorisations, course sessions: one query,
+    # plans.detail_reads) · evaluations · measures; the clinic is already joined, and the
+    # protocols' specs are cached (modalities.spec_cache, filled while demo_world was built)
+    with django_assert_num_queries(3):
         readiness = get_plan_readiness(plan=plan)
     assert len(readiness.components) == 3
     component = plan.components.first()
-    # the same seven, with plan and clinic joined to the component
-    with django_assert_num_queries(7):
+    # components (+ protocol, indication, plan, clinic) · prior authorisations · course
+    # sessions · evaluations · measures
+    with django_assert_num_queries(5):
         get_component_readiness(component=component)
+    # a process that has not met these protocol revisions yet reads them once: their
+    # indications and requirement specs (2, however many protocols), then never again
+    spec_cache.clear()
+    with django_assert_num_queries(3 + 2):
+        get_plan_readiness(plan=plan)
+    with django_assert_num_queries(3):
+        get_plan_readiness(plan=plan)
 
 
 def test_failing_component_leaves_no_plan(demo_world):

@@ -81,18 +81,19 @@ def test_plan_detail_query_count_does_not_grow(client_for, demo_world, django_as
         client, small_patient, clinic, ["psychiatric_follow_up"], evaluations=2, measures=0
     )
     assert PlanComponent.objects.filter(plan_id=big).count() == 4
-    # 11 queries, whatever the size of the plan (the plan is loaded once, issue 17):
+    # 7 queries, whatever the size of the plan (the plan is loaded once, issue 17):
     #  1 token → user (authentication)
     #  2 access_plan: plan + patient + clinic + coordinator (one join, organisation column)
-    #  3 the read's audit event (insert)      4 components + protocol + indication
-    #  5 the protocols' indications           6 the protocols' requirement specs
-    #  7 the components' prior authorisations (issue 11)
-    #  8 the patient's evaluations            9 the patient's measures
-    # 10 the components' course sessions (where each course stands, issue 15)
-    # 11 the plan's open flags, safety first (bounded: DETAIL_OPEN_FLAGS + 1)
-    # Readiness, latest measures and their baselines are computed in Python from 4–10.
+    #  3 the read's audit event (insert)
+    #  4 components + protocol + indication + prior authorisations (issue 11) + course
+    #    sessions (where each course stands, issue 15), one query (plans.detail_reads)
+    #  5 the patient's measures             6 the plan's open flags, safety first (bounded)
+    #  7 the patient's evaluations of the kinds the requirements read
+    # The protocols' specs come from the per-process cache (modalities.spec_cache), warmed by
+    # the create above (0 queries). Readiness, latest measures and baselines are computed in
+    # Python from 4–7.
     for plan_id in (big, small):
-        with django_assert_num_queries(11):
+        with django_assert_num_queries(7):
             body = ok(client.get(f"{API}/plans/{plan_id}/"))
     assert len(body["components"]) == 1
     assert "readiness" in body

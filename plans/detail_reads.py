@@ -1,0 +1,205 @@
+"""The plan detail's reads as fixed SQL (issue 17: the detail within 2× of its raw floor).
+
+The plan detail, the readiness endpoint and the check-in gate read the same few things every
+time: a plan's components (protocol, indication, prior authorisations, course sessions), the
+patient's evaluations and measures, the plan's open flags. Built as querysets, compiling them
+cost more than running them (``compiler.as_sql`` was a third of a detail request; the flag
+order's ``CASE`` expressions alone several milliseconds), so here they are written once as SQL
+over the models' own tables and columns, with every value a parameter. Rows come back as the
+same values the ORM gave: model instances through ``Model.from_db`` (columns not read are
+deferred, loaded on access, never silently empty) and tuples in the models' default order.
+
+tests/plans/test_detail_reads.py compares each read with its queryset on real rows: the same
+components, authorisations and sessions, the same flags in ``order_flags_by_priority`` order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connection, models
+
+from modalities.models import Protocol, ProtocolIndication
+from plans.flag_codes import SAFETY_CODES, SEVERITY_ORDER
+from plans.models import Evaluation, Flag, FlagStatus, Measure, PlanComponent, PriorAuthorization
+from plans.models import RecordStatus as _Record
+from plans.ports import session_facts
+
+M = TypeVar("M", bound=models.Model)
+
+_AUTH_COLUMNS = (
+    "id",
+    "component_id",
+    "payer_name",
+    "number",
+    "authorized_units",
+    "starts_on",
+    "ends_on",
+    "status",
+    "decision_note",
+)
+
+
+def _attnames(model: type[models.Model]) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields]
+
+
+def _select(alias: str, columns: Iterable[str], prefix: str = "") -> str:
+    return ", ".join(f'{alias}."{c}" AS "{prefix}{c}"' for c in columns)
+
+
+def _load(model: type[M], row: Mapping[str, Any]) -> M:
+    """``model`` as the ORM builds it from the database (``from_db`` after the fields' own
+    conversions, e.g. ``JSONField`` text → value); fields missing from ``row`` are deferred."""
+    names, values = [], []
+    for field in model._meta.concrete_fields:
+        if field.attname in row:
+            value = row[field.attname]
+            if value is not None and hasattr(field, "from_db_value"):
+                value = field.from_db_value(value, None, connection)
+            names.append(field.attname)
+            values.append(value)
+    return model.from_db(DEFAULT_DB_ALIAS, names, values)
+
+
+@functools.cache
+def _component_sql() -> str:
+    """Built on first use: the session table comes from the port (scheduling registers it)."""
+    sessions = session_facts().sessions().model._meta.db_table
+    auth = ", ".join(f"'{c}', a.\"{c}\"" for c in _AUTH_COLUMNS)
+    return f"""
+SELECT {_select("pc", _attnames(PlanComponent))},
+       {_select("pr", _attnames(Protocol), "pr__")},
+       {_select("i", _attnames(ProtocolIndication), "i__")},
+       auths.rows AS auths, course.seqs, course.starts, course.statuses
+FROM {PlanComponent._meta.db_table} pc
+JOIN {Protocol._meta.db_table} pr ON pr.id = pc.protocol_id
+JOIN {ProtocolIndication._meta.db_table} i ON i.id = pc.indication_id
+LEFT JOIN LATERAL (
+    SELECT json_agg(json_build_object({auth}) ORDER BY a.starts_on DESC, a.id DESC) AS rows
+    FROM {PriorAuthorization._meta.db_table} a WHERE a.component_id = pc.id
+) auths ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(s.sequence ORDER BY s.starts_at, s.id) AS seqs,
+           array_agg(s.starts_at ORDER BY s.starts_at, s.id) AS starts,
+           array_agg(s.status ORDER BY s.starts_at, s.id) AS statuses
+    FROM {sessions} s
+    WHERE s.component_id = pc.id AND s.kind = ANY(%(kinds)s) AND s.status = ANY(%(statuses)s)
+      AND s.sequence IS NOT NULL
+) course ON true
+WHERE pc.plan_id = %(plan)s
+ORDER BY pc.position, pc.id
+"""  # noqa: S608  (table and column names from the models; values are parameters)
+
+
+def _authorization(row: dict[str, Any]) -> PriorAuthorization:
+    for day in ("starts_on", "ends_on"):
+        if row[day] is not None:
+            row[day] = dt.date.fromisoformat(row[day])
+    return _load(PriorAuthorization, row)
+
+
+def plan_components(
+    plan_id: int, *, session_kinds: Sequence[str], session_statuses: Sequence[str]
+) -> tuple[list[PlanComponent], dict[int, list[tuple]]]:
+    """The plan's components in their order, each with its protocol, indication and prior
+    authorisations (as ``prefetch_related`` leaves them), and their course sessions: component
+    id → (sequence, starts_at, status) of the sessions of ``session_kinds`` in
+    ``session_statuses`` with a sequence, by start (one query)."""
+    params: dict[str, Any] = {
+        "plan": plan_id,
+        "kinds": list(session_kinds),
+        "statuses": list(session_statuses),
+    }
+    with connection.cursor() as cur:
+        cur.execute(_component_sql(), params)
+        names = [d.name for d in cur.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+    components: list[PlanComponent] = []
+    sessions: dict[int, list[tuple]] = {}
+    for row in rows:
+        component = _load(PlanComponent, row)
+        component.protocol = _load(Protocol, _prefixed(row, "pr__"))
+        component.indication = _load(ProtocolIndication, _prefixed(row, "i__"))
+        auths = [_authorization(a) for a in row["auths"] or []]
+        for a in auths:
+            a.component = component
+        # what prefetch_related("authorizations") leaves (PlanComponent reads it from there)
+        component._prefetched_objects_cache = {"authorizations": auths}  # type: ignore[attr-defined]
+        if row["seqs"]:
+            sessions[component.pk] = list(
+                zip(row["seqs"], row["starts"], row["statuses"], strict=True)
+            )
+        components.append(component)
+    return components, sessions
+
+
+def _prefixed(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    return {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Open flags in the priority order
+# ---------------------------------------------------------------------------------------------
+
+_SEVERITY_RANK = " ".join("WHEN %s THEN %s" for _ in SEVERITY_ORDER)
+_FLAGS_SQL = f"""
+SELECT f.* FROM {Flag._meta.db_table} f
+WHERE f.plan_id = %s AND f.status = %s
+ORDER BY CASE WHEN f.code = ANY(%s) THEN 0 ELSE 1 END,
+         CASE f.severity {_SEVERITY_RANK} ELSE -1 END DESC,
+         f.due_at ASC NULLS LAST, f.opened_at, f.id
+LIMIT %s
+"""  # noqa: S608  (the table name from the model; values are parameters)
+
+
+def open_flags(plan_id: int, *, limit: int | None) -> list[Flag]:
+    """The plan's open flags in ``plans.selectors.order_flags_by_priority`` order (safety codes
+    first, most severe, soonest due with none last, oldest), the first ``limit`` (None: all)."""
+    ranks = [x for name, rank in SEVERITY_ORDER.items() for x in (name, rank)]
+    params = [plan_id, FlagStatus.OPEN.value, [str(c) for c in SAFETY_CODES], *ranks, limit]
+    return list(Flag.objects.raw(_FLAGS_SQL, params))
+
+
+# ---------------------------------------------------------------------------------------------
+# The patient's records, as tuples
+# ---------------------------------------------------------------------------------------------
+
+MEASURE_COLUMNS = (
+    "id",
+    "instrument",
+    "taken_at",
+    "is_baseline",
+    "total",
+    "plan_id",
+    "band",
+    "risk",
+)
+_MEASURES_SQL = f"""
+SELECT {", ".join(MEASURE_COLUMNS)} FROM {Measure._meta.db_table}
+WHERE patient_id = %s AND status = %s ORDER BY taken_at DESC, id DESC
+"""  # noqa: S608  (the table name from the model; values are parameters)
+_EVALUATIONS_SQL = f"""
+SELECT id, kind, component_id, performed_at, valid_until, data FROM {Evaluation._meta.db_table}
+WHERE patient_id = %s AND status = %s AND kind = ANY(%s) ORDER BY performed_at DESC, id DESC
+"""  # noqa: S608  (the table name from the model; values are parameters)
+
+
+def patient_measure_rows(patient_id: int) -> list[tuple]:
+    """The patient's final measures as ``MEASURE_COLUMNS`` tuples, newest first."""
+    with connection.cursor() as cur:
+        cur.execute(_MEASURES_SQL, [patient_id, _Record.FINAL.value])
+        return cur.fetchall()
+
+
+def patient_evaluation_rows(patient_id: int, kinds: Iterable[str]) -> list[tuple]:
+    """(id, kind, component_id, performed_at, valid_until, data) of the patient's final
+    evaluations of ``kinds``, newest first (``data`` decoded, as ``Evaluation.data``)."""
+    with connection.cursor() as cur:
+        cur.execute(_EVALUATIONS_SQL, [patient_id, _Record.FINAL.value, list(kinds)])
+        rows = cur.fetchall()
+    return [(*row[:5], None if row[5] is None else json.loads(row[5])) for row in rows]
