@@ -25,7 +25,7 @@ from dashboard.charts import (
 )
 from dashboard.labels import modality_label
 from modalities.vocab import Instrument, RequirementStatus
-from plans import access
+from plans import access, flag_order
 from plans import selectors as plans_selectors
 from plans.flag_codes import SAFETY_CODES, FlagCode
 from plans.models import CarePlan, CareTeamMember, Flag, FlagStatus, Measure, RecordStatus
@@ -41,13 +41,13 @@ MISSED_STATUSES = (SessionStatus.NOSHOW, SessionStatus.CANCELLED)
 
 def flag_sort_key(flag: Flag) -> tuple:
     """The same order as ``open_flags_ordered``, for flags already loaded."""
-    return plans_selectors.flag_priority_key(flag)
+    return flag_order.flag_priority_key(flag)
 
 
 def open_flags_ordered(qs):
     """Safety-critical flags first, then most severe, soonest due (none last), oldest
-    (``plans.selectors.order_flags_by_priority``, the API's order too)."""
-    return plans_selectors.order_flags_by_priority(qs)
+    (``plans.flag_order.order_flags_by_priority``, the API's order too)."""
+    return flag_order.order_flags_by_priority(qs)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from typing import Any, TypeVar
 from django.db import DEFAULT_DB_ALIAS, connection, models
 
 from modalities.models import Protocol, ProtocolIndication
-from plans.flag_codes import SAFETY_CODES, SEVERITY_ORDER
-from plans.models import Evaluation, Flag, FlagStatus, Measure, PlanComponent, PriorAuthorization
+from plans.flag_order import open_flags_sql
+from plans.models import Evaluation, Flag, Measure, PlanComponent, PriorAuthorization
 from plans.models import RecordStatus as _Record
 from plans.ports import session_facts
 
@@ -146,23 +146,12 @@ def _prefixed(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
 # Open flags in the priority order
 # ---------------------------------------------------------------------------------------------
 
-_SEVERITY_RANK = " ".join("WHEN %s THEN %s" for _ in SEVERITY_ORDER)
-_FLAGS_SQL = f"""
-SELECT f.* FROM {Flag._meta.db_table} f
-WHERE f.plan_id = %s AND f.status = %s
-ORDER BY CASE WHEN f.code = ANY(%s) THEN 0 ELSE 1 END,
-         CASE f.severity {_SEVERITY_RANK} ELSE -1 END DESC,
-         f.due_at ASC NULLS LAST, f.opened_at, f.id
-LIMIT %s
-"""  # noqa: S608  (the table name from the model; values are parameters)
-
 
 def open_flags(plan_id: int, *, limit: int | None) -> list[Flag]:
-    """The plan's open flags in ``plans.selectors.order_flags_by_priority`` order (safety codes
-    first, most severe, soonest due with none last, oldest), the first ``limit`` (None: all)."""
-    ranks = [x for name, rank in SEVERITY_ORDER.items() for x in (name, rank)]
-    params = [plan_id, FlagStatus.OPEN.value, [str(c) for c in SAFETY_CODES], *ranks, limit]
-    return list(Flag.objects.raw(_FLAGS_SQL, params))
+    """The plan's open flags in the priority order (``plans.flag_order``), the first ``limit``
+    (None: all): the queryset's own SQL, compiled once per process, run as a raw query."""
+    sql, params = open_flags_sql(plan_id, limit=limit)
+    return list(Flag.objects.raw(sql, params))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Case, F, IntegerField, QuerySet, Value, When
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from modalities.rules.rems import recorded_until
@@ -47,7 +47,6 @@ from plans.detail_reads import (
     patient_measure_rows,
     plan_components,
 )
-from plans.flag_codes import SAFETY_CODES, SEVERITY_ORDER
 from plans.models import (
     CarePlan,
     Evaluation,
@@ -74,42 +73,6 @@ from plans.rules.scoring import Change, ScoringError, compare_to_baseline
 # ---------------------------------------------------------------------------------------------
 # Flag order: safety first everywhere (issue 15)
 # ---------------------------------------------------------------------------------------------
-
-
-def order_flags_by_priority(qs: QuerySet[Flag]) -> QuerySet[Flag]:
-    """Safety-critical codes first (``plans.flag_codes.SAFETY_CODES``: suicide risk outranks
-    any paperwork gap, even a blocking one), then most severe, soonest due (none last), oldest.
-    The one order of the API flag list, the worklist and the plan page."""
-    return qs.annotate(
-        safety_rank=Case(
-            When(code__in=[str(c) for c in SAFETY_CODES], then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        ),
-        severity_rank=Case(
-            *(When(severity=name, then=Value(rank)) for name, rank in SEVERITY_ORDER.items()),
-            default=Value(-1),
-            output_field=IntegerField(),
-        ),
-    ).order_by(
-        "safety_rank",
-        F("severity_rank").desc(),
-        F("due_at").asc(nulls_last=True),
-        "opened_at",
-        "id",
-    )
-
-
-def flag_priority_key(flag: Flag) -> tuple:
-    """``order_flags_by_priority`` for flags already loaded."""
-    due = flag.due_at.timestamp() if flag.due_at else float("inf")
-    return (
-        0 if flag.code in SAFETY_CODES else 1,
-        -SEVERITY_ORDER.get(flag.severity, -1),
-        due,
-        flag.opened_at,
-        flag.pk,
-    )
 
 
 # ---------------------------------------------------------------------------------------------

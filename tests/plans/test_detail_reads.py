@@ -14,12 +14,12 @@ from plans.detail_reads import (
     patient_measure_rows,
     plan_components,
 )
+from plans.flag_order import order_flags_by_priority
 from plans.models import Evaluation, Flag, Measure, PlanComponent, PriorAuthorization
 from plans.ports import HOLDING_SESSION_STATUSES
 from plans.selectors import (
     components_with_protocols,
     course_session_rows,
-    order_flags_by_priority,
 )
 from plans.services.evaluations import record_evaluation
 from plans.services.measures import record_measure

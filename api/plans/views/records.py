@@ -32,11 +32,9 @@ from api.plans.views.common import (
 from plans import access, services
 from plans.access import Action, require
 from plans.errors import PlanErrorCode as P
+from plans.flag_order import order_flags_by_priority
 from plans.models import Measure, RecordStatus
-from plans.selectors import (
-    baseline_for,
-    order_flags_by_priority,
-)
+from plans.selectors import baseline_for
 
 # ---------------------------------------------------------------------------------------------
 # Evaluations
