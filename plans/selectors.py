@@ -236,12 +236,6 @@ def _patient_evaluations(patient_id: int, kinds: Iterable[str]) -> list[Evaluati
     ]
 
 
-def _patient_measure_rows(patient_id: int) -> list[tuple]:
-    """The patient's final measures as ``detail_reads.MEASURE_COLUMNS`` tuples (readiness and
-    the latest measures of the plan detail read the same rows; no answers, no instances)."""
-    return patient_measure_rows(patient_id)
-
-
 def _measure_facts_of(rows: Iterable[tuple], instruments: set[str] | None = None) -> list:
     return [
         MeasureFact(
@@ -341,7 +335,7 @@ def _load_readiness(
         at_sequence=at_sequence,
     )
     kinds, instruments = evidence_codes(facts)
-    rows = _patient_measure_rows(plan.patient_id) if measure_rows is None else measure_rows
+    rows = patient_measure_rows(plan.patient_id) if measure_rows is None else measure_rows
     return readiness_from(
         plan=plan,
         facts=facts,
@@ -490,7 +484,7 @@ def get_plan_detail(
     dashboard), with ``more_open_flags`` telling the caller to link to the rest — so a cut list
     never hides a safety flag or a blocking gap behind newer notes."""
     components, sessions = _plan_components(plan)
-    measure_rows = _patient_measure_rows(plan.patient_id)
+    measure_rows = patient_measure_rows(plan.patient_id)
     open_flags = plan_open_flags(
         plan.pk, limit=None if open_flag_limit is None else open_flag_limit + 1
     )
@@ -512,7 +506,7 @@ def get_plan_detail(
 
 
 def _plan_measures(rows: Iterable[tuple], plan_id: int) -> list[Measure]:
-    """The plan's measures of ``_patient_measure_rows`` that ``latest_measures`` can pick — per
+    """The plan's measures of ``patient_measure_rows`` that ``latest_measures`` can pick — per
     instrument the latest (taken_at, id) and the earliest, flagged baseline or not — as
     (unsaved) instances with only the columns it and ``MeasureRef`` read: a long history costs
     a tuple each, not a model instance."""
