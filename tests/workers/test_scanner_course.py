@@ -209,7 +209,7 @@ def test_the_scanner_reads_the_data_a_check_needs_as_the_plan_readiness_does(
     now = datetime.combine(DAY1 - timedelta(days=1), time(9), tzinfo=NY).astimezone(UTC)
 
     # When the scanner runs the day before session 1
-    scan_all_plans(now=now)
+    before = scan_all_plans(now=now)
 
     # Then the record fails its check: flagged missing with the check's reason, as the plan's
     # readiness (read on its own path) says
@@ -224,8 +224,10 @@ def test_the_scanner_reads_the_data_a_check_needs_as_the_plan_readiness_does(
     Evaluation.objects.filter(patient=patient, kind="antidepressant_trials").update(
         data=factories.TWO_FAILED_TRIALS
     )
-    scan_all_plans(now=now + timedelta(minutes=10))
-    # Then the scanner no longer wants it (the readiness sync owns its resolution)
+    after = scan_all_plans(now=now + timedelta(minutes=10))
+    # Then the scanner no longer wants that one gap (the readiness sync owns its resolution),
+    # and the plan's readiness agrees
+    assert after.wanted == before.wanted - 1
     with time_machine.travel(now, tick=False):
         item = get_plan_readiness(plan=component.plan).component(component.pk)
     assert item.item("antidepressant_trials_payer").status == "satisfied"
