@@ -102,7 +102,7 @@ def test_database_and_redis_come_from_the_environment(settings):
     # make test exports the URLs it resolved; the settings must use exactly those
     db = settings.DATABASES["default"]
     url = os.environ["DATABASE_URL"]
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "backend.db"  # Django's PostgreSQL backend, C timestamps
     assert str(db["PORT"]) in url
     # the same server; under pytest-xdist each worker has its own database index on it
     server = os.environ["REDIS_URL"].rsplit("/", 1)[0]
