@@ -291,16 +291,20 @@ def drop_org(org_id: int) -> None:
 
     with connection.cursor() as cur:
         for sql in (
+            # flags first: a flag may name a session
+            "DELETE FROM plans_flag WHERE plan_id IN"
+            " (SELECT id FROM plans_careplan WHERE organization_id = %(o)s)",
             "DELETE FROM scheduling_reminder WHERE patient_id IN"
             " (SELECT id FROM plans_patient WHERE organization_id = %(o)s)",
             "DELETE FROM scheduling_session WHERE patient_id IN"
             " (SELECT id FROM plans_patient WHERE organization_id = %(o)s)",
-            "DELETE FROM plans_flag WHERE plan_id IN"
-            " (SELECT id FROM plans_careplan WHERE organization_id = %(o)s)",
             "DELETE FROM plans_measure WHERE patient_id IN"
             " (SELECT id FROM plans_patient WHERE organization_id = %(o)s)",
             "DELETE FROM plans_evaluation WHERE patient_id IN"
             " (SELECT id FROM plans_patient WHERE organization_id = %(o)s)",
+            "DELETE FROM plans_priorauthorization WHERE component_id IN (SELECT c.id FROM"
+            " plans_plancomponent c JOIN plans_careplan p ON p.id = c.plan_id"
+            " WHERE p.organization_id = %(o)s)",
             "DELETE FROM plans_plancomponent WHERE plan_id IN"
             " (SELECT id FROM plans_careplan WHERE organization_id = %(o)s)",
             "DELETE FROM plans_careplan WHERE organization_id = %(o)s",

@@ -2,8 +2,9 @@
 re-scan, the raw SQL floor measured in the same run, ratios and peak memory.
 
 Run with ``make bench BENCH=scanner`` (``python -m bench scanner``); sizes and history through
-the environment (see ``main``). Each size runs in its own process; its synthetic plans are
-written inside a transaction that is rolled back, so the database is left as it was.
+the environment (see ``main``). Each size runs in its own process; its synthetic plans
+belong to a fresh organisation (committed, so the processes that share a scan see them) that
+is removed at the end (``bench._world.drop_org``).
 ``build_world`` (ORM, small) is shared with the tests in tests/workers/; ``build_world_sql``
 builds the same mix with bulk SQL for the benchmark sizes.
 """
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+
+from bench import _world
 
 ZONES = (
     "America/New_York",
@@ -261,39 +264,106 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def run_one(n: int, history: int) -> dict:
-    """One size in this (fresh) process: build, first scan, re-scan, floor; rolled back."""
-    import django
+def _flags_opened(org_id: int) -> int:
+    from django.db import connection
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.settings.development")
-    django.setup()
-    from django.conf import settings
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM plans_flag f JOIN plans_careplan p ON p.id = f.plan_id"
+            " WHERE p.organization_id = %s",
+            [org_id],
+        )
+        return cursor.fetchone()[0]
+
+
+def scan_part() -> None:
+    """One of the processes of a shared scan: the chunks in ``BENCH_SCAN_PART`` (JSON), judged
+    at ``BENCH_SCAN_NOW``, started when the parent writes a line (so every process is set up
+    and connected before the clock starts, as running workers are)."""
+    _world.setup_django()
+    from django.db import connection
+
+    from plans.scanner import scan_chunk
+
+    bounds = json.loads(os.environ["BENCH_SCAN_PART"])
+    now = datetime.fromisoformat(os.environ["BENCH_SCAN_NOW"])
+    connection.ensure_connection()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    opened = sum(scan_chunk(after_id=lo, upto_id=hi, now=now).opened for lo, hi in bounds)
+    print(json.dumps({"opened": opened, "peak_rss_mb": _peak_rss_mb()}), flush=True)
+
+
+def scan_in_processes(workers: int, now: datetime) -> dict:
+    """Wall time of one scan shared by ``workers`` processes, each taking every
+    ``workers``-th chunk — what ``workers`` Celery workers on the ``flags`` queue do with the
+    chunk tasks ``plans.scan_flags`` fans out (tests/workers/test_scanner_fanout.py runs that
+    through real workers), without the broker round trips."""
+    from plans.scanner import chunk_bounds
+
+    bounds = chunk_bounds()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "import bench.bench_scanner as b; b.scan_part()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={
+                **os.environ,
+                "BENCH_SCAN_PART": json.dumps(bounds[i::workers]),
+                "BENCH_SCAN_NOW": now.isoformat(),
+            },
+        )
+        for i in range(workers)
+    ]
+    try:
+        for p in procs:
+            if p.stdout is None or p.stdout.readline().strip() != "ready":
+                raise RuntimeError("a scan process did not start")
+        t0 = time.perf_counter()
+        for p in procs:
+            if p.stdin is not None:
+                p.stdin.write("go\n")
+                p.stdin.flush()
+        outs = [json.loads(p.stdout.readline()) for p in procs if p.stdout is not None]
+        wall = time.perf_counter() - t0
+    finally:
+        for p in procs:
+            if p.wait(timeout=600) != 0:
+                raise RuntimeError(f"scan process exited {p.returncode}")
+    return {
+        "wall_s": wall,
+        "opened": sum(o["opened"] for o in outs),
+        "peak_rss_mb": max(o["peak_rss_mb"] for o in outs),
+    }
+
+
+def run_one(n: int, history: int, workers: int = 2) -> dict:
+    """One size in this (fresh) process: build (committed, in a fresh organisation), first
+    scan, re-scan and floor in this process, then the same first scan and re-scan shared by
+    ``workers`` processes; the organisation is removed at the end (``_world.drop_org``)."""
+    _world.setup_django()
     from django.db import connection, transaction
 
-    from backend.accounts.models import Organization, User
-
-    settings.DEBUG = False  # as in production: no query log holding every statement's SQL
+    from backend.accounts.models import User
     from modalities.services import sync_catalogue
     from plans.scanner import scan_all_plans
-    from scheduling.models import Clinic
 
     now = datetime.now(UTC)
-    with transaction.atomic():
-        sync_catalogue()
-        stamp = f"{os.getpid()}-{int(time.time() * 1000)}"
-        org = Organization.objects.create(name=f"bench-{stamp}", slug=f"bench-{stamp}")
-        clinic = Clinic.objects.create(
-            organization=org, name="Bench", timezone="UTC", phone="+15555550100"
-        )
+    sync_catalogue()
+    tag = _world.tag()
+    org, clinic, _ = _world.make_org(tag)
+    try:
         clinician = User.objects.create(
-            username=f"bench-{stamp}",
+            username=f"bench-clin-{tag}",
             role="clinician",
             credential="psychiatrist",
             organization=org,
-            email=f"bench-{stamp}@example.com",
+            email=f"bench-clin-{tag}@example.com",
         )
         t0 = time.perf_counter()
-        build_world_sql(n_plans=n, now=now, clinic=clinic, clinician=clinician, history=history)
+        with transaction.atomic():
+            build_world_sql(n_plans=n, now=now, clinic=clinic, clinician=clinician, history=history)
         built = time.perf_counter() - t0
         rss_built = _peak_rss_mb()
         t0 = time.perf_counter()
@@ -307,7 +377,20 @@ def run_one(n: int, history: int) -> dict:
             cursor.execute(FLOOR_SQL)
             cursor.fetchall()
         floor = time.perf_counter() - t0
-        transaction.set_rollback(True)
+        peak = _peak_rss_mb()
+        flags = _flags_opened(org.pk)
+        # the same scans shared by processes: from no flags, then again with nothing to change
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM plans_flag WHERE plan_id IN"
+                " (SELECT id FROM plans_careplan WHERE organization_id = %s)",
+                [org.pk],
+            )
+        shared = scan_in_processes(workers, now)
+        shared_flags = _flags_opened(org.pk)
+        shared_re = scan_in_processes(workers, now)
+    finally:
+        _world.drop_org(org.pk)
     return {
         "plans": first.plans,
         "chunks": first.chunks,
@@ -318,7 +401,12 @@ def run_one(n: int, history: int) -> dict:
         "rescan_s": rescan,
         "floor_s": floor,
         "rss_before_scan_mb": rss_built,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak,
+        "workers": workers,
+        "shared_scan_s": shared["wall_s"],
+        "shared_rescan_s": shared_re["wall_s"],
+        "shared_same_flags": shared_flags == flags and shared_re["opened"] == 0,
+        "shared_peak_rss_mb": max(shared["peak_rss_mb"], shared_re["peak_rss_mb"]),
     }
 
 
@@ -360,13 +448,24 @@ def main() -> None:
             f"build {r['build_s']:.1f}s",
             flush=True,
         )
+        print(
+            f"  shared by {r['workers']} processes (chunks as the flags workers share them): "
+            f"first scan {r['shared_scan_s']:.2f}s ({r['shared_scan_s'] / r['floor_s']:.1f}x "
+            f"floor), re-scan {r['shared_rescan_s']:.2f}s "
+            f"({r['shared_rescan_s'] / r['floor_s']:.1f}x floor), same flags as one process: "
+            f"{r['shared_same_flags']}; peak RSS per process {r['shared_peak_rss_mb']:.0f} MB; "
+            f"{_world.load()}",
+            flush=True,
+        )
     if len(results) >= 2:
         small, large = min(results), max(results)
         print(
             f"scanner scaling {large:,}/{small:,} plans: time ratio "
             f"{results[large]['scan_s'] / results[small]['scan_s']:.1f} "
             f"(linear = {large / small:.0f}); re-scan ratio "
-            f"{results[large]['rescan_s'] / results[small]['rescan_s']:.1f}"
+            f"{results[large]['rescan_s'] / results[small]['rescan_s']:.1f}; shared by "
+            f"{results[large]['workers']} processes: time ratio "
+            f"{results[large]['shared_scan_s'] / results[small]['shared_scan_s']:.1f}"
         )
 
 

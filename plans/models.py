@@ -19,6 +19,13 @@ from modalities.models import _choices
 _MIN_DAY = date.min
 
 
+def newest_window_key(starts_on: date | None, pk: int) -> tuple[date, int]:
+    """Sort key of approved authorisations, newest window first when reversed: the latest start
+    (an open start counts as the earliest), then the latest recorded. The current one is the
+    largest (``PlanComponent.current_authorization``; the flag scanner reads rows with it)."""
+    return (starts_on or _MIN_DAY, pk)
+
+
 class Channel(models.TextChoices):
     SMS = "sms", "Text message"
     EMAIL = "email", "Email"
@@ -185,7 +192,7 @@ class PlanComponent(models.Model):
         if rows is None:
             rows = list(self.authorizations.all()) if self.pk else []
         approved = [a for a in rows if a.status == AuthorizationStatus.APPROVED]
-        return sorted(approved, key=lambda a: (a.starts_on or _MIN_DAY, a.pk), reverse=True)
+        return sorted(approved, key=lambda a: newest_window_key(a.starts_on, a.pk), reverse=True)
 
     @property
     def current_authorization(self) -> PriorAuthorization | None:

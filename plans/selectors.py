@@ -129,7 +129,8 @@ def course_facts(
     return CourseFacts(at_sequence=at_sequence, started_on=started_on, session_dates=dates)
 
 
-def _zone(clinic: Any) -> dt.tzinfo:
+def clinic_zone(clinic: Any) -> dt.tzinfo:
+    """The clinic's time zone (promise 9); a bad zone falls back to UTC."""
     try:
         return ZoneInfo(clinic.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -252,12 +253,7 @@ def _measure_facts_of(rows: Iterable[tuple], instruments: set[str] | None = None
 
 def clinic_today(clinic: Any) -> dt.date:
     """Today's date in the clinic's time zone (promise 9)."""
-    tz: dt.tzinfo
-    try:
-        tz = ZoneInfo(clinic.timezone)
-    except (ZoneInfoNotFoundError, ValueError):  # a bad zone falls back to UTC
-        tz = dt.UTC
-    return timezone.now().astimezone(tz).date()
+    return timezone.now().astimezone(clinic_zone(clinic)).date()
 
 
 def readiness_facts(
@@ -271,7 +267,7 @@ def readiness_facts(
 
     ``sessions``: ``course_session_rows`` of the components (none = no course started);
     ``at_sequence``: component id → the session being judged (default: the next one)."""
-    zone = _zone(plan.clinic)
+    zone = clinic_zone(plan.clinic)
     sessions = sessions or {}
     at_sequence = at_sequence or {}
     specs = protocol_specs(c.protocol for c in components)

@@ -80,6 +80,8 @@ def follow_up_cadence() -> dt.timedelta:
 
 
 def _components(plan_q: Q) -> list[Any]:
+    """The chunk's open components as plain rows, with what the requirement gaps read too
+    (readiness facts of the component and its clinic): no second component query."""
     return list(
         PlanComponent.objects.filter(plan_q)
         .exclude(status__in=("completed", "stopped"))
@@ -89,7 +91,13 @@ def _components(plan_q: Q) -> list[Any]:
             "plan__patient_id",
             "protocol_id",
             "protocol__modality",
+            "indication_id",
+            "label_status",
+            "payer_type",
+            "plan__clinic_id",
             "plan__clinic__timezone",
+            "plan__clinic__rems_certification_id",
+            "plan__clinic__rems_certified_until",
         )
     )
 
@@ -340,7 +348,7 @@ def detect_gaps(
                     f"{NO_SHOW_STREAK} or more consecutive no-shows.",
                 )
             )
-    gaps.extend(requirement_gaps(components, stats, now, plan_q=plan_q, session_q=session_q))
+    gaps.extend(requirement_gaps(components, stats, now, session_q=session_q))
     # Prior authorisations: their own rule set (plans/scanner/authorization.py).
     gaps.extend(authorization_gaps(plan_q=plan_q, now=now))
     return plan_ids, gaps

@@ -13,13 +13,13 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db.models import Case, F, Q, Value, When
 
-from modalities.models import Protocol
+from modalities.models import Protocol, ProtocolIndication
+from modalities.services import indication_spec_from_model
 from modalities.spec_cache import protocol_specs
 from modalities.vocab import (
     COURSE_KINDS,
@@ -30,24 +30,32 @@ from modalities.vocab import (
     RequirementStatus,
 )
 from plans.flag_codes import SEVERITY_ORDER, FlagCode
-from plans.models import Evaluation, Measure, PlanComponent, RecordStatus
+from plans.models import (
+    AuthorizationStatus,
+    Evaluation,
+    Measure,
+    PriorAuthorization,
+    RecordStatus,
+    newest_window_key,
+)
 from plans.ports import HOLDING_SESSION_STATUSES, session_facts
 from plans.reconcile import WantedFlag
 from plans.rules.readiness import (
     GATED_TIMINGS,
+    ClinicFacts,
     ComponentFacts,
     EvaluationFact,
     MeasureFact,
+    PriorAuthFact,
     evaluate_component,
     forecast_expiries,
 )
 from plans.selectors import (
     checked_kinds,
     clinic_facts,
-    component_facts,
+    clinic_zone,
     course_facts,
     evidence_codes,
-    prior_auth_fact,
 )
 
 CRITICAL_WITHIN = dt.timedelta(hours=72)
@@ -125,67 +133,100 @@ def _fact_rows(
     return evals, measures
 
 
+class _Clinic(NamedTuple):
+    """The clinic fields readiness reads (``clinic_facts``), from a component row."""
+
+    timezone: str
+    rems_certification_id: str
+    rems_certified_until: dt.date | None
+
+
+def _current_authorizations(component_ids: list[int]) -> dict[int, PriorAuthFact]:
+    """Each component's current approved authorisation as readiness sees it (one query, plain
+    rows): the one ``PlanComponent.current_authorization`` picks (``newest_window_key``)."""
+    best: dict[int, tuple[tuple[dt.date, int], PriorAuthFact]] = {}
+    for cid, pk, starts_on, number, units, ends_on in PriorAuthorization.objects.filter(
+        component_id__in=component_ids, status=AuthorizationStatus.APPROVED
+    ).values_list("component_id", "id", "starts_on", "number", "authorized_units", "ends_on"):
+        key = newest_window_key(starts_on, pk)
+        if cid not in best or key > best[cid][0]:
+            best[cid] = (key, PriorAuthFact(number=number, sessions=units, expires_on=ends_on))
+    return {cid: fact for cid, (_, fact) in best.items()}
+
+
 def requirement_gaps(
     components: list[dict],
     stats: dict[int, dict],
     now: dt.datetime,
     *,
-    plan_q: Q,
     session_q: Q,
 ) -> list[WantedFlag]:
     """Requirement gaps of components with a booked session, judged at that session (issue 15):
     missing/expired steps → warning, critical within 72 h for blocking ones (issue 5); a
     satisfied blocking step whose validity ends before a booked session it must cover →
     ``requirement_expiring`` warning, ``expiry_warning_days()`` before that session. Readiness
-    comes from the same pure rules the gate uses, over facts loaded in bulk."""
-    booked = {c["id"]: c for c in components if stats.get(c["id"], {}).get("next_booked")}
+    comes from the same pure rules the gate uses, over facts loaded in bulk as plain rows
+    (``components`` are ``gaps._components`` rows; no ORM objects)."""
+    booked = [c for c in components if stats.get(c["id"], {}).get("next_booked")]
     if not booked:
         return []
-    rows = list(
-        PlanComponent.objects.filter(plan_q, pk__in=list(booked))
-        .select_related("plan__clinic", "indication")
-        .prefetch_related("authorizations")
-    )
     # The protocol/indication specs, built once per pair (the protocol's from the per-process
     # cache, modalities.spec_cache: building it from rows costs more than the rules themselves);
-    # the protocols are read once each, not joined onto every row (their JSON columns decoded
-    # per row cost more than the rules too).
-    protocols = protocol_specs(Protocol.objects.filter(pk__in={r.protocol_id for r in rows}))
-    specs: dict[tuple[int, int], Any] = {}
-    for r in rows:
-        pair = (r.protocol_id, r.indication_id)
+    # protocols and indications are read once each, not joined onto every row (their JSON
+    # columns decoded per row cost more than the rules too).
+    protocols = protocol_specs(Protocol.objects.filter(pk__in={c["protocol_id"] for c in booked}))
+    indications = ProtocolIndication.objects.in_bulk({c["indication_id"] for c in booked})
+    specs: dict[tuple[int, int], ComponentFacts] = {}
+    for c in booked:
+        pair = (c["protocol_id"], c["indication_id"])
         if pair not in specs:
-            specs[pair] = component_facts(r, protocols[r.protocol_id])
-    evals, measures = _fact_rows(
-        {c["plan__patient_id"] for c in booked.values()}, list(specs.values())
-    )
+            specs[pair] = ComponentFacts(
+                component_id=None,
+                protocol=protocols[pair[0]],
+                indication=indication_spec_from_model(indications[pair[1]]),
+                label_status=LabelStatus(c["label_status"]),
+                payer_type=PayerType(c["payer_type"]),
+            )
+    authorizations = _current_authorizations([c["id"] for c in booked])
+    evals, measures = _fact_rows({c["plan__patient_id"] for c in booked}, list(specs.values()))
     course_rows = _booked_course_sessions(session_q)
     lookahead = dt.timedelta(days=expiry_warning_days())
+    clinics: dict[int, tuple[dt.tzinfo, dt.date, ClinicFacts]] = {}
     gaps: list[WantedFlag] = []
-    for row in rows:
-        st = stats[row.pk]
-        clinic = row.plan.clinic
-        zone = ZoneInfo(clinic.timezone)
-        pair = (row.protocol_id, row.indication_id)
-        sessions = course_rows.get(row.pk, [])
+    for row in booked:
+        cid, plan_id, patient_id = row["id"], row["plan_id"], row["plan__patient_id"]
+        st = stats[cid]
+        if row["plan__clinic_id"] not in clinics:
+            clinic = _Clinic(
+                row["plan__clinic__timezone"],
+                row["plan__clinic__rems_certification_id"],
+                row["plan__clinic__rems_certified_until"],
+            )
+            zone = clinic_zone(clinic)
+            clinics[row["plan__clinic_id"]] = (
+                zone,
+                now.astimezone(zone).date(),
+                clinic_facts(clinic),
+            )
+        zone, today, clinic_fact = clinics[row["plan__clinic_id"]]
+        sessions = course_rows.get(cid, [])
         upcoming = [
             (seq, start) for seq, start, status in sessions if status == "booked" and start > now
         ]
         next_seq = upcoming[0][0] if upcoming else None
         facts = replace(
-            specs[pair],
-            component_id=row.pk,
-            label_status=LabelStatus(row.label_status),
-            payer_type=PayerType(row.payer_type),
-            prior_auth=prior_auth_fact(row),
+            specs[(row["protocol_id"], row["indication_id"])],
+            component_id=cid,
+            label_status=LabelStatus(row["label_status"]),
+            payer_type=PayerType(row["payer_type"]),
+            prior_auth=authorizations.get(cid),
             course=course_facts(sessions, zone=zone, at_sequence=next_seq),
         )
-        today = now.astimezone(zone).date()
         readiness = evaluate_component(
             component=facts,
-            evaluations=evals[row.plan.patient_id],
-            measures=measures[row.plan.patient_id],
-            clinic=clinic_facts(clinic),
+            evaluations=evals[patient_id],
+            measures=measures[patient_id],
+            clinic=clinic_fact,
             today=today,
         )
         near = st["next_booked"] - now <= CRITICAL_WITHIN
@@ -203,13 +244,13 @@ def requirement_gaps(
                 severity = _max_severity(severity, str(item.severity))
             gaps.append(
                 WantedFlag(
-                    plan_id=row.plan_id,
+                    plan_id=plan_id,
                     code=code,
-                    key=f"{row.pk}:{item.key}",
+                    key=f"{cid}:{item.key}",
                     severity=severity,
                     message=f"{item.key.replace('_', ' ')}: {item.detail or item.status}"
                     + (" — session within 72 h" if near else ""),
-                    component_id=row.pk,
+                    component_id=cid,
                     due_at=st["next_booked"],
                     detail={
                         "requirement": item.key,
@@ -239,15 +280,15 @@ def requirement_gaps(
                 continue
             gaps.append(
                 WantedFlag(
-                    plan_id=row.plan_id,
+                    plan_id=plan_id,
                     code=FlagCode.REQUIREMENT_EXPIRING,
-                    key=f"{row.pk}:{f.key}",
+                    key=f"{cid}:{f.key}",
                     severity="warning",
                     message=(
                         f"{f.key.replace('_', ' ')}: valid until {f.expires_on.isoformat()}, "
                         f"would block session {f.blocks_sequence} on {f.blocks_on.isoformat()}"
                     ),
-                    component_id=row.pk,
+                    component_id=cid,
                     due_at=dt.datetime.combine(
                         f.expires_on + dt.timedelta(days=1), dt.time.min, tzinfo=zone
                     ),
