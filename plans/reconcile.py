@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from backend.db.base import bound_cursor
 from plans.flag_codes import SEVERITY_ORDER
 from plans.models import CarePlan, Flag, FlagStatus
 
@@ -102,8 +103,8 @@ RETURNING 1
 
 
 def _insert(rows: list[WantedFlag], *, at: dt.datetime) -> int:
-    """One statement for any number of rows: the rows travel as one JSON document (a single
-    parameter, so the driver quotes one string, not thousands of array elements)."""
+    """One statement for any number of rows: the rows travel as one JSON document, one bound
+    parameter (not thousands of array elements, and not quoted into the SQL in Python)."""
     if not rows:
         return 0
     sql = _INSERT.format(flag=Flag._meta.db_table, plan=CarePlan._meta.db_table)
@@ -124,7 +125,7 @@ def _insert(rows: list[WantedFlag], *, at: dt.datetime) -> int:
         ],
         cls=DjangoJSONEncoder,
     )
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:  # backend/db/base.py: the document travels bound
         cursor.execute(sql, [FlagStatus.OPEN.value, at, at, payload])
         return len(cursor.fetchall())
 

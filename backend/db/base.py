@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.postgresql import base as postgresql
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader, get_adapters_template
 from psycopg.types.datetime import TimestamptzLoader
@@ -58,3 +59,21 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         params = super().get_connection_params()
         params["context"] = adapters_template(settings.USE_TZ, self.timezone)
         return params
+
+    def bound_cursor(self) -> Any:
+        """A cursor like ``cursor()`` (query logging, error wrapping, thread checks) whose
+        parameters travel bound, in the extended protocol, instead of being quoted into the
+        SQL text by the driver (Django's default client-side binding). For a statement with
+        one large parameter — the flag reconciler's JSON document of thousands of rows
+        (plans/reconcile.py) — where quoting it in Python cost more than running it."""
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            cursor = postgresql.ServerBindingCursor(self.connection)  # type: ignore[call-arg]
+            return self._prepare_cursor(cursor)  # type: ignore[attr-defined]  # what cursor() does
+
+
+def bound_cursor(using: str = DEFAULT_DB_ALIAS) -> Any:
+    """``DatabaseWrapper.bound_cursor`` of the connection ``using`` (its plain cursor on
+    another backend)."""
+    conn = connections[using]
+    return conn.bound_cursor() if isinstance(conn, DatabaseWrapper) else conn.cursor()

@@ -348,7 +348,9 @@ def detect_gaps(
                     f"{NO_SHOW_STREAK} or more consecutive no-shows.",
                 )
             )
-    gaps.extend(requirement_gaps(components, stats, now, session_q=session_q))
+    gaps.extend(
+        requirement_gaps(components, stats, now, session_q=session_q, patient_ids=patient_ids)
+    )
     # Prior authorisations: their own rule set (plans/scanner/authorization.py).
     gaps.extend(authorization_gaps(plan_q=plan_q, now=now))
     return plan_ids, gaps

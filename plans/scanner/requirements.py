@@ -13,7 +13,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db.models import Case, F, Q, Value, When
@@ -91,7 +91,7 @@ def _booked_course_sessions(session_q: Q) -> dict[int, list[tuple]]:
 
 
 def _fact_rows(
-    patient_ids: set[int], specs: Iterable[ComponentFacts]
+    patient_ids: Any, specs: Iterable[ComponentFacts]
 ) -> tuple[dict[int, list], dict[int, list]]:
     """Final evaluations and measures of ``patient_ids`` as readiness facts, read as plain rows
     (two queries; no ORM objects): only the kinds and instruments the chunk's requirements read
@@ -141,12 +141,13 @@ class _Clinic(NamedTuple):
     rems_certified_until: dt.date | None
 
 
-def _current_authorizations(component_ids: list[int]) -> dict[int, PriorAuthFact]:
+def _current_authorizations(component_q: Q) -> dict[int, PriorAuthFact]:
     """Each component's current approved authorisation as readiness sees it (one query, plain
-    rows): the one ``PlanComponent.current_authorization`` picks (``newest_window_key``)."""
+    rows): the one ``PlanComponent.current_authorization`` picks (``newest_window_key``).
+    ``component_q`` selects by ``component__…`` lookups (the chunk's ``session_q``)."""
     best: dict[int, tuple[tuple[dt.date, int], PriorAuthFact]] = {}
     for cid, pk, starts_on, number, units, ends_on in PriorAuthorization.objects.filter(
-        component_id__in=component_ids, status=AuthorizationStatus.APPROVED
+        component_q, status=AuthorizationStatus.APPROVED
     ).values_list("component_id", "id", "starts_on", "number", "authorized_units", "ends_on"):
         key = newest_window_key(starts_on, pk)
         if cid not in best or key > best[cid][0]:
@@ -160,13 +161,15 @@ def requirement_gaps(
     now: dt.datetime,
     *,
     session_q: Q,
+    patient_ids: Any,
 ) -> list[WantedFlag]:
     """Requirement gaps of components with a booked session, judged at that session (issue 15):
     missing/expired steps → warning, critical within 72 h for blocking ones (issue 5); a
     satisfied blocking step whose validity ends before a booked session it must cover →
     ``requirement_expiring`` warning, ``expiry_warning_days()`` before that session. Readiness
     comes from the same pure rules the gate uses, over facts loaded in bulk as plain rows
-    (``components`` are ``gaps._components`` rows; no ORM objects)."""
+    (``components`` are ``gaps._components`` rows; no ORM objects). ``session_q`` and
+    ``patient_ids`` (a subquery) select the chunk: statements the same size for any chunk."""
     booked = [c for c in components if stats.get(c["id"], {}).get("next_booked")]
     if not booked:
         return []
@@ -187,8 +190,8 @@ def requirement_gaps(
                 label_status=LabelStatus(c["label_status"]),
                 payer_type=PayerType(c["payer_type"]),
             )
-    authorizations = _current_authorizations([c["id"] for c in booked])
-    evals, measures = _fact_rows({c["plan__patient_id"] for c in booked}, list(specs.values()))
+    authorizations = _current_authorizations(session_q)
+    evals, measures = _fact_rows(patient_ids, list(specs.values()))
     course_rows = _booked_course_sessions(session_q)
     lookahead = dt.timedelta(days=expiry_warning_days())
     clinics: dict[int, tuple[dt.tzinfo, dt.date, ClinicFacts]] = {}
