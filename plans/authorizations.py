@@ -40,12 +40,21 @@ def window_of(authorization: PriorAuthorization) -> AuthorizationWindow:
 
 
 def approved_windows(component_ids: Iterable[int]) -> dict[int, list[AuthorizationWindow]]:
-    """Approved authorisations per component (one query)."""
+    """Approved authorisations per component (one query, plain rows: the flag scanner reads
+    every approved authorisation of a chunk)."""
     out: dict[int, list[AuthorizationWindow]] = defaultdict(list)
-    for a in PriorAuthorization.objects.filter(
-        component_id__in=list(component_ids), status=AuthorizationStatus.APPROVED
-    ).order_by("component_id", "starts_on", "id"):
-        out[a.component_id].append(window_of(a))
+    for cid, pk, number, units, starts_on, ends_on in (
+        PriorAuthorization.objects.filter(
+            component_id__in=list(component_ids), status=AuthorizationStatus.APPROVED
+        )
+        .order_by("component_id", "starts_on", "id")
+        .values_list("component_id", "id", "number", "authorized_units", "starts_on", "ends_on")
+    ):
+        out[cid].append(
+            AuthorizationWindow(
+                id=pk, number=number, units=units, starts_on=starts_on, ends_on=ends_on
+            )
+        )
     return out
 
 

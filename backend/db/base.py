@@ -40,6 +40,11 @@ class TzLoader(BaseTzLoader):
     def __init__(self, oid: int, context: Any = None) -> None:
         super().__init__(oid, context)
         self._parse = OPTIMISED_TIMESTAMPTZ_LOADER(oid, context).load
+        connection = getattr(context, "connection", None)
+        if connection is not None and connection.info.timezone is self.timezone:
+            # the session's zone is the one attached (Django sets the session to UTC): the
+            # parsed value already carries it, so the C parse is the whole load
+            self.load = self._parse  # type: ignore[method-assign]
 
     def load(self, data: Any) -> Any:
         return self._parse(data).replace(tzinfo=self.timezone)
