@@ -129,12 +129,17 @@ def course_facts(
     return CourseFacts(at_sequence=at_sequence, started_on=started_on, session_dates=dates)
 
 
-def clinic_zone(clinic: Any) -> dt.tzinfo:
-    """The clinic's time zone (promise 9); a bad zone falls back to UTC."""
+def zone_named(name: str) -> dt.tzinfo:
+    """A clinic's time zone by its name (promise 9); a bad zone falls back to UTC."""
     try:
-        return ZoneInfo(clinic.timezone)
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return dt.UTC
+
+
+def clinic_zone(clinic: Any) -> dt.tzinfo:
+    """The clinic's time zone (``zone_named``)."""
+    return zone_named(clinic.timezone)
 
 
 def prior_auth_fact(component: PlanComponent) -> PriorAuthFact | None:

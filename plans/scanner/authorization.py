@@ -17,6 +17,7 @@ re-authorisation is approved it becomes the current one and the old alerts resol
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 
 from django.conf import settings
 from django.db.models import Q
@@ -25,35 +26,40 @@ from plans.authorizations import current_usage
 from plans.models import PlanComponent
 from plans.reconcile import WantedFlag
 from plans.rules.authorization import EXPIRY_WARNING_DAYS, UNITS_WARNING_PERCENT, alerts_for
+from plans.selectors import zone_named
 
 CODES = ("prior_auth_units_low", "sessions_beyond_authorization", "prior_auth_expiring")
 
 
 def authorization_gaps(*, plan_q: Q, now: dt.datetime) -> list[WantedFlag]:
-    components = dict(
+    """The alerts of every open component's current authorisation, judged on today's date in
+    its clinic's zone (promise 9: the end date and the session days are clinic-local, so at
+    22:00 in New York it is still the day before the UTC date). Two queries per zone."""
+    by_zone: dict[str, dict[int, int]] = defaultdict(dict)
+    for cid, plan_id, zone in (
         PlanComponent.objects.filter(plan_q)
         .exclude(status__in=("completed", "stopped"))
-        .values_list("id", "plan_id")
-    )
-    if not components:
-        return []
-    today = now.date()
+        .values_list("id", "plan_id", "plan__clinic__timezone")
+    ):
+        by_zone[zone][cid] = plan_id
     percent = getattr(settings, "PRIOR_AUTH_UNITS_WARNING_PERCENT", UNITS_WARNING_PERCENT)
     days = getattr(settings, "PRIOR_AUTH_WARNING_DAYS", EXPIRY_WARNING_DAYS)
     gaps = []
-    for cid, (_window, usage) in current_usage(components.keys(), today=today).items():
-        for alert in alerts_for(
-            usage, today=today, units_warning_percent=percent, expiry_warning_days=days
-        ):
-            gaps.append(
-                WantedFlag(
-                    components[cid],
-                    alert.code,
-                    str(cid),
-                    alert.severity,
-                    alert.message,
-                    component_id=cid,
-                    detail={**alert.detail, "source": "issue 11; DOMAIN.md §1.6 [PAYER]"},
+    for zone, components in by_zone.items():
+        today = now.astimezone(zone_named(zone)).date()
+        for cid, (_window, usage) in current_usage(components.keys(), today=today).items():
+            for alert in alerts_for(
+                usage, today=today, units_warning_percent=percent, expiry_warning_days=days
+            ):
+                gaps.append(
+                    WantedFlag(
+                        components[cid],
+                        alert.code,
+                        str(cid),
+                        alert.severity,
+                        alert.message,
+                        component_id=cid,
+                        detail={**alert.detail, "source": "issue 11; DOMAIN.md §1.6 [PAYER]"},
+                    )
                 )
-            )
     return gaps

@@ -16,7 +16,8 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, Value, When, Window
+from django.db.models.functions import RowNumber
 
 from modalities.models import Protocol, ProtocolIndication
 from modalities.services import indication_spec_from_model
@@ -53,9 +54,9 @@ from plans.rules.readiness import (
 from plans.selectors import (
     checked_kinds,
     clinic_facts,
-    clinic_zone,
     course_facts,
     evidence_codes,
+    zone_named,
 )
 
 CRITICAL_WITHIN = dt.timedelta(hours=72)
@@ -95,23 +96,57 @@ _KINDS = {k.value: k for k in EvaluationKind}
 _INSTRUMENTS = {i.value: i for i in Instrument}
 
 
+# Evidence older than this before the scan can only count through its date: every clinic's
+# "today" (UTC−12 … UTC+14) is on or after its date, so no rule sees it as future-dated.
+SETTLED_BEFORE = dt.timedelta(days=2)
+
+
+def _latest_settled(settled: Q, partition: list[Any], order: list[Any]) -> dict[str, Any]:
+    """Annotations keeping, of the ``settled`` rows, only the newest per ``partition``
+    (``.filter(_keep=True)``); every other row is kept."""
+    flag = ExpressionWrapper(settled, output_field=BooleanField())
+    return {
+        "_settled": flag,
+        "_rank": Window(RowNumber(), partition_by=[*partition, flag], order_by=order),
+    }
+
+
 def _fact_rows(
-    patient_ids: Any, specs: Iterable[ComponentFacts]
+    patient_ids: Any, specs: Iterable[ComponentFacts], now: dt.datetime
 ) -> tuple[dict[int, list], dict[int, list]]:
     """Final evaluations and measures of ``patient_ids`` as readiness facts, read as plain rows
     (two queries; no ORM objects): only the kinds and instruments the chunk's requirements read
     (``evidence_codes``, as the plan readiness reads them), and an evaluation's ``data`` only
     where a requirement's check reads it (``checked_kinds``) — decoding every row's JSON was
-    the largest cost of a re-scan."""
+    the largest cost of a re-scan.
+
+    Not the whole history (issue 17): of the *settled* rows — older than ``SETTLED_BEFORE``,
+    no ``valid_until`` override and, for evaluations, of a kind no check reads — only the
+    newest per patient, kind (instrument and baseline-ness) and component is read. The rules
+    (``plans.rules.readiness.evaluate``) cannot tell the difference: such a row counts by its
+    date alone, its expiry (date + the requirement's validity) grows with that date and every
+    window they apply (``since``, the course start, ``today``) is a lower or upper date bound,
+    so whenever an older settled row is a candidate, valid, or the latest passing one, so is
+    the newest (tests/workers/test_scanner_history.py checks it against the full history)."""
     kinds, instruments = evidence_codes(specs)
     with_data = checked_kinds(specs)
+    before = now - SETTLED_BEFORE
     checked = Case(When(kind__in=list(with_data), then=F("data")), default=Value(None))
+    settled = Q(performed_at__lt=before, valid_until__isnull=True) & ~Q(kind__in=list(with_data))
     evals: dict[int, list[EvaluationFact]] = defaultdict(list)
     for pid, pk, kind, component_id, performed_at, valid_until, data in (
         Evaluation.objects.filter(
             patient_id__in=patient_ids, status=RecordStatus.FINAL, kind__in=list(kinds)
         )
-        .annotate(checked=checked)
+        .annotate(
+            checked=checked,
+            **_latest_settled(
+                settled,
+                [F("patient_id"), F("kind"), F("component_id")],
+                [F("performed_at").desc(), F("id").desc()],
+            ),
+        )
+        .filter(Q(_settled=False) | Q(_rank=1))
         .values_list(
             "patient_id", "id", "kind", "component_id", "performed_at", "valid_until", "checked"
         )
@@ -127,9 +162,20 @@ def _fact_rows(
             )
         )
     measures: dict[int, list[MeasureFact]] = defaultdict(list)
-    for pid, pk, instrument, taken_at, is_baseline in Measure.objects.filter(
-        patient_id__in=patient_ids, status=RecordStatus.FINAL, instrument__in=list(instruments)
-    ).values_list("patient_id", "id", "instrument", "taken_at", "is_baseline"):
+    for pid, pk, instrument, taken_at, is_baseline in (
+        Measure.objects.filter(
+            patient_id__in=patient_ids, status=RecordStatus.FINAL, instrument__in=list(instruments)
+        )
+        .annotate(
+            **_latest_settled(
+                Q(taken_at__lt=before),
+                [F("patient_id"), F("instrument"), F("is_baseline")],
+                [F("taken_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(Q(_settled=False) | Q(_rank=1))
+        .values_list("patient_id", "id", "instrument", "taken_at", "is_baseline")
+    ):
         measures[pid].append(
             MeasureFact(
                 id=pk,
@@ -199,7 +245,7 @@ def requirement_gaps(
                 payer_type=PayerType(c["payer_type"]),
             )
     authorizations = _current_authorizations(session_q)
-    evals, measures = _fact_rows(patient_ids, list(specs.values()))
+    evals, measures = _fact_rows(patient_ids, list(specs.values()), now)
     course_rows = _booked_course_sessions(session_q)
     lookahead = dt.timedelta(days=expiry_warning_days())
     clinics: dict[int, tuple[dt.tzinfo, dt.date, ClinicFacts]] = {}
@@ -213,7 +259,7 @@ def requirement_gaps(
                 row["plan__clinic__rems_certification_id"],
                 row["plan__clinic__rems_certified_until"],
             )
-            zone = clinic_zone(clinic)
+            zone = zone_named(clinic.timezone)
             clinics[row["plan__clinic_id"]] = (
                 zone,
                 now.astimezone(zone).date(),

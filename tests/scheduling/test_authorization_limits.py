@@ -7,7 +7,7 @@ re-authorisation packet lists the evidence recorded for it.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -385,3 +385,33 @@ def time_machine_at(moment):
     import time_machine
 
     return time_machine.travel(moment, tick=False)
+
+
+def test_the_expiry_warning_counts_days_in_the_clinic_zone(catalogue, us_clinic, coordinator):
+    # given an approved 10-unit authorisation ending on 31 March 2027 at a New York clinic
+    patient = make_patient(us_clinic.organization)
+    component = make_component(patient=patient, clinic=us_clinic, code="tms_10hz_ldlpfc_mdd")
+    create_authorization(
+        component=component,
+        by=coordinator,
+        status="approved",
+        number="PA-10",
+        authorized_units=10,
+        starts_on=date(2027, 1, 4),
+        ends_on=date(2027, 3, 31),
+        payer_name="Example Health Plan",
+    )
+    # when the scanner runs at 22:00 on 16 March in New York (already 17 March in UTC; the
+    # scan's clock is UTC, as timezone.now() is)
+    evening = datetime(2027, 3, 16, 22, tzinfo=NY).astimezone(UTC)
+    assert evening.date() == date(2027, 3, 17)
+    scan_all_plans(plan_ids=[component.plan_id], now=evening)
+    # then there are 15 days left in the clinic's calendar: no warning yet (14 days ahead)
+    assert not _open(component, "prior_auth_expiring")
+    # and the next morning, 14 days left, the warning is open
+    morning = datetime(2027, 3, 17, 8, tzinfo=NY).astimezone(UTC)
+    scan_all_plans(plan_ids=[component.plan_id], now=morning)
+    flag = Flag.objects.get(
+        plan_id=component.plan_id, code="prior_auth_expiring", status=FlagStatus.OPEN
+    )
+    assert flag.detail["days_left"] == 14
