@@ -13,6 +13,7 @@ import secrets
 import subprocess
 import time
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 CANDIDATE_ZONES = (
@@ -321,6 +322,15 @@ def drop_org(org_id: int) -> None:
             "DELETE FROM accounts_organization WHERE id = %(o)s",
         ):
             cur.execute(sql, {"o": org_id})
+
+
+def scalar(sql: str, params: list) -> Any:
+    """The one value a query returns (a count, for the benchmarks' checks)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchone()[0]
 
 
 def tag() -> str:

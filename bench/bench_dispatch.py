@@ -68,15 +68,11 @@ def _one_process() -> tuple[int, float]:
 
 
 def _sent(clinic_id: int) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cur:
-        cur.execute(
-            "SELECT count(*) FROM scheduling_reminder r JOIN scheduling_session s"
-            " ON s.id = r.session_id WHERE s.clinic_id = %s AND r.status = 'sent'",
-            [clinic_id],
-        )
-        return cur.fetchone()[0]
+    return _world.scalar(
+        "SELECT count(*) FROM scheduling_reminder r JOIN scheduling_session s"
+        " ON s.id = r.session_id WHERE s.clinic_id = %s AND r.status = 'sent'",
+        [clinic_id],
+    )
 
 
 def _two_workers(n: int, clinic_id: int, tmp: Path) -> tuple[int, float]:

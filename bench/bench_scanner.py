@@ -265,15 +265,11 @@ def _peak_rss_mb() -> float:
 
 
 def _flags_opened(org_id: int) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM plans_flag f JOIN plans_careplan p ON p.id = f.plan_id"
-            " WHERE p.organization_id = %s",
-            [org_id],
-        )
-        return cursor.fetchone()[0]
+    return _world.scalar(
+        "SELECT count(*) FROM plans_flag f JOIN plans_careplan p ON p.id = f.plan_id"
+        " WHERE p.organization_id = %s",
+        [org_id],
+    )
 
 
 def scan_part() -> None:

@@ -37,7 +37,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from plans.models import CarePlan
+from plans.models import CarePlan, PlanComponent
 from plans.reconcile import FlagScope, reconcile_flags
 from plans.scanner.gaps import SCANNED_PLAN_STATUSES, SCANNER_CODES, detect_gaps
 
@@ -96,6 +96,15 @@ def chunk_bounds(*, size: int | None = None, after_id: int | None = None) -> lis
     return list(itertools.pairwise(edges))
 
 
+def _ids_q(field: str, ids: list[int]) -> Q:
+    """``field`` in ``ids``, with the (redundant) bounds of ``ids`` too: told only the list,
+    PostgreSQL guesses a large share of a big table and scans all of it; with the bounds it
+    uses the index (sessions of one 100 k-plan chunk: 111 ms → 13 ms)."""
+    if not ids:
+        return Q(pk__in=[])
+    return Q(**{f"{field}__in": ids, f"{field}__gte": min(ids), f"{field}__lte": max(ids)})
+
+
 def scan_chunk(
     *,
     after_id: int | None = None,
@@ -107,12 +116,26 @@ def scan_chunk(
     re-check), committed on its own. Idempotent."""
     now = now or timezone.now()
     scope = FlagScope(plan_ids=plan_ids, after_id=after_id, upto_id=upto_id)
-    plans = CarePlan.objects.filter(scope.q("pk"), status__in=SCANNED_PLAN_STATUSES)
-    plan_q = scope.q("plan_id") & Q(plan__status__in=SCANNED_PLAN_STATUSES)
-    session_q = scope.q("component__plan_id") & Q(component__plan__status__in=SCANNED_PLAN_STATUSES)
-    # Subqueries, not id lists: the statements stay the same size for any chunk.
+    # The chunk as id lists (two small queries), not subqueries: with a subquery PostgreSQL
+    # hashes it and scans the whole evaluation, measure and session tables for every chunk
+    # (a scan quadratic in the organisation: 100 k plans took 14× the time of 10 k); with the
+    # ids it walks the (patient, kind, date) and component indexes.
+    plan_rows = list(
+        CarePlan.objects.filter(scope.q("pk"), status__in=SCANNED_PLAN_STATUSES).values_list(
+            "id", "patient_id"
+        )
+    )
+    plan_ids = [plan_id for plan_id, _ in plan_rows]
+    component_ids = list(
+        PlanComponent.objects.filter(_ids_q("plan_id", plan_ids))
+        .order_by()
+        .values_list("id", flat=True)
+    )
     scanned, gaps = detect_gaps(
-        plan_q=plan_q, session_q=session_q, patient_ids=plans.values("patient_id"), now=now
+        plan_q=_ids_q("plan_id", plan_ids),
+        session_q=_ids_q("component_id", component_ids),
+        patient_ids=sorted({patient_id for _, patient_id in plan_rows}),
+        now=now,
     )
     done = reconcile_flags(scope, gaps, [str(c) for c in SCANNER_CODES], at=now)
     result = ScanResult(

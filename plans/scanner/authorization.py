@@ -39,6 +39,7 @@ def authorization_gaps(*, plan_q: Q, now: dt.datetime) -> list[WantedFlag]:
     for cid, plan_id, zone in (
         PlanComponent.objects.filter(plan_q)
         .exclude(status__in=("completed", "stopped"))
+        .order_by()
         .values_list("id", "plan_id", "plan__clinic__timezone")
     ):
         by_zone[zone][cid] = plan_id

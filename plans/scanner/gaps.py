@@ -85,6 +85,7 @@ def _components(plan_q: Q) -> list[Any]:
     return list(
         PlanComponent.objects.filter(plan_q)
         .exclude(status__in=("completed", "stopped"))
+        .order_by("id")
         .values(
             "id",
             "plan_id",

@@ -198,11 +198,13 @@ class _Clinic(NamedTuple):
 def _current_authorizations(component_q: Q) -> dict[int, PriorAuthFact]:
     """Each component's current approved authorisation as readiness sees it (one query, plain
     rows): the one ``PlanComponent.current_authorization`` picks (``newest_window_key``).
-    ``component_q`` selects by ``component__…`` lookups (the chunk's ``session_q``)."""
+    ``component_q`` selects by component (the chunk's ``session_q``)."""
     best: dict[int, tuple[tuple[dt.date, int], PriorAuthFact]] = {}
-    for cid, pk, starts_on, number, units, ends_on in PriorAuthorization.objects.filter(
-        component_q, status=AuthorizationStatus.APPROVED
-    ).values_list("component_id", "id", "starts_on", "number", "authorized_units", "ends_on"):
+    for cid, pk, starts_on, number, units, ends_on in (
+        PriorAuthorization.objects.filter(component_q, status=AuthorizationStatus.APPROVED)
+        .order_by()
+        .values_list("component_id", "id", "starts_on", "number", "authorized_units", "ends_on")
+    ):
         key = newest_window_key(starts_on, pk)
         if cid not in best or key > best[cid][0]:
             best[cid] = (key, PriorAuthFact(number=number, sessions=units, expires_on=ends_on))
@@ -222,8 +224,8 @@ def requirement_gaps(
     satisfied blocking step whose validity ends before a booked session it must cover →
     ``requirement_expiring`` warning, ``expiry_warning_days()`` before that session. Readiness
     comes from the same pure rules the gate uses, over facts loaded in bulk as plain rows
-    (``components`` are ``gaps._components`` rows; no ORM objects). ``session_q`` and
-    ``patient_ids`` (a subquery) select the chunk: statements the same size for any chunk."""
+    (``components`` are ``gaps._components`` rows; no ORM objects). ``session_q`` (by
+    component) and ``patient_ids`` select the chunk."""
     booked = [c for c in components if stats.get(c["id"], {}).get("next_booked")]
     if not booked:
         return []

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 
 from modalities.vocab import EvaluationKind, Evidence, Instrument
 from plans.models import Evaluation, Measure, Patient
-from plans.rules.readiness import NOT_STARTED, EvaluationFact, MeasureFact, evaluate_component
+from plans.rules.readiness import NOT_STARTED, evaluate_component
 from plans.rules.readiness.facts import ClinicFacts
 from plans.scanner.requirements import SETTLED_BEFORE, _fact_rows
-from plans.selectors import component_facts, course_facts
+from plans.selectors import component_facts, course_facts, evaluation_facts, measure_facts
 from tests import factories
 from tests.workers.conftest import make_component, make_patient
 
@@ -105,23 +105,8 @@ def test_readiness_on_the_rows_read_equals_readiness_on_the_whole_history(
     try:
         # when the scanner reads the facts, and the whole history is read as the detail does
         read_evals, read_measures = _fact_rows(Patient.objects.filter(pk=patient.pk), [spec], NOW)
-        full_evals = [
-            EvaluationFact(
-                id=e.pk,
-                kind=EvaluationKind(e.kind),
-                component_id=e.component_id,
-                performed_at=e.performed_at,
-                valid_until=e.valid_until,
-                data=e.data,
-            )
-            for e in Evaluation.objects.filter(patient=patient, kind__in=kinds)
-        ]
-        full_measures = [
-            MeasureFact(
-                id=m.pk, instrument=Instrument.PHQ9, taken_at=m.taken_at, is_baseline=m.is_baseline
-            )
-            for m in Measure.objects.filter(patient=patient)
-        ]
+        full_evals = evaluation_facts(Evaluation.objects.filter(patient=patient, kind__in=kinds))
+        full_measures = measure_facts(Measure.objects.filter(patient=patient))
         # the rows read are a subset of the history and exactly the history once nothing is
         # settled (all recent, overridden or checked)
         assert {e.id for e in read_evals[patient.pk]} <= {e.id for e in full_evals}
