@@ -87,12 +87,19 @@ def held_in_window(*, component_id: int, window: AuthorizationWindow) -> int:
 
 
 def current_usage(
-    component_ids: Any, *, today: dt.date
+    component_ids: Any,
+    *,
+    today: dt.date,
+    windows: dict[int, list[AuthorizationWindow]] | None = None,
 ) -> dict[int, tuple[AuthorizationWindow, Usage]]:
     """Per component with an approved authorisation: the current one (governing today, else
-    the newest) and its usage. Two queries whatever the number of components."""
+    the newest) and its usage. Two queries whatever the number of components (one when the
+    caller passes the components' ``approved_windows``)."""
     ids = list(component_ids)
-    windows = approved_windows(ids)
+    if windows is None:
+        windows = approved_windows(ids)
+    else:
+        windows = {cid: windows[cid] for cid in ids if cid in windows}
     days = course_session_days([c for c in ids if c in windows])
     out: dict[int, tuple[AuthorizationWindow, Usage]] = {}
     for cid, ws in windows.items():

@@ -34,6 +34,7 @@ from django.db.models.functions import Cast, Coalesce, RowNumber
 from modalities.models import RequirementSpec
 from modalities.services import _requirement_spec
 from modalities.vocab import COURSE_KINDS, EvaluationKind, Instrument
+from plans.authorizations import approved_windows
 from plans.flag_codes import FlagCode
 from plans.models import Evaluation, Measure, PlanComponent, PlanStatus, RecordStatus
 from plans.ports import HOLDING_SESSION_STATUSES, session_facts
@@ -349,9 +350,18 @@ def detect_gaps(
                     f"{NO_SHOW_STREAK} or more consecutive no-shows.",
                 )
             )
+    # The chunk's approved authorisations, read once for readiness and for the alerts.
+    windows = approved_windows([c["id"] for c in components])
     gaps.extend(
-        requirement_gaps(components, stats, now, session_q=session_q, patient_ids=patient_ids)
+        requirement_gaps(
+            components,
+            stats,
+            now,
+            session_q=session_q,
+            patient_ids=patient_ids,
+            windows=windows,
+        )
     )
     # Prior authorisations: their own rule set (plans/scanner/authorization.py).
-    gaps.extend(authorization_gaps(plan_q=plan_q, now=now))
+    gaps.extend(authorization_gaps(components, windows, now=now))
     return plan_ids, gaps

@@ -16,7 +16,17 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 from django.conf import settings
-from django.db.models import BooleanField, Case, ExpressionWrapper, F, Q, Value, When, Window
+from django.db.models import (
+    BooleanField,
+    Case,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import RowNumber
 
 from modalities.models import Protocol, ProtocolIndication
@@ -30,15 +40,9 @@ from modalities.vocab import (
     PayerType,
     RequirementStatus,
 )
+from plans.authorizations import AuthorizationWindow
 from plans.flag_codes import SEVERITY_ORDER, FlagCode
-from plans.models import (
-    AuthorizationStatus,
-    Evaluation,
-    Measure,
-    PriorAuthorization,
-    RecordStatus,
-    newest_window_key,
-)
+from plans.models import Evaluation, Measure, RecordStatus, newest_window_key
 from plans.ports import HOLDING_SESSION_STATUSES, session_facts
 from plans.reconcile import WantedFlag
 from plans.rules.readiness import (
@@ -101,14 +105,16 @@ _INSTRUMENTS = {i.value: i for i in Instrument}
 SETTLED_BEFORE = dt.timedelta(days=2)
 
 
-def _latest_settled(settled: Q, partition: list[Any], order: list[Any]) -> dict[str, Any]:
-    """Annotations keeping, of the ``settled`` rows, only the newest per ``partition``
-    (``.filter(_keep=True)``); every other row is kept."""
+def _newest_settled_only(
+    qs: QuerySet, settled: Q, partition: list[Any], order: list[Any]
+) -> QuerySet:
+    """``qs`` without the ``settled`` rows that are not the newest of their ``partition`` (by
+    ``order``); every other row is kept."""
     flag = ExpressionWrapper(settled, output_field=BooleanField())
-    return {
-        "_settled": flag,
-        "_rank": Window(RowNumber(), partition_by=[*partition, flag], order_by=order),
-    }
+    return qs.annotate(
+        _settled=flag,
+        _rank=Window(RowNumber(), partition_by=[*partition, flag], order_by=order),
+    ).filter(Q(_settled=False) | Q(_rank=1))
 
 
 def _fact_rows(
@@ -134,22 +140,15 @@ def _fact_rows(
     checked = Case(When(kind__in=list(with_data), then=F("data")), default=Value(None))
     settled = Q(performed_at__lt=before, valid_until__isnull=True) & ~Q(kind__in=list(with_data))
     evals: dict[int, list[EvaluationFact]] = defaultdict(list)
-    for pid, pk, kind, component_id, performed_at, valid_until, data in (
+    for pid, pk, kind, component_id, performed_at, valid_until, data in _newest_settled_only(
         Evaluation.objects.filter(
             patient_id__in=patient_ids, status=RecordStatus.FINAL, kind__in=list(kinds)
-        )
-        .annotate(
-            checked=checked,
-            **_latest_settled(
-                settled,
-                [F("patient_id"), F("kind"), F("component_id")],
-                [F("performed_at").desc(), F("id").desc()],
-            ),
-        )
-        .filter(Q(_settled=False) | Q(_rank=1))
-        .values_list(
-            "patient_id", "id", "kind", "component_id", "performed_at", "valid_until", "checked"
-        )
+        ).annotate(checked=checked),
+        settled,
+        [F("patient_id"), F("kind"), F("component_id")],
+        [F("performed_at").desc(), F("id").desc()],
+    ).values_list(
+        "patient_id", "id", "kind", "component_id", "performed_at", "valid_until", "checked"
     ):
         evals[pid].append(
             EvaluationFact(
@@ -162,20 +161,16 @@ def _fact_rows(
             )
         )
     measures: dict[int, list[MeasureFact]] = defaultdict(list)
-    for pid, pk, instrument, taken_at, is_baseline in (
+    for pid, pk, instrument, taken_at, is_baseline in _newest_settled_only(
         Measure.objects.filter(
-            patient_id__in=patient_ids, status=RecordStatus.FINAL, instrument__in=list(instruments)
-        )
-        .annotate(
-            **_latest_settled(
-                Q(taken_at__lt=before),
-                [F("patient_id"), F("instrument"), F("is_baseline")],
-                [F("taken_at").desc(), F("id").desc()],
-            )
-        )
-        .filter(Q(_settled=False) | Q(_rank=1))
-        .values_list("patient_id", "id", "instrument", "taken_at", "is_baseline")
-    ):
+            patient_id__in=patient_ids,
+            status=RecordStatus.FINAL,
+            instrument__in=list(instruments),
+        ),
+        Q(taken_at__lt=before),
+        [F("patient_id"), F("instrument"), F("is_baseline")],
+        [F("taken_at").desc(), F("id").desc()],
+    ).values_list("patient_id", "id", "instrument", "taken_at", "is_baseline"):
         measures[pid].append(
             MeasureFact(
                 id=pk,
@@ -195,20 +190,14 @@ class _Clinic(NamedTuple):
     rems_certified_until: dt.date | None
 
 
-def _current_authorizations(component_q: Q) -> dict[int, PriorAuthFact]:
-    """Each component's current approved authorisation as readiness sees it (one query, plain
-    rows): the one ``PlanComponent.current_authorization`` picks (``newest_window_key``).
-    ``component_q`` selects by component (the chunk's ``session_q``)."""
-    best: dict[int, tuple[tuple[dt.date, int], PriorAuthFact]] = {}
-    for cid, pk, starts_on, number, units, ends_on in (
-        PriorAuthorization.objects.filter(component_q, status=AuthorizationStatus.APPROVED)
-        .order_by()
-        .values_list("component_id", "id", "starts_on", "number", "authorized_units", "ends_on")
-    ):
-        key = newest_window_key(starts_on, pk)
-        if cid not in best or key > best[cid][0]:
-            best[cid] = (key, PriorAuthFact(number=number, sessions=units, expires_on=ends_on))
-    return {cid: fact for cid, (_, fact) in best.items()}
+def _prior_auth_facts(windows: dict[int, list[AuthorizationWindow]]) -> dict[int, PriorAuthFact]:
+    """Each component's current approved authorisation as readiness sees it: the one
+    ``PlanComponent.current_authorization`` picks (``newest_window_key``)."""
+    out = {}
+    for cid, ws in windows.items():
+        w = max(ws, key=lambda w: newest_window_key(w.starts_on, w.id))
+        out[cid] = PriorAuthFact(number=w.number, sessions=w.units, expires_on=w.ends_on)
+    return out
 
 
 def requirement_gaps(
@@ -218,6 +207,7 @@ def requirement_gaps(
     *,
     session_q: Q,
     patient_ids: Any,
+    windows: dict[int, list[AuthorizationWindow]],
 ) -> list[WantedFlag]:
     """Requirement gaps of components with a booked session, judged at that session (issue 15):
     missing/expired steps → warning, critical within 72 h for blocking ones (issue 5); a
@@ -225,7 +215,8 @@ def requirement_gaps(
     ``requirement_expiring`` warning, ``expiry_warning_days()`` before that session. Readiness
     comes from the same pure rules the gate uses, over facts loaded in bulk as plain rows
     (``components`` are ``gaps._components`` rows; no ORM objects). ``session_q`` (by
-    component) and ``patient_ids`` select the chunk."""
+    component) and ``patient_ids`` select the chunk; ``windows`` are its approved
+    authorisations (``plans.authorizations.approved_windows``)."""
     booked = [c for c in components if stats.get(c["id"], {}).get("next_booked")]
     if not booked:
         return []
@@ -246,7 +237,7 @@ def requirement_gaps(
                 label_status=LabelStatus(c["label_status"]),
                 payer_type=PayerType(c["payer_type"]),
             )
-    authorizations = _current_authorizations(session_q)
+    authorizations = _prior_auth_facts(windows)
     evals, measures = _fact_rows(patient_ids, list(specs.values()), now)
     course_rows = _booked_course_sessions(session_q)
     lookahead = dt.timedelta(days=expiry_warning_days())

@@ -16,12 +16,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modalities.vocab import EvaluationKind, Evidence, Instrument
+from modalities.vocab import Evidence, Instrument
 from plans.models import Evaluation, Measure, Patient
 from plans.rules.readiness import NOT_STARTED, evaluate_component
 from plans.rules.readiness.facts import ClinicFacts
 from plans.scanner.requirements import SETTLED_BEFORE, _fact_rows
-from plans.selectors import component_facts, course_facts, evaluation_facts, measure_facts
+from plans.selectors import (
+    component_facts,
+    course_facts,
+    evaluation_facts,
+    evidence_codes,
+    measure_facts,
+)
 from tests import factories
 from tests.workers.conftest import make_component, make_patient
 
@@ -39,12 +45,16 @@ def world(catalogue, organization, clinic):
 
 
 def _kinds(spec) -> list[str]:
-    """The kinds the protocol's requirements read; those with a validity window first (where
-    an older row with a ``valid_until`` override can outlive a newer one)."""
-    reqs = [r for r in spec.protocol.requirements if r.evidence == Evidence.EVALUATION]
-    windowed = sorted({str(r.code) for r in reqs if r.validity_days and not r.check})
-    rest = sorted({str(r.code) for r in reqs} - set(windowed))
-    return [*windowed, *rest, str(EvaluationKind.MEDICATION_CHANGE)]
+    """The kinds the scanner reads for the protocol (``evidence_codes``); those with a validity
+    window and no check first (where an older row with a ``valid_until`` override can outlive a
+    newer one)."""
+    kinds = evidence_codes([spec])[0]
+    windowed = {
+        str(r.code)
+        for r in spec.protocol.requirements
+        if r.evidence == Evidence.EVALUATION and r.validity_days and not r.check
+    }
+    return [*sorted(windowed), *sorted(kinds - windowed)]
 
 
 # hours before NOW (negative: after NOW, i.e. future-dated); each row gets a distinct instant
