@@ -24,7 +24,7 @@ from plans.authorizations import course_session_days, window_of
 from plans.models import Evaluation, Measure, PlanComponent, RecordStatus
 from plans.rules.authorization import usage_of
 from plans.rules.readiness import TRIAL_OUTCOMES
-from plans.selectors import clinic_today, latest_measures
+from plans.selectors import clinic_today, clinic_zone, latest_measures
 
 PACKET_INSTRUMENTS = ("phq9", "gad7", "pain_nrs", "bpi_sf")
 
@@ -36,7 +36,7 @@ def _number(value: Any) -> float | int | None:
     return int(f) if f.is_integer() else f
 
 
-def _trials(evaluations: list[Evaluation]) -> list[dict[str, Any]]:
+def _trials(evaluations: list[Evaluation], zone: dt.tzinfo) -> list[dict[str, Any]]:
     out = []
     for e in evaluations:
         if e.kind != EvaluationKind.ANTIDEPRESSANT_TRIALS:
@@ -54,13 +54,13 @@ def _trials(evaluations: list[Evaluation]) -> list[dict[str, Any]]:
                     "outcome": outcome if outcome in TRIAL_OUTCOMES else None,
                     "failed": outcome in ("inadequate_response", "intolerance"),
                     "evaluation": e.pk,
-                    "recorded_on": e.performed_at.date().isoformat(),
+                    "recorded_on": e.performed_at.astimezone(zone).date().isoformat(),
                 }
             )
     return out
 
 
-def _psychotherapy(evaluations: list[Evaluation]) -> list[dict[str, Any]]:
+def _psychotherapy(evaluations: list[Evaluation], zone: dt.tzinfo) -> list[dict[str, Any]]:
     out = []
     for e in evaluations:
         entry = (e.data or {}).get("psychotherapy")
@@ -72,7 +72,7 @@ def _psychotherapy(evaluations: list[Evaluation]) -> list[dict[str, Any]]:
                     **row,
                     "evaluation": e.pk,
                     "kind": e.kind,
-                    "recorded_on": e.performed_at.date().isoformat(),
+                    "recorded_on": e.performed_at.astimezone(zone).date().isoformat(),
                 }
             )
     return out
@@ -103,7 +103,8 @@ def get_reauthorization_packet(*, component: PlanComponent, today: dt.date) -> d
     days = course_session_days([component.pk]).get(component.pk, [])
     current = component.current_authorization
     usage = usage_of(window_of(current), days, today=today) if current else None
-    trials = _trials(evaluations)
+    zone = clinic_zone(plan.clinic)  # recorded on: the clinic's date, as readiness dates it
+    trials = _trials(evaluations, zone)
     failed = [t for t in trials if t["failed"]]
     scores = []
     for summary in latest_measures(measures):
@@ -180,7 +181,7 @@ def get_reauthorization_packet(*, component: PlanComponent, today: dt.date) -> d
         "antidepressant_trials": trials,
         "failed_trials": len(failed),
         "failed_trial_classes": sorted({str(t["drug_class"]) for t in failed if t["drug_class"]}),
-        "psychotherapy": _psychotherapy(evaluations),
+        "psychotherapy": _psychotherapy(evaluations, zone),
         "scores": scores,
         "sessions": {
             "fulfilled": len(fulfilled),

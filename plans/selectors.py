@@ -288,13 +288,15 @@ def readiness_facts(
 
 
 def clinic_facts(clinic: Any) -> ClinicFacts:
-    """What readiness knows of the clinic: its SPRAVATO REMS setting certification counts only
-    with the certification id recorded too (``modalities.rules.rems.recorded_until``), exactly
-    as the booking check reads it (``scheduling.services._common.check_rems_site``)."""
+    """What readiness knows of the clinic: its time zone (evidence is dated there) and its
+    SPRAVATO REMS setting certification, which counts only with the certification id recorded
+    too (``modalities.rules.rems.recorded_until``), exactly as the booking check reads it
+    (``scheduling.services._common.check_rems_site``)."""
     return ClinicFacts(
         rems_certified_until=recorded_until(
             clinic.rems_certification_id, clinic.rems_certified_until
-        )
+        ),
+        zone=clinic_zone(clinic),
     )
 
 

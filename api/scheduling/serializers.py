@@ -28,6 +28,7 @@ from api.plans.serializers.fields import user_field as _user_field
 from modalities import vocab
 from modalities.models import _choices
 from modalities.rules.rems import recorded_until, rems_site_certified
+from plans.selectors import clinic_today
 from scheduling.access import visible_resources
 from scheduling.models import (
     CalendarFeed,
@@ -108,10 +109,9 @@ class ClinicSerializer(InputModelSerializer):
         validators: list = []  # (organization, name) uniqueness: checked in the view
 
     def get_rems_certified(self, obj: Clinic) -> bool:
-        from django.utils import timezone as djtz
-
+        """Certified on the clinic's own date (``clinic_today``, as the booking check reads)."""
         until = recorded_until(obj.rems_certification_id, obj.rems_certified_until)
-        return rems_site_certified(until, djtz.now().date())
+        return rems_site_certified(until, clinic_today(obj))
 
     def validate_timezone(self, value: str) -> str:
         if value not in time_zones():

@@ -15,6 +15,7 @@ from modalities.vocab import EvaluationKind
 from plans.errors import PlanErrorCode
 from plans.models import CarePlan, Evaluation, Patient, PlanComponent, RecordStatus
 from plans.rules.readiness import evaluation_data_errors
+from plans.selectors import zone_named
 from plans.services._common import audit_write
 from plans.services.readiness import sync_patient_plans
 from plans.tasks import on_plan_changed
@@ -41,10 +42,16 @@ def _check_scope(
     return plan
 
 
+def local_day(when: dt.datetime, patient: Patient) -> dt.date:
+    """``when``'s date on the patient's calendar (promise 9): an evaluation at 21:30 in New
+    York is dated that day, not the next one UTC is already on."""
+    return when.astimezone(zone_named(patient.timezone)).date()
+
+
 def check_clinical_time(*, patient: Patient, when: dt.datetime, field: str) -> None:
     """Something recorded about a patient cannot predate the patient's birth (the API already
     bounds it to ``CLINICAL_EARLIEST_DATE`` … now + clock skew). 400 ``validation_error``."""
-    if when.date() < patient.birth_date:
+    if local_day(when, patient) < patient.birth_date:
         raise InvalidInput(
             ErrorCode.VALIDATION_ERROR,
             "The date is before the patient's birth date.",
@@ -86,7 +93,7 @@ def record_evaluation(
         )
     plan = _check_scope(patient, plan, component)
     check_clinical_time(patient=patient, when=performed_at, field="performed_at")
-    if valid_until is not None and valid_until < performed_at.date():
+    if valid_until is not None and valid_until < local_day(performed_at, patient):
         raise InvalidInput(
             ErrorCode.VALIDATION_ERROR,
             "The evidence cannot expire before it was recorded.",

@@ -108,14 +108,14 @@ def _objects(w: World) -> dict[str, int]:
 
 
 def _next_weekday_10():
-    day = timezone.now().astimezone(timezone.get_default_timezone()) + timedelta(days=3)
-    while day.weekday() > 3:
-        day += timedelta(days=1)
+    """10:00 on a Monday–Thursday at least 3 days ahead, on the clinic's (New York) calendar —
+    the weekday is the local one, whatever the hour in UTC."""
     from zoneinfo import ZoneInfo
 
-    return day.astimezone(ZoneInfo("America/New_York")).replace(
-        hour=10, minute=0, second=0, microsecond=0
-    )
+    day = timezone.now().astimezone(ZoneInfo("America/New_York")) + timedelta(days=3)
+    while day.weekday() > 3:
+        day += timedelta(days=1)
+    return day.replace(hour=10, minute=0, second=0, microsecond=0)
 
 
 def _url(path: str, objects: dict[str, int]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -488,3 +489,54 @@ def test_forecast_reports_a_before_first_session_expiry_only_for_the_first_sessi
     # Then the evaluation is forecast to block session 1; once started, nothing is forecast
     assert [(f.key, f.blocks_sequence) for f in forecasts] == [("psychiatric_evaluation", 1)]
     assert forecast_expiries(readiness, booked=sorted(later.items()), started=True) == []
+
+
+# ------------------------------------------------------------------ dated in the clinic's zone
+
+NEW_YORK = ClinicFacts(zone=ZoneInfo("America/New_York"))
+
+
+def test_evidence_is_dated_in_the_clinics_zone_not_in_utc():
+    # Given a baseline PHQ-9 taken at 21:30 in New York on 3 December — 02:30 UTC on the 4th —
+    # and the clinic's today still the 3rd
+    component = _component()
+    evening = dt.datetime(2026, 12, 4, 2, 30, tzinfo=dt.UTC)
+    measures = [MeasureFact("m-phq9", Instrument.PHQ9, evening, is_baseline=True)]
+    today = dt.date(2026, 12, 3)
+
+    def baseline(clinic, on=today):
+        readiness = evaluate_component(
+            component=component, evaluations=[], measures=measures, clinic=clinic, today=on
+        )
+        return readiness.item("baseline_phq9")
+
+    # Then in New York it counts today; read as a UTC date it would be "tomorrow" and ignored
+    assert baseline(NEW_YORK).status == RequirementStatus.SATISFIED
+    assert baseline(ClinicFacts()).status == RequirementStatus.MISSING
+    # And its validity runs from the local date (valid 30 days: through 2 January)
+    item = baseline(NEW_YORK)
+    assert item.expires_on == today + dt.timedelta(days=30)
+    assert baseline(NEW_YORK, on=item.expires_on).status == RequirementStatus.SATISFIED
+    later = baseline(NEW_YORK, on=item.expires_on + dt.timedelta(days=1))
+    assert later.status == RequirementStatus.EXPIRED
+    assert "last recorded 2026-12-03" in later.detail
+
+
+def test_a_medication_change_is_dated_in_the_clinics_zone():
+    # Given a course that started on 3 December and a medication change recorded at 20:00 in
+    # New York that evening (01:00 UTC on the 4th)
+    course = CourseFacts(at_sequence=2, started_on=dt.date(2026, 12, 3), session_dates={})
+    component = _component(course=course)
+    change = EvaluationFact(
+        "mc", EvaluationKind.MEDICATION_CHANGE, None, dt.datetime(2026, 12, 4, 1, tzinfo=dt.UTC)
+    )
+    readiness = evaluate_component(
+        component=component,
+        evaluations=[change],
+        measures=[],
+        clinic=NEW_YORK,
+        today=dt.date(2026, 12, 3),
+    )
+    # Then the motor threshold re-check is due since the 3rd (the change's local date)
+    item = readiness.item("motor_threshold_after_medication_change")
+    assert "medication changed on 2026-12-03" in item.applies_because

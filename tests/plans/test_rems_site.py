@@ -112,3 +112,28 @@ def test_stored_readiness_reads_the_certification_as_the_booking_check_does(
     assert _booking_allowed(certification_id, clinic.rems_certified_until, DAY) == (
         expected == RequirementStatus.SATISFIED
     )
+
+
+@pytest.mark.django_db
+def test_the_clinic_api_reads_the_certification_on_the_clinics_date(client_for, coordinator):
+    # given a New York clinic certified through 3 December, and 22:00 there on the 3rd (03:00
+    # UTC on the 4th)
+    import time_machine
+
+    from tests.factories import ClinicFactory
+
+    clinic = ClinicFactory(
+        organization=coordinator.organization,
+        timezone="America/New_York",
+        rems_certification_id="REMS-TEST-0002",
+        rems_certified_until=dt.date(2026, 12, 3),
+    )
+    client = client_for(coordinator)
+
+    def certified(at: dt.datetime) -> bool:
+        with time_machine.travel(at, tick=False):
+            return client.get(f"/api/v1/clinics/{clinic.pk}/").json()["rems_certified"]
+
+    # then it is certified for the rest of its day, and not on the next one
+    assert certified(dt.datetime(2026, 12, 4, 3, tzinfo=dt.UTC)) is True
+    assert certified(dt.datetime(2026, 12, 4, 6, tzinfo=dt.UTC)) is False

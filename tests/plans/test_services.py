@@ -147,3 +147,37 @@ def test_demo_seed_is_idempotent(demo_world):
         )
     )
     assert open_codes == {FlagCode.REQUIREMENT_MISSING, FlagCode.COMBINATION_REVIEW}
+
+
+def test_an_evening_evaluation_is_dated_on_the_patients_calendar(demo_world):
+    # given a step done at 21:30 in New York (the patient's zone) — 02:30 UTC the next day —
+    # valid through that same local day
+    from zoneinfo import ZoneInfo
+
+    plan = demo_world["plan"]
+    assert plan.patient.timezone == "America/New_York"
+    local = timezone.now().astimezone(ZoneInfo("America/New_York")) - timezone.timedelta(days=1)
+    evening = local.replace(hour=21, minute=30, second=0, microsecond=0)
+    performed_at = evening.astimezone(ZoneInfo("UTC"))  # as the API hands it over
+    assert performed_at.date() > evening.date()
+    # when it is recorded, then it is accepted: it does not "expire before it was recorded"
+    evaluation = services.record_evaluation(
+        patient=plan.patient,
+        by=demo_world["users"]["coordinator"],
+        plan=plan,
+        kind="transport_plan",
+        performed_at=performed_at,
+        valid_until=evening.date(),
+    )
+    assert evaluation.valid_until == evening.date()
+    # and the day before it is still refused
+    with pytest.raises(InvalidInput) as refused:
+        services.record_evaluation(
+            patient=plan.patient,
+            by=demo_world["users"]["coordinator"],
+            plan=plan,
+            kind="transport_plan",
+            performed_at=performed_at,
+            valid_until=evening.date() - timezone.timedelta(days=1),
+        )
+    assert refused.value.fields == {"valid_until": ["before performed_at"]}

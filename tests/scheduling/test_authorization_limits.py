@@ -235,7 +235,7 @@ def test_packet_lists_the_recorded_evidence(course, coordinator):
         by=coordinator,
         plan=component.plan,
         kind="antidepressant_trials",
-        performed_at=now,
+        performed_at=now.replace(hour=21, minute=30),  # 01:30 UTC on the 21st
         data={
             **factories.TWO_FAILED_TRIALS,
             "psychotherapy": [{"modality": "CBT", "weeks": 16, "outcome": "partial"}],
@@ -281,6 +281,9 @@ def test_packet_lists_the_recorded_evidence(course, coordinator):
     assert packet["failed_trials"] == 2
     assert packet["failed_trial_classes"] == ["NDRI", "SSRI"]
     assert packet["psychotherapy"][0]["modality"] == "CBT"
+    # recorded on the clinic's date (New York), not the UTC one
+    assert {t["recorded_on"] for t in packet["antidepressant_trials"]} == {"2026-09-20"}
+    assert packet["psychotherapy"][0]["recorded_on"] == "2026-09-20"
     (phq9,) = [s for s in packet["scores"] if s["instrument"] == "phq9"]
     assert (phq9["baseline"]["total"], phq9["latest"]["total"]) == (16, 8)
     assert phq9["response"] is True

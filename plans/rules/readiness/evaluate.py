@@ -38,15 +38,21 @@ from plans.rules.readiness.forecast import combination_warnings
 class _Candidate:
     ident: Any
     at: dt.datetime
+    on: dt.date  # ``at``'s date in the clinic's zone
     expires_on: dt.date | None
     failure: str | None
 
 
-def _expiry(req: RequirementSpec, when: dt.datetime, valid_until: dt.date | None) -> dt.date | None:
+def _day(when: dt.datetime, zone: dt.tzinfo) -> dt.date:
+    """The date of ``when`` in the clinic's zone — the calendar ``today`` is on."""
+    return when.astimezone(zone).date()
+
+
+def _expiry(req: RequirementSpec, day: dt.date, valid_until: dt.date | None) -> dt.date | None:
     if valid_until is not None:
         return valid_until
     if req.validity_days is not None:
-        return when.date() + dt.timedelta(days=req.validity_days)
+        return day + dt.timedelta(days=req.validity_days)
     return None
 
 
@@ -56,15 +62,18 @@ def _candidates(
     evaluations: Sequence[EvaluationFact],
     measures: Sequence[MeasureFact],
     today: dt.date,
+    zone: dt.tzinfo,
     since: dt.date | None = None,
 ) -> list[_Candidate]:
-    """Evidence for ``req`` dated on or before ``today`` (and on or after ``since`` if given)."""
+    """Evidence for ``req`` dated (in ``zone``) on or before ``today`` (and on or after
+    ``since`` if given)."""
     out: list[_Candidate] = []
     if req.evidence == Evidence.EVALUATION:
         for ev in evaluations:
-            if ev.kind != req.code or ev.performed_at.date() > today:
+            if ev.kind != req.code:
                 continue
-            if since is not None and ev.performed_at.date() < since:
+            day = _day(ev.performed_at, zone)
+            if day > today or (since is not None and day < since):
                 continue
             if ev.component_id is not None and ev.component_id != component.component_id:
                 continue
@@ -72,7 +81,8 @@ def _candidates(
                 _Candidate(
                     ev.id,
                     ev.performed_at,
-                    _expiry(req, ev.performed_at, ev.valid_until),
+                    day,
+                    _expiry(req, day, ev.valid_until),
                     check_failure(req, ev.data),
                 )
             )
@@ -81,7 +91,8 @@ def _candidates(
             out.append(
                 _Candidate(
                     f"prior_auth:{pa.number}",
-                    dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC),
+                    dt.datetime.combine(today, dt.time.min, tzinfo=zone),
+                    today,
                     pa.expires_on,
                     None,
                 )
@@ -89,13 +100,12 @@ def _candidates(
     elif req.evidence == Evidence.MEASURE:
         baseline_only = req.timing == Timing.BEFORE_FIRST_SESSION
         for m in measures:
-            if m.instrument != req.code or m.taken_at.date() > today:
+            if m.instrument != req.code or (baseline_only and not m.is_baseline):
                 continue
-            if since is not None and m.taken_at.date() < since:
+            day = _day(m.taken_at, zone)
+            if day > today or (since is not None and day < since):
                 continue
-            if baseline_only and not m.is_baseline:
-                continue
-            out.append(_Candidate(m.id, m.taken_at, _expiry(req, m.taken_at, None), None))
+            out.append(_Candidate(m.id, m.taken_at, day, _expiry(req, day, None), None))
     return out
 
 
@@ -168,7 +178,7 @@ def _evaluate_requirement(
             for ev in evaluations
             if ev.kind == EvaluationKind.MEDICATION_CHANGE
             and course.started_on is not None
-            and course.started_on <= ev.performed_at.date() <= today
+            and course.started_on <= _day(ev.performed_at, clinic.zone) <= today
             and (ev.component_id is None or ev.component_id == component.component_id)
         ]
         if not changes:
@@ -178,7 +188,7 @@ def _evaluate_requirement(
                 because,
             )
         changed = max(changes, key=lambda ev: ev.performed_at)
-        since = changed.performed_at.date()
+        since = _day(changed.performed_at, clinic.zone)
         because = f"{because}; medication changed on {since.isoformat()}"
 
     if req.evidence == Evidence.CLINIC:
@@ -203,11 +213,9 @@ def _evaluate_requirement(
     if req.timing == Timing.BEFORE_FIRST_SESSION and course.started:
         assert course.started_on is not None
         judged_on = min(course.started_on, today)
-    candidates = _candidates(req, component, evaluations, measures, today, since)
+    candidates = _candidates(req, component, evaluations, measures, today, clinic.zone, since)
     passing = [c for c in candidates if c.failure is None]
-    valid = [
-        c for c in passing if c.expires_on is None or c.expires_on >= max(judged_on, c.at.date())
-    ]
+    valid = [c for c in passing if c.expires_on is None or c.expires_on >= max(judged_on, c.on)]
     if valid:
         best = max(valid, key=lambda c: c.at)
         return result(RequirementStatus.SATISFIED, "", because, best.ident, best.expires_on)
@@ -216,8 +224,7 @@ def _evaluate_requirement(
         assert latest.expires_on is not None
         return result(
             RequirementStatus.EXPIRED,
-            f"last recorded {latest.at.date().isoformat()}, expired on "
-            f"{latest.expires_on.isoformat()}",
+            f"last recorded {latest.on.isoformat()}, expired on {latest.expires_on.isoformat()}",
             because,
             expires_on=latest.expires_on,
         )

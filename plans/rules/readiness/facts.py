@@ -107,9 +107,12 @@ class MeasureFact:
 
 @dataclass(frozen=True, slots=True)
 class ClinicFacts:
-    """Clinic attributes that requirements with evidence ``clinic`` read."""
+    """Clinic attributes that requirements with evidence ``clinic`` read, and the clinic's time
+    zone: evidence counts by its date *there* (promise 9) — an evaluation recorded at 21:30 in
+    New York (02:30 UTC the next day) is dated the day it was done, the day ``today`` is."""
 
     rems_certified_until: dt.date | None = None
+    zone: dt.tzinfo = dt.UTC
 
 
 # ---------------------------------------------------------------------------------------------
