@@ -6,8 +6,9 @@ patient's evaluations and measures, the plan's open flags. Built as querysets, c
 cost more than running them (``compiler.as_sql`` was a third of a detail request; the flag
 order's ``CASE`` expressions alone several milliseconds), so here they are written once as SQL
 over the models' own tables and columns, with every value a parameter. Rows come back as the
-same values the ORM gave: model instances through ``Model.from_db`` (columns not read are
-deferred, loaded on access, never silently empty) and tuples in the models' default order.
+same values the ORM gave: model instances through ``backend.db.rows.load`` (``Model.from_db``;
+columns not read are deferred, loaded on access, never silently empty) and tuples in the
+models' default order.
 
 tests/plans/test_detail_reads.py compares each read with its queryset on real rows: the same
 components, authorisations and sessions, the same flags in ``order_flags_by_priority`` order.
@@ -18,18 +19,17 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, models
+from django.db import connection
 
+from backend.db.rows import attnames, fetch_dicts, load, prefixed, select_list
 from modalities.models import Protocol, ProtocolIndication
 from plans.flag_order import open_flags_sql
 from plans.models import Evaluation, Flag, Measure, PlanComponent, PriorAuthorization
 from plans.models import RecordStatus as _Record
 from plans.ports import session_facts
-
-M = TypeVar("M", bound=models.Model)
 
 _AUTH_COLUMNS = (
     "id",
@@ -44,37 +44,15 @@ _AUTH_COLUMNS = (
 )
 
 
-def _attnames(model: type[models.Model]) -> list[str]:
-    return [f.attname for f in model._meta.concrete_fields]
-
-
-def _select(alias: str, columns: Iterable[str], prefix: str = "") -> str:
-    return ", ".join(f'{alias}."{c}" AS "{prefix}{c}"' for c in columns)
-
-
-def _load(model: type[M], row: Mapping[str, Any]) -> M:
-    """``model`` as the ORM builds it from the database (``from_db`` after the fields' own
-    conversions, e.g. ``JSONField`` text → value); fields missing from ``row`` are deferred."""
-    names, values = [], []
-    for field in model._meta.concrete_fields:
-        if field.attname in row:
-            value = row[field.attname]
-            if value is not None and hasattr(field, "from_db_value"):
-                value = field.from_db_value(value, None, connection)
-            names.append(field.attname)
-            values.append(value)
-    return model.from_db(DEFAULT_DB_ALIAS, names, values)
-
-
 @functools.cache
 def _component_sql() -> str:
     """Built on first use: the session table comes from the port (scheduling registers it)."""
     sessions = session_facts().sessions().model._meta.db_table
     auth = ", ".join(f"'{c}', a.\"{c}\"" for c in _AUTH_COLUMNS)
     return f"""
-SELECT {_select("pc", _attnames(PlanComponent))},
-       {_select("pr", _attnames(Protocol), "pr__")},
-       {_select("i", _attnames(ProtocolIndication), "i__")},
+SELECT {select_list("pc", attnames(PlanComponent))},
+       {select_list("pr", attnames(Protocol), "pr__")},
+       {select_list("i", attnames(ProtocolIndication), "i__")},
        auths.rows AS auths, course.seqs, course.starts, course.statuses
 FROM {PlanComponent._meta.db_table} pc
 JOIN {Protocol._meta.db_table} pr ON pr.id = pc.protocol_id
@@ -100,7 +78,7 @@ def _authorization(row: dict[str, Any]) -> PriorAuthorization:
     for day in ("starts_on", "ends_on"):
         if row[day] is not None:
             row[day] = dt.date.fromisoformat(row[day])
-    return _load(PriorAuthorization, row)
+    return load(PriorAuthorization, row)
 
 
 def plan_components(
@@ -115,16 +93,13 @@ def plan_components(
         "kinds": list(session_kinds),
         "statuses": list(session_statuses),
     }
-    with connection.cursor() as cur:
-        cur.execute(_component_sql(), params)
-        names = [d.name for d in cur.description]
-        rows = [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+    rows = fetch_dicts(_component_sql(), params)
     components: list[PlanComponent] = []
     sessions: dict[int, list[tuple]] = {}
     for row in rows:
-        component = _load(PlanComponent, row)
-        component.protocol = _load(Protocol, _prefixed(row, "pr__"))
-        component.indication = _load(ProtocolIndication, _prefixed(row, "i__"))
+        component = load(PlanComponent, row)
+        component.protocol = load(Protocol, prefixed(row, "pr__"))
+        component.indication = load(ProtocolIndication, prefixed(row, "i__"))
         auths = [_authorization(a) for a in row["auths"] or []]
         for a in auths:
             a.component = component
@@ -138,10 +113,6 @@ def plan_components(
     return components, sessions
 
 
-def _prefixed(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    return {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
-
-
 # ---------------------------------------------------------------------------------------------
 # Open flags in the priority order
 # ---------------------------------------------------------------------------------------------
@@ -149,9 +120,10 @@ def _prefixed(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
 
 def open_flags(plan_id: int, *, limit: int | None) -> list[Flag]:
     """The plan's open flags in the priority order (``plans.flag_order``), the first ``limit``
-    (None: all): the queryset's own SQL, compiled once per process, run as a raw query."""
+    (None: all): the queryset's own SQL, compiled once per process, its rows loaded as
+    ``load`` builds them (``RawQuerySet`` resolved the columns to fields on every call)."""
     sql, params = open_flags_sql(plan_id, limit=limit)
-    return list(Flag.objects.raw(sql, params))
+    return [load(Flag, row) for row in fetch_dicts(sql, params)]
 
 
 # ---------------------------------------------------------------------------------------------

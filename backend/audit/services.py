@@ -8,6 +8,7 @@ from django.db import models
 
 from backend.audit import context
 from backend.audit.models import AuditAction, AuditEvent
+from backend.db.rows import insert_returning_pk
 
 
 def record_event(
@@ -19,10 +20,12 @@ def record_event(
     patient_id: int | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one audit event. ``actor`` may be None (a background task) or an anonymous user."""
+    """Append one audit event. ``actor`` may be None (a background task) or an anonymous user.
+    One fixed INSERT (``backend.db.rows.insert_returning_pk``: every request writes one, and
+    compiling ``objects.create`` cost more than the insert; the model has no ``save`` logic)."""
     ctx = context.current()
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         actor=user,
         actor_role=getattr(user, "role", "") or "",
         organization_id=getattr(user, "organization_id", None),
@@ -35,6 +38,8 @@ def record_event(
         path=ctx.path if ctx else "",
         detail=detail or {},
     )
+    insert_returning_pk(event)
+    return event
 
 
 def record_object(

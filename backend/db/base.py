@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.postgresql import base as postgresql
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader, get_adapters_template
+from psycopg.adapt import Loader
 from psycopg.types.datetime import TimestamptzLoader
 
 # The class psycopg itself uses for TimestamptzLoader (psycopg_binary's C loader when
@@ -38,9 +39,13 @@ class TzLoader(BaseTzLoader):
     cursor with another time zone still gets Django's behaviour."""
 
     def __init__(self, oid: int, context: Any = None) -> None:
-        super().__init__(oid, context)
+        # ``Loader.__init__`` only: the pure-Python ``TimestamptzLoader.__init__`` (its own
+        # time zone and date style lookups) set up a parser this class never calls. One of
+        # these is built per cursor and column type, so per query (issue 17: 5 % of a plan
+        # detail request).
+        Loader.__init__(self, oid, context)
         self._parse = OPTIMISED_TIMESTAMPTZ_LOADER(oid, context).load
-        connection = getattr(context, "connection", None)
+        connection = self.connection
         if connection is not None and connection.info.timezone is self.timezone:
             # the session's zone is the one attached (Django sets the session to UTC): the
             # parsed value already carries it, so the C parse is the whole load

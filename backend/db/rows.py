@@ -1,0 +1,95 @@
+"""Fixed SQL for hot, unchanging reads and writes, with rows turned into model instances.
+
+A request's few fixed statements (the token's user, the plan detail's reads, the audit event)
+cost more to *compile* from querysets than to run: ``SQLCompiler.as_sql`` for a ``select_related``
+get is several times the query's own round trip (issue 17). Here such statements are written
+once, over the models' own tables and columns, with every value a parameter, and their rows
+come back as the ORM would build them: ``load`` goes through ``Model.from_db`` after the fields'
+own conversions (``JSONField`` text → value), columns not read stay deferred (loaded on access,
+never silently empty), and ``insert_returning_pk`` prepares every value with the field's own
+``get_db_prep_save``, as ``QuerySet.create`` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from django.db import DEFAULT_DB_ALIAS, connections, models
+
+M = TypeVar("M", bound=models.Model)
+
+
+def attnames(model: type[models.Model]) -> list[str]:
+    """The model's concrete columns (``attname``: ``user_id`` for a foreign key ``user``)."""
+    return [f.attname for f in model._meta.concrete_fields]
+
+
+def select_list(alias: str, columns: Iterable[str], prefix: str = "") -> str:
+    """``alias."c" AS "<prefix>c", …`` — a select list whose names ``load`` / ``prefixed`` read."""
+    return ", ".join(f'{alias}."{c}" AS "{prefix}{c}"' for c in columns)
+
+
+def prefixed(row: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The entries of ``row`` named ``<prefix>…``, with the prefix dropped."""
+    return {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
+
+
+def load(model: type[M], row: Mapping[str, Any], using: str = DEFAULT_DB_ALIAS) -> M:
+    """``model`` as the ORM builds it from the database (``from_db`` after the fields' own
+    conversions); fields missing from ``row`` are deferred, names not fields are ignored."""
+    connection = connections[using]
+    names, values = [], []
+    for field in model._meta.concrete_fields:
+        if field.attname in row:
+            value = row[field.attname]
+            if value is not None and hasattr(field, "from_db_value"):
+                value = field.from_db_value(value, None, connection)
+            names.append(field.attname)
+            values.append(value)
+    return model.from_db(using, names, values)
+
+
+def fetch_dicts(
+    sql: str, params: Sequence[Any] | Mapping[str, Any], using: str = DEFAULT_DB_ALIAS
+) -> list[dict[str, Any]]:
+    """The rows of ``sql`` as dicts by column name."""
+    with connections[using].cursor() as cur:
+        cur.execute(sql, params)
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+
+
+def insert_returning_pk(instance: models.Model, using: str = DEFAULT_DB_ALIAS) -> models.Model:
+    """Insert ``instance`` (a new row of a model without ``save`` overrides or signal receivers
+    that must run) in one fixed ``INSERT … RETURNING`` statement, compiled once per model;
+    ``auto_now_add`` / ``auto_now`` fields are stamped as ``save`` stamps them. The instance
+    comes back saved (its pk set, ``_state.adding`` False)."""
+    model = type(instance)
+    connection = connections[using]
+    fields, sql = _insert_parts(model)
+    values = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
+    with connection.cursor() as cur:
+        cur.execute(sql, values)
+        (pk,) = cur.fetchone()
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = using
+    return instance
+
+
+_INSERTS: dict[type[models.Model], tuple[list[models.Field], str]] = {}
+
+
+def _insert_parts(model: type[models.Model]) -> tuple[list[models.Field], str]:
+    if model not in _INSERTS:
+        meta = model._meta
+        fields = [f for f in meta.concrete_fields if not f.primary_key or not f.db_returning]
+        columns = ", ".join(f'"{f.column}"' for f in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        sql = (
+            f'INSERT INTO "{meta.db_table}" ({columns}) VALUES ({marks})'  # noqa: S608 (model's names)
+            f' RETURNING "{meta.pk.column}"'
+        )
+        _INSERTS[model] = (fields, sql)
+    return _INSERTS[model]

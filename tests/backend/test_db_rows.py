@@ -1,0 +1,57 @@
+"""``backend.db.rows``: fixed SQL whose rows and inserts match what the ORM does."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from backend.audit.models import AuditEvent
+from backend.db.rows import attnames, fetch_dicts, insert_returning_pk, load, prefixed, select_list
+
+pytestmark = pytest.mark.django_db
+
+
+def _columns(obj) -> dict:
+    return {name: getattr(obj, name) for name in attnames(type(obj))}
+
+
+def test_an_insert_stores_what_create_stores(coordinator):
+    values = {
+        "actor": coordinator,
+        "actor_role": "coordinator",
+        "organization_id": coordinator.organization_id,
+        "action": "read",
+        "object_type": "plans.careplan",
+        "object_id": "7",
+        "patient_id": 3,
+        "request_id": "r-1",
+        "ip": "192.0.2.10",
+        "path": "/api/v1/plans/7/",
+        "detail": {"list": True, "query": {"q": "ü \u2028 ✓"}},
+    }
+    before = timezone.now()
+    ours = insert_returning_pk(AuditEvent(**values))
+    theirs = AuditEvent.objects.create(**values)
+    assert ours.pk is not None
+    assert not ours._state.adding
+    assert ours._state.db == "default"
+    assert before <= ours.at <= theirs.at  # auto_now_add stamped as save stamps it
+    stored, created = (AuditEvent.objects.get(pk=e.pk) for e in (ours, theirs))
+    assert _columns(stored) == _columns(ours) | {"at": stored.at}
+    assert {k: v for k, v in _columns(stored).items() if k not in ("id", "at")} == {
+        k: v for k, v in _columns(created).items() if k not in ("id", "at")
+    }
+
+
+def test_load_builds_the_orm_instance_and_defers_what_was_not_read(coordinator):
+    event = AuditEvent.objects.create(
+        actor=coordinator, action="read", object_type="x", detail={"a": [1, 2]}
+    )
+    columns = select_list("e", ["id", "detail", "action"], "e__")
+    sql = f"SELECT {columns} FROM audit_auditevent e WHERE e.id = %s"  # noqa: S608
+    (row,) = fetch_dicts(sql, [event.pk])
+    loaded = load(AuditEvent, prefixed(row, "e__"))
+    assert loaded.detail == {"a": [1, 2]}  # JSON text decoded as the field decodes it
+    assert loaded.get_deferred_fields() >= {"object_type", "actor_id"}
+    assert loaded.object_type == "x"  # deferred, loaded on access
+    assert not loaded._state.adding
