@@ -33,6 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backend.db.base import bound_cursor
+from backend.db.expressions import AnyOf
 from plans.flag_codes import SEVERITY_ORDER
 from plans.models import CarePlan, Flag, FlagStatus
 
@@ -68,7 +69,7 @@ class FlagScope:
     def q(self, prefix: str = "plan_id") -> Q:
         q = Q()
         if self.plan_ids is not None:
-            q &= Q(**{f"{prefix}__in": list(self.plan_ids)})
+            q &= Q(AnyOf(prefix, self.plan_ids))
         if self.after_id is not None:
             q &= Q(**{f"{prefix}__gt": self.after_id})
         if self.upto_id is not None:
@@ -178,14 +179,14 @@ def reconcile_flags(
     for severity, ids in raise_to.items():
         lower = [s for s, rank in SEVERITY_ORDER.items() if rank < SEVERITY_ORDER[severity]]
         result.escalated += Flag.objects.filter(
-            pk__in=ids, status=FlagStatus.OPEN, severity__in=lower
+            AnyOf("id", ids), status=FlagStatus.OPEN, severity__in=lower
         ).update(severity=severity, updated_at=at)
     if stale:
         result.refreshed = Flag.objects.bulk_update(stale, ["message", "detail", "updated_at"])
 
     gone = [f["id"] for k, f in existing.items() if k not in want and f["code"] in owned]
     if gone:
-        result.resolved = Flag.objects.filter(pk__in=gone, status=FlagStatus.OPEN).update(
+        result.resolved = Flag.objects.filter(AnyOf("id", gone), status=FlagStatus.OPEN).update(
             status=FlagStatus.RESOLVED, resolved_at=at, updated_at=at
         )
     return result

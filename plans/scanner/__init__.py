@@ -37,6 +37,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from backend.db.expressions import AnyOf
 from plans.models import CarePlan, PlanComponent
 from plans.reconcile import FlagScope, reconcile_flags
 from plans.scanner.gaps import SCANNED_PLAN_STATUSES, SCANNER_CODES, detect_gaps
@@ -99,10 +100,11 @@ def chunk_bounds(*, size: int | None = None, after_id: int | None = None) -> lis
 def _ids_q(field: str, ids: list[int]) -> Q:
     """``field`` in ``ids``, with the (redundant) bounds of ``ids`` too: told only the list,
     PostgreSQL guesses a large share of a big table and scans all of it; with the bounds it
-    uses the index (sessions of one 100 k-plan chunk: 111 ms → 13 ms)."""
+    uses the index (sessions of one 100 k-plan chunk: 111 ms → 13 ms). The list travels as one
+    array parameter (``AnyOf``), not one placeholder per id."""
     if not ids:
         return Q(pk__in=[])
-    return Q(**{f"{field}__in": ids, f"{field}__gte": min(ids), f"{field}__lte": max(ids)})
+    return Q(AnyOf(field, ids), **{f"{field}__gte": min(ids), f"{field}__lte": max(ids)})
 
 
 def scan_chunk(

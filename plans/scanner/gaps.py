@@ -31,6 +31,7 @@ from django.db.models import (
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, RowNumber
 
+from backend.db.expressions import AnyOf
 from modalities.models import RequirementSpec
 from modalities.services import _requirement_spec
 from modalities.vocab import COURSE_KINDS, EvaluationKind, Instrument
@@ -195,7 +196,9 @@ def _pmf_overdue(session_q: Q, now: dt.datetime, windows: dict[int, dt.timedelta
 def _latest_by_patient(patient_ids) -> tuple[dict[int, Any], dict[int, Any]]:
     evals = {
         r["patient_id"]: r
-        for r in Evaluation.objects.filter(patient_id__in=patient_ids, status=RecordStatus.FINAL)
+        for r in Evaluation.objects.filter(
+            AnyOf("patient_id", patient_ids), status=RecordStatus.FINAL
+        )
         .values("patient_id")
         .annotate(
             last_psych=Max("performed_at", filter=Q(kind=EvaluationKind.PSYCHIATRIC_EVALUATION))
@@ -204,7 +207,7 @@ def _latest_by_patient(patient_ids) -> tuple[dict[int, Any], dict[int, Any]]:
     measures = {
         r["patient_id"]: r
         for r in Measure.objects.filter(
-            patient_id__in=patient_ids, status=RecordStatus.FINAL, instrument=Instrument.PHQ9
+            AnyOf("patient_id", patient_ids), status=RecordStatus.FINAL, instrument=Instrument.PHQ9
         )
         .values("patient_id")
         .annotate(last_phq9=Max("taken_at"))

@@ -29,6 +29,7 @@ from django.db.models import (
 )
 from django.db.models.functions import RowNumber
 
+from backend.db.expressions import AnyOf
 from modalities.models import Protocol, ProtocolIndication
 from modalities.services import indication_spec_from_model
 from modalities.spec_cache import protocol_specs
@@ -142,7 +143,7 @@ def _fact_rows(
     evals: dict[int, list[EvaluationFact]] = defaultdict(list)
     for pid, pk, kind, component_id, performed_at, valid_until, data in _newest_settled_only(
         Evaluation.objects.filter(
-            patient_id__in=patient_ids, status=RecordStatus.FINAL, kind__in=list(kinds)
+            AnyOf("patient_id", patient_ids), status=RecordStatus.FINAL, kind__in=list(kinds)
         ).annotate(checked=checked),
         settled,
         [F("patient_id"), F("kind"), F("component_id")],
@@ -163,7 +164,7 @@ def _fact_rows(
     measures: dict[int, list[MeasureFact]] = defaultdict(list)
     for pid, pk, instrument, taken_at, is_baseline in _newest_settled_only(
         Measure.objects.filter(
-            patient_id__in=patient_ids,
+            AnyOf("patient_id", patient_ids),
             status=RecordStatus.FINAL,
             instrument__in=list(instruments),
         ),
