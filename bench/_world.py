@@ -322,6 +322,19 @@ def drop_org(org_id: int) -> None:
             "DELETE FROM accounts_organization WHERE id = %(o)s",
         ):
             cur.execute(sql, {"o": org_id})
+    vacuum()
+
+
+def vacuum(*tables: str) -> None:
+    """``VACUUM ANALYZE`` ``tables`` (all when none are named), as autovacuum would after a
+    bulk change. This machine's PostgreSQL runs with ``autovacuum = off``: without it every
+    dropped world and every deleted flag stays behind as dead rows, so each run measures the
+    bloat the runs before it left (issue 17: 3 M dead flags, evaluations and measures made a
+    100 k-plan re-scan 16× a 10 k one) instead of the code."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(f"VACUUM ANALYZE {', '.join(tables)}")  # the benchmarks' own table names
 
 
 def scalar(sql: str, params: list) -> Any:

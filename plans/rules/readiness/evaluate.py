@@ -121,6 +121,69 @@ def _due_point(req: RequirementSpec, course: CourseFacts, today: dt.date) -> tup
     return due, on
 
 
+def _result(
+    req: RequirementSpec,
+    status: RequirementStatus,
+    detail: str,
+    because: str,
+    satisfied_by: Any = None,
+    expires_on: dt.date | None = None,
+) -> RequirementResult:
+    return RequirementResult(
+        key=req.key,
+        evidence=req.evidence,
+        code=str(req.code),
+        status=status,
+        severity=req.severity,
+        reason=req.reason,
+        source=req.source,
+        satisfied_by=satisfied_by,
+        expires_on=expires_on,
+        detail=detail,
+        applies_because=because,
+        timing=req.timing,
+    )
+
+
+# (id(req), label status, payer type, indication category) → (req, applies_because, the result
+# when it is decided before any evidence). The entry holds ``req`` itself, so its id cannot be
+# reused while cached; results are frozen, so one instance serves every component alike.
+_BEFORE_EVIDENCE: dict[tuple, tuple[RequirementSpec, str, RequirementResult | None]] = {}
+_BEFORE_EVIDENCE_MAX = 4096
+
+
+def _before_evidence(
+    req: RequirementSpec, component: ComponentFacts
+) -> tuple[str, RequirementResult | None]:
+    """(why it applies, its result if that is already decided): not applicable when the
+    condition is not met or the timing is not part of readiness to start. A pure function of
+    the requirement and the component's label status, payer type and indication category
+    (``condition_applies``), remembered per process: a flag scan asks it for every
+    requirement of every component, most of them the same few dozen combinations."""
+    category = component.indication.category
+    key = (id(req), component.label_status, component.payer_type, category)
+    hit = _BEFORE_EVIDENCE.get(key)
+    if hit is not None and hit[0] is req:
+        return hit[1], hit[2]
+    applies, because = condition_applies(req.condition, component)
+    decided: RequirementResult | None = None
+    if not applies:
+        decided = _result(
+            req, RequirementStatus.NOT_APPLICABLE, "condition not met for this component", ""
+        )
+    elif req.timing not in GATED_TIMINGS:
+        decided = _result(
+            req,
+            RequirementStatus.NOT_APPLICABLE,
+            f"applies once sessions happen ({req.timing.value}); not part of readiness to start",
+            because,
+        )
+    if len(_BEFORE_EVIDENCE) >= _BEFORE_EVIDENCE_MAX:
+        _BEFORE_EVIDENCE.clear()
+    _BEFORE_EVIDENCE[key] = (req, because, decided)
+    return because, decided
+
+
 def _evaluate_requirement(
     req: RequirementSpec,
     component: ComponentFacts,
@@ -136,30 +199,11 @@ def _evaluate_requirement(
         satisfied_by: Any = None,
         expires_on: dt.date | None = None,
     ) -> RequirementResult:
-        return RequirementResult(
-            key=req.key,
-            evidence=req.evidence,
-            code=str(req.code),
-            status=status,
-            severity=req.severity,
-            reason=req.reason,
-            source=req.source,
-            satisfied_by=satisfied_by,
-            expires_on=expires_on,
-            detail=detail,
-            applies_because=because,
-            timing=req.timing,
-        )
+        return _result(req, status, detail, because, satisfied_by, expires_on)
 
-    applies, because = condition_applies(req.condition, component)
-    if not applies:
-        return result(RequirementStatus.NOT_APPLICABLE, "condition not met for this component", "")
-    if req.timing not in GATED_TIMINGS:
-        return result(
-            RequirementStatus.NOT_APPLICABLE,
-            f"applies once sessions happen ({req.timing.value}); not part of readiness to start",
-            because,
-        )
+    because, decided = _before_evidence(req, component)
+    if decided is not None:
+        return decided
     course = component.course
     since: dt.date | None = None
     if req.timing == Timing.EVERY_N_SESSIONS:
