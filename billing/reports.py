@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Concat
+from django.utils import timezone
 
 from backend.accounts.models import Role
 from billing.rules import session_billing
@@ -40,6 +41,7 @@ from plans.models import (
 )
 from plans.rules.authorization import EXPIRY_WARNING_DAYS
 from plans.rules.scoring import compare_to_baseline
+from plans.selectors import zone_named
 from scheduling.models import Session
 
 REPORT_ROLES = frozenset({Role.COORDINATOR, Role.CLINICIAN, Role.ADMIN})
@@ -346,11 +348,20 @@ WORKLIST_CATEGORIES = ("denied", "exhausted", "expired", "expiring", "requested"
 
 
 def authorization_worklist(
-    *, user: Any, filters: ReportFilters, today: dt.date, include_ok: bool = False
+    *,
+    user: Any,
+    filters: ReportFilters,
+    now: dt.datetime | None = None,
+    include_ok: bool = False,
 ) -> list[dict[str, Any]]:
     """Authorisations needing work: denied, exhausted (every unit used), expired (end date
     passed), expiring (within 14 days, ``PRIOR_AUTH_WARNING_DAYS``), requested (awaiting the
-    payer). Units used are derived (fulfilled course sessions in the window). One query."""
+    payer). Units used are derived (fulfilled course sessions in the window). One query.
+    "Passed" and "days left" count on each clinic's own date at ``now`` (default: now), as the
+    scanner's alerts and the session days do: at 22:00 in New York an authorisation ending
+    that day has not expired yet, whatever the date in UTC."""
+    now = now or timezone.now()
+    today_in: dict[str, dt.date] = {}
     days = getattr(settings, "PRIOR_AUTH_WARNING_DAYS", EXPIRY_WARNING_DAYS)
     # a side the authorisation does not record is unbounded
     used = (
@@ -396,11 +407,16 @@ def authorization_worklist(
             "component__plan__patient__given_name",
             "component__plan__patient__family_name",
             "component__plan__clinic__name",
+            "component__plan__clinic__timezone",
         )
         .order_by("ends_on", "id")
     )
     out = []
     for r in rows.iterator(chunk_size=CHUNK):
+        zone = r["component__plan__clinic__timezone"]
+        if zone not in today_in:
+            today_in[zone] = now.astimezone(zone_named(zone)).date()
+        today = today_in[zone]
         category = _category(dict(r), today=today, warning_days=days)
         if category is None and not include_ok:
             continue

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
@@ -56,9 +55,7 @@ def reports_page(request: StaffRequest) -> HttpResponse:
             for g in groups
         ]
     )
-    worklist = reports.authorization_worklist(
-        user=request.user, filters=filters, today=timezone.localdate()
-    )
+    worklist = reports.authorization_worklist(user=request.user, filters=filters)
     claims = []
     for i, row in enumerate(reports.iter_claim_rows(user=request.user, filters=filters)):
         if i >= CLAIMS_PREVIEW_ROWS:

@@ -313,9 +313,7 @@ class AuthorizationWorklistView(APIView):
     def get(self, request: Request) -> Response:
         filters, _ = _filters(request)
         _audit_report(request, "authorizations", filters)
-        rows = reports.authorization_worklist(
-            user=request.user, filters=filters, today=timezone.localdate()
-        )
+        rows = reports.authorization_worklist(user=request.user, filters=filters)
         return Response({"results": rows})
 
 
@@ -324,7 +322,5 @@ class AuthorizationWorklistCsvView(APIView):
     def get(self, request: Request) -> StreamingHttpResponse:
         filters, _ = _filters(request)
         _audit_report(request, "authorizations", filters, format="csv")
-        rows = reports.authorization_worklist(
-            user=request.user, filters=filters, today=timezone.localdate()
-        )
+        rows = reports.authorization_worklist(user=request.user, filters=filters)
         return _csv("authorizations", AUTH_COLUMNS, rows)

@@ -384,7 +384,8 @@ def test_authorization_worklist_categories(catalogue, organization, coordinator,
         rows[name] = PriorAuthorization.objects.create(component=component, **fields)
         if name == "exhausted":
             _sessions(component, 2, clinic)
-    got = authorization_worklist(user=coordinator, filters=ReportFilters(), today=today)
+    noon = datetime(2026, 6, 1, 12, tzinfo=ZoneInfo("America/New_York"))  # the clinic's today
+    got = authorization_worklist(user=coordinator, filters=ReportFilters(), now=noon)
     assert {r["number"] or r["status"]: r["category"] for r in got} == {
         "denied": "denied",
         "requested": "requested",
@@ -394,3 +395,32 @@ def test_authorization_worklist_categories(catalogue, organization, coordinator,
     }
     exhausted = next(r for r in got if r["category"] == "exhausted")
     assert (exhausted["used"], exhausted["remaining"]) == (2, 0)
+
+
+def test_authorization_worklist_counts_on_the_clinics_date(catalogue, organization, coordinator):
+    # given a New York clinic's authorisation that ends on 3 December, and 22:00 there that
+    # day — 03:00 UTC on the 4th
+    clinic = factories.ClinicFactory(organization=organization, timezone="America/New_York")
+    component = factories.make_active_component(
+        patient=factories.PatientFactory(organization=organization),
+        clinic=clinic,
+        code="tms_10hz_ldlpfc_mdd",
+    )
+    PriorAuthorization.objects.create(
+        component=component,
+        status="approved",
+        number="PA-TZ",
+        authorized_units=30,
+        starts_on=date(2026, 11, 1),
+        ends_on=date(2026, 12, 3),
+    )
+
+    def row(at: datetime) -> dict:
+        (r,) = authorization_worklist(user=coordinator, filters=ReportFilters(), now=at)
+        return r
+
+    # then it is expiring, with no day left — not expired — until the clinic's midnight
+    evening = row(datetime(2026, 12, 4, 3, tzinfo=ZoneInfo("UTC")))
+    assert (evening["category"], evening["days_left"]) == ("expiring", 0)
+    after = row(datetime(2026, 12, 4, 6, tzinfo=ZoneInfo("UTC")))
+    assert (after["category"], after["days_left"]) == ("expired", -1)
