@@ -260,6 +260,14 @@ FLOOR_SQL = """
 """
 
 
+def _floor(connection) -> float:
+    t0 = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(FLOOR_SQL)
+        cursor.fetchall()
+    return time.perf_counter() - t0
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -369,11 +377,7 @@ def run_one(n: int, history: int, workers: int = 2) -> dict:
         t0 = time.perf_counter()
         second = scan_all_plans(now=now)
         rescan = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute(FLOOR_SQL)
-            cursor.fetchall()
-        floor = time.perf_counter() - t0
+        floor = min(_floor(connection) for _ in range(3))  # the best of three: a stricter floor
         peak = _peak_rss_mb()
         flags = _flags_opened(org.pk)
         # the same scans shared by processes: from no flags, then again with nothing to change

@@ -281,6 +281,7 @@ def requirement_gaps(
             today=today,
         )
         near = st["next_booked"] - now <= CRITICAL_WITHIN
+        next_at, within = st["next_booked"].isoformat(), " — session within 72 h" if near else ""
         for item in readiness.outstanding:
             if item.timing not in GATED_TIMINGS:
                 continue
@@ -299,8 +300,7 @@ def requirement_gaps(
                     code=code,
                     key=f"{cid}:{item.key}",
                     severity=severity,
-                    message=f"{item.key.replace('_', ' ')}: {item.detail or item.status}"
-                    + (" — session within 72 h" if near else ""),
+                    message=f"{item.key.replace('_', ' ')}: {item.detail or item.status}{within}",
                     component_id=cid,
                     due_at=st["next_booked"],
                     detail={
@@ -309,7 +309,7 @@ def requirement_gaps(
                         "reason": item.reason,
                         "source": item.source,
                         "detail": item.detail,
-                        "next_session_at": st["next_booked"].isoformat(),
+                        "next_session_at": next_at,
                         "raised_by": "scanner",
                     },
                 )
