@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -192,15 +193,7 @@ def _evaluate_requirement(
     clinic: ClinicFacts,
     today: dt.date,
 ) -> RequirementResult:
-    def result(
-        status: RequirementStatus,
-        detail: str,
-        because: str,
-        satisfied_by: Any = None,
-        expires_on: dt.date | None = None,
-    ) -> RequirementResult:
-        return _result(req, status, detail, because, satisfied_by, expires_on)
-
+    result = functools.partial(_result, req)
     because, decided = _before_evidence(req, component)
     if decided is not None:
         return decided
