@@ -22,8 +22,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connection
-
+from backend.db.base import prepared_cursor
 from backend.db.rows import attnames, fetch_dicts, load, prefixed, select_list
 from modalities.models import Protocol, ProtocolIndication
 from plans.flag_order import open_flags_sql
@@ -152,7 +151,7 @@ WHERE patient_id = %s AND status = %s AND kind = ANY(%s) ORDER BY performed_at D
 
 def patient_measure_rows(patient_id: int) -> list[tuple]:
     """The patient's final measures as ``MEASURE_COLUMNS`` tuples, newest first."""
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(_MEASURES_SQL, [patient_id, _Record.FINAL.value])
         return cur.fetchall()
 
@@ -160,7 +159,7 @@ def patient_measure_rows(patient_id: int) -> list[tuple]:
 def patient_evaluation_rows(patient_id: int, kinds: Iterable[str]) -> list[tuple]:
     """(id, kind, component_id, performed_at, valid_until, data) of the patient's final
     evaluations of ``kinds``, newest first (``data`` decoded, as ``Evaluation.data``)."""
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(_EVALUATIONS_SQL, [patient_id, _Record.FINAL.value, list(kinds)])
         rows = cur.fetchall()
     return [(*row[:5], None if row[5] is None else json.loads(row[5])) for row in rows]

@@ -22,9 +22,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 
+from backend.db.base import prepared_cursor
 from modalities.models import Protocol, ProtocolIndication
 from plans.models import AuthorizationStatus, CarePlan, PlanComponent, PriorAuthorization
 
@@ -116,7 +116,7 @@ ORDER BY {{order}}
 
 def _run(page_sql: str, params: Sequence[Any], order: str) -> list[tuple[dt.datetime, int, str]]:
     sql = _ROWS_SQL.replace("{page}", page_sql).replace("{order}", order)
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(sql, [*params, AuthorizationStatus.APPROVED.value])
         return cur.fetchall()
 

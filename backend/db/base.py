@@ -23,6 +23,7 @@ import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.postgresql import base as postgresql
+from django.db.backends.postgresql import operations as postgresql_operations
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader, get_adapters_template
 from psycopg.adapt import Loader
 from psycopg.types.datetime import TimestamptzLoader
@@ -64,10 +65,46 @@ def adapters_template(use_tz: bool, timezone: Any) -> psycopg.adapt.AdaptersMap:
     return context
 
 
+NEVER_AUTOMATICALLY = 2**62
+
+
+class PreparedCursor(postgresql.ServerBindingCursor):
+    """A server-binding cursor that prepares every statement it runs: planned once per
+    connection and SQL text, then executed by name (psycopg keeps the connection's last
+    ``prepared_max`` statements). Django turns psycopg's automatic preparation off for every
+    query (``prepare_threshold = None``, for connection poolers); this asks for it per cursor,
+    for fixed statements only (``DatabaseWrapper.prepared_cursor``)."""
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, **kw: Any):
+        prepare = True if prepare is None else prepare
+        return super().execute(query, params, prepare=prepare, **kw)  # type: ignore[misc]
+
+
+class DatabaseOperations(postgresql_operations.DatabaseOperations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str:
+        """The SQL with its values, for query logs and ``CaptureQueriesContext``. Django reads
+        it back from a client-side cursor's own text; a statement bound on the server
+        (``bound_cursor``, ``prepared_cursor``) has none, so it is composed the way Django
+        composes it when the whole connection binds on the server."""
+        if isinstance(cursor, postgresql.ServerBindingCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except psycopg.errors.DataError:
+                return None  # type: ignore[return-value]  # as Django's own (None: not known)
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(postgresql.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
         params["context"] = adapters_template(settings.USE_TZ, self.timezone)
+        if params.get("prepare_threshold") is None:
+            # Django's None turns preparation off altogether, the explicit ``prepare=True`` of
+            # ``PreparedCursor`` included; a threshold no statement reaches keeps psycopg's
+            # automatic preparation off and lets a cursor ask for it.
+            params["prepare_threshold"] = NEVER_AUTOMATICALLY
         return params
 
     def bound_cursor(self) -> Any:
@@ -80,6 +117,18 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         with self.wrap_database_errors:
             cursor = postgresql.ServerBindingCursor(self.connection)  # type: ignore[call-arg]
             return self._prepare_cursor(cursor)  # type: ignore[attr-defined]  # what cursor() does
+
+    def prepared_cursor(self) -> Any:
+        """``bound_cursor`` whose statements are prepared on the server (``PreparedCursor``)."""
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            cursor = PreparedCursor(self.connection)  # type: ignore[call-arg]
+            return self._prepare_cursor(cursor)  # type: ignore[attr-defined]  # what cursor() does
+
+
+def prepared_cursor(using: str = DEFAULT_DB_ALIAS) -> Any:
+    """``DatabaseWrapper.prepared_cursor`` of the connection ``using``."""
+    return cast(DatabaseWrapper, connections[using]).prepared_cursor()
 
 
 def bound_cursor(using: str = DEFAULT_DB_ALIAS) -> Any:

@@ -8,6 +8,10 @@ come back as the ORM would build them: ``load`` goes through ``Model.from_db`` a
 own conversions (``JSONField`` text → value), columns not read stay deferred (loaded on access,
 never silently empty), and ``insert_returning_pk`` prepares every value with the field's own
 ``get_db_prep_save``, as ``QuerySet.create`` does.
+
+Being fixed, these statements also run *prepared* (``backend.db.base.prepared_cursor``): their
+values bound on the server, each statement parsed and planned once per connection and then
+executed by name. Planning the plan list's page alone cost about a fifth of its query.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ from typing import Any, TypeVar
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
 M = TypeVar("M", bound=models.Model)
+
+
+def _prepared(using: str) -> Any:
+    return connections[using].prepared_cursor()  # type: ignore[attr-defined]  # backend.db
 
 
 def attnames(model: type[models.Model]) -> list[str]:
@@ -54,7 +62,7 @@ def fetch_dicts(
     sql: str, params: Sequence[Any] | Mapping[str, Any], using: str = DEFAULT_DB_ALIAS
 ) -> list[dict[str, Any]]:
     """The rows of ``sql`` as dicts by column name."""
-    with connections[using].cursor() as cur:
+    with _prepared(using) as cur:
         cur.execute(sql, params)
         names = [d.name for d in cur.description]
         return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
@@ -69,7 +77,7 @@ def insert_returning_pk(instance: models.Model, using: str = DEFAULT_DB_ALIAS) -
     connection = connections[using]
     fields, sql = _insert_parts(model)
     values = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
-    with connection.cursor() as cur:
+    with _prepared(using) as cur:
         cur.execute(sql, values)
         (pk,) = cur.fetchone()
     instance.pk = pk

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from psycopg.types.datetime import TimestamptzLoader
 
-from backend.db.base import OPTIMISED_TIMESTAMPTZ_LOADER, TzLoader
+from backend.db.base import OPTIMISED_TIMESTAMPTZ_LOADER, TzLoader, bound_cursor
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +61,50 @@ def test_orm_datetimes_round_trip():
     # then it is the same instant, in UTC
     assert read == value == made
     assert read.tzinfo is value.tzinfo is dt.UTC
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cur.fetchall()]
+
+
+def test_a_prepared_cursor_plans_a_fixed_statement_once_per_connection():
+    from backend.db.base import prepared_cursor
+
+    sql = "SELECT %s::int + 1 AS n, 'prepared-cursor-probe' AS probe"
+    for value in (1, 2, 3):
+        with prepared_cursor() as cur:
+            cur.execute(sql, [value])
+            assert cur.fetchone() == (value + 1, "prepared-cursor-probe")
+    # one server-side statement for the three executions, bound by position
+    probes = [s for s in _prepared_statements() if "prepared-cursor-probe" in s]
+    assert probes == ["SELECT $1::int + 1 AS n, 'prepared-cursor-probe' AS probe"]
+
+
+def test_ordinary_queries_are_never_prepared_automatically():
+    # psycopg would prepare a statement run five times; Django turns that off, and the
+    # threshold backend.db sets in its place (so a cursor may ask) is never reached
+    assert connection.connection.prepare_threshold >= 2**62
+    for _ in range(10):
+        with connection.cursor() as cur:
+            cur.execute("SELECT 'ordinary-probe', %s::int", [1])
+        with bound_cursor() as cur:
+            cur.execute("SELECT 'bound-probe', %s::int", [1])
+    assert not [s for s in _prepared_statements() if "-probe'" in s and "prepared" not in s]
+
+
+def test_prepared_and_bound_statements_are_logged_with_their_values():
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.db.base import prepared_cursor
+
+    with CaptureQueriesContext(connection) as queries:
+        with prepared_cursor() as cur:
+            cur.execute("SELECT %s::text AS logged", ["it's logged"])
+        with bound_cursor() as cur:
+            cur.execute("SELECT %s::int AS logged", [7])
+    assert [q["sql"] for q in queries.captured_queries] == [
+        "SELECT 'it''s logged'::text AS logged",
+        "SELECT 7::int AS logged",
+    ]

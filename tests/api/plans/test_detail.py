@@ -140,3 +140,35 @@ def test_detail_payload_is_exactly_what_the_detail_serializer_renders(client_for
     assert body["open_flags_more"]
     assert any(s["baseline"] and s["change"] for s in body["latest_measures"])
     assert any(it["satisfied_by"] for c in body["readiness"]["components"] for it in c["items"])
+
+
+def test_the_hot_reads_fixed_statements_are_planned_once_per_connection(client_for, demo_world):
+    # the token, the audit insert, the list page and the detail's own reads run as prepared
+    # statements (backend.db.base.prepared_cursor): the second request reuses the plans
+    from django.db import connection
+
+    client = client_for(demo_world["users"]["coordinator"])
+    plan_id = demo_world["plan"].pk
+    with connection.cursor() as cur:
+        cur.execute("DEALLOCATE ALL")
+    connection.connection._prepared.clear()  # psycopg's own record of what it prepared
+    for _ in range(2):
+        ok(client.get(f"{API}/plans/"))
+        ok(client.get(f"{API}/plans/{plan_id}/"))
+    with connection.cursor() as cur:
+        cur.execute("SELECT statement FROM pg_prepared_statements")
+        statements = [row[0] for row in cur.fetchall()]
+    for table in (
+        "authtoken_token",  # the token's user
+        "audit_auditevent",  # the read's audit event
+        "json_build_object",  # the list page
+        "plans_plancomponent",  # the detail's components
+        "plans_measure",
+        "plans_evaluation",
+        "plans_flag",
+    ):
+        assert sum(table in s for s in statements) >= 1, table
+    # each statement once per parameter types, however many requests ran it (the audit
+    # insert twice: a list's event has no patient, NULL, sent untyped)
+    dupes = sorted(s for s in set(statements) if statements.count(s) > 1)
+    assert [s.split("(")[0] for s in dupes] == ['INSERT INTO "audit_auditevent" ']
