@@ -26,7 +26,15 @@ from backend.db.base import prepared_cursor
 from backend.db.rows import attnames, fetch_dicts, load, prefixed, select_list
 from modalities.models import Protocol, ProtocolIndication
 from plans.flag_order import open_flags_sql
-from plans.models import Evaluation, Flag, Measure, PlanComponent, PriorAuthorization
+from plans.models import (
+    CarePlan,
+    Evaluation,
+    Flag,
+    Measure,
+    Patient,
+    PlanComponent,
+    PriorAuthorization,
+)
 from plans.models import RecordStatus as _Record
 from plans.ports import session_facts
 
@@ -110,6 +118,55 @@ def plan_components(
             )
         components.append(component)
     return components, sessions
+
+
+# ---------------------------------------------------------------------------------------------
+# The plan with its patient, clinic and coordinator
+# ---------------------------------------------------------------------------------------------
+
+
+def _related(name: str) -> Any:
+    """The model a plan's foreign key ``name`` points to (the clinic's is scheduling's, which
+    plans does not import)."""
+    return CarePlan._meta.get_field(name).related_model
+
+
+@functools.cache
+def _plan_sql(by_organization: bool) -> str:
+    clinic, user = _related("clinic"), _related("coordinator")
+    where = "p.id = %s AND p.organization_id = %s" if by_organization else "p.id = %s"
+    return f"""
+SELECT {select_list("p", attnames(CarePlan), "p__")},
+       {select_list("pt", attnames(Patient), "pt__")},
+       {select_list("c", attnames(clinic), "c__")},
+       {select_list("u", attnames(user), "u__")}
+FROM {CarePlan._meta.db_table} p
+JOIN {Patient._meta.db_table} pt ON pt.id = p.patient_id
+JOIN {clinic._meta.db_table} c ON c.id = p.clinic_id
+LEFT JOIN {user._meta.db_table} u ON u.id = p.coordinator_id
+WHERE {where}
+"""  # noqa: S608  (table and column names from the models; values are parameters)
+
+
+def plan_with_parties(plan_id: int, *, organization_id: int | None) -> CarePlan | None:
+    """The plan ``plan_id`` — of ``organization_id`` unless None — with its patient, clinic
+    and coordinator, as ``select_related("patient", "clinic", "coordinator").get`` leaves it;
+    None when there is no such plan."""
+    if organization_id is None:
+        rows = fetch_dicts(_plan_sql(False), [plan_id])
+    else:
+        rows = fetch_dicts(_plan_sql(True), [plan_id, organization_id])
+    if not rows:
+        return None
+    row = rows[0]
+    plan = load(CarePlan, prefixed(row, "p__"))
+    plan.patient = load(Patient, prefixed(row, "pt__"))
+    plan.clinic = load(_related("clinic"), prefixed(row, "c__"))
+    coordinator = prefixed(row, "u__")
+    plan.coordinator = (
+        None if coordinator["id"] is None else load(_related("coordinator"), coordinator)
+    )
+    return plan
 
 
 # ---------------------------------------------------------------------------------------------

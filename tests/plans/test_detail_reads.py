@@ -210,3 +210,63 @@ def test_latest_measures_of_the_picked_rows_are_those_of_every_row():
     assert len(picked) < len(every)
     assert summary(picked) == summary(every)
     assert summary(picked)[2][:3] == ("phq9", 4, 2)  # a tie goes to the higher id; flagged
+
+
+def _plan_parties(plan) -> dict:
+    return {
+        "plan": _fields(plan),
+        "patient": _fields(plan.patient),
+        "clinic": _fields(plan.clinic),
+        "coordinator": None if plan.coordinator is None else _fields(plan.coordinator),
+    }
+
+
+def test_access_plan_reads_what_the_queryset_reads_for_admins_and_coordinators(
+    demo_world, admin_user, django_assert_num_queries
+):
+    from backend.errors import NotFoundError
+    from plans.access import access_plan, visible_plans
+    from plans.models import CarePlan
+    from tests import factories
+
+    coordinator = demo_world["users"]["coordinator"]
+    plan = demo_world["plan"]
+    # a second plan of the patient's without a coordinator
+    bare = CarePlan.objects.create(
+        patient=plan.patient,
+        organization=plan.organization,
+        clinic=plan.clinic,
+        title="No coordinator",
+        diagnoses=["G89.4"],
+    )
+    outsider = factories.CoordinatorFactory()  # another organisation's coordinator
+    for user in (coordinator, admin_user):
+        for target in (plan, bare):
+            expected = (
+                visible_plans(user)
+                .select_related("patient", "clinic", "coordinator")
+                .get(pk=target.pk)
+            )
+            # one query, and the relations come with it
+            with django_assert_num_queries(1):
+                got = access_plan(user=user, plan_id=str(target.pk))
+                parties = _plan_parties(got)
+            assert parties == _plan_parties(expected)
+            assert not got._state.adding
+            assert got.get_deferred_fields() == set()
+    assert _plan_parties(access_plan(user=coordinator, plan_id=bare.pk))["coordinator"] is None
+    # another organisation's plan, an unknown id, ids that are not plan ids: 404, no query
+    for user, plan_id in [
+        (outsider, plan.pk),
+        (coordinator, bare.pk + 1000),
+        (admin_user, bare.pk + 1000),
+    ]:
+        with pytest.raises(NotFoundError):
+            access_plan(user=user, plan_id=plan_id)
+    for plan_id in ("abc", None, "1.5", 0, -1, 2**63, 10**40):
+        with django_assert_num_queries(0), pytest.raises(NotFoundError):
+            access_plan(user=coordinator, plan_id=plan_id)
+    # the other roles and a locked read keep the queryset (care-team scoping)
+    clinician = demo_world["users"]["psychiatrist"]
+    assert access_plan(user=clinician, plan_id=plan.pk) == plan
+    assert access_plan(user=coordinator, plan_id=plan.pk, for_update=True) == plan
