@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from backend.db.base import prepared_cursor
-from backend.db.rows import attnames, fetch_dicts, load, prefixed, select_list
+from backend.db.rows import attnames, fetch_dicts, load, load_all, prefixed, select_list
 from modalities.models import Protocol, ProtocolIndication
 from plans.flag_order import open_flags_sql
 from plans.models import (
@@ -179,7 +179,7 @@ def open_flags(plan_id: int, *, limit: int | None) -> list[Flag]:
     (None: all): the queryset's own SQL, compiled once per process, its rows loaded as
     ``load`` builds them (``RawQuerySet`` resolved the columns to fields on every call)."""
     sql, params = open_flags_sql(plan_id, limit=limit)
-    return [load(Flag, row) for row in fetch_dicts(sql, params)]
+    return load_all(Flag, fetch_dicts(sql, params))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -58,6 +58,35 @@ def load(model: type[M], row: Mapping[str, Any], using: str = DEFAULT_DB_ALIAS) 
     return model.from_db(using, names, values)
 
 
+def load_all(
+    model: type[M], rows: Sequence[Mapping[str, Any]], using: str = DEFAULT_DB_ALIAS
+) -> list[M]:
+    """``load`` of each of ``rows`` — the rows of one query, all with the same columns: which
+    fields they hold and how each converts are worked out once, from the first."""
+    if not rows:
+        return []
+    connection = connections[using]
+    fields = [
+        (f.attname, getattr(f, "from_db_value", None))
+        for f in model._meta.concrete_fields
+        if f.attname in rows[0]
+    ]
+    names = [name for name, _ in fields]
+    return [
+        model.from_db(
+            using,
+            names,
+            [
+                row[name]
+                if convert is None or row[name] is None
+                else convert(row[name], None, connection)
+                for name, convert in fields
+            ],
+        )
+        for row in rows
+    ]
+
+
 def fetch_dicts(
     sql: str, params: Sequence[Any] | Mapping[str, Any], using: str = DEFAULT_DB_ALIAS
 ) -> list[dict[str, Any]]:

@@ -148,7 +148,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["api.parsers.BoundaryJSONParser"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["api.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.ContractAutoSchema",  # error responses (issue 12)
     "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth-token": env_str("AUTH_TOKEN_THROTTLE", "10/min")},

@@ -55,3 +55,27 @@ def test_load_builds_the_orm_instance_and_defers_what_was_not_read(coordinator):
     assert loaded.get_deferred_fields() >= {"object_type", "actor_id"}
     assert loaded.object_type == "x"  # deferred, loaded on access
     assert not loaded._state.adding
+
+
+def test_load_all_builds_what_load_builds_for_every_row(coordinator):
+    from backend.db.rows import load_all
+
+    events = [
+        AuditEvent.objects.create(
+            actor=coordinator if n % 2 else None,
+            action="read",
+            object_type=f"type-{n}",
+            detail={"n": n} if n else {},
+        )
+        for n in range(3)
+    ]
+    columns = select_list("e", ["id", "actor_id", "detail", "action", "at"])
+    sql = f"SELECT {columns} FROM audit_auditevent e WHERE e.id = ANY(%s) ORDER BY e.id"  # noqa: S608
+    rows = fetch_dicts(sql, [[e.pk for e in events]])
+    loaded = load_all(AuditEvent, rows)
+    one_by_one = [load(AuditEvent, row) for row in rows]
+    assert all(e.get_deferred_fields() >= {"object_type"} for e in loaded)  # not read
+    assert [_columns(e) for e in loaded] == [_columns(e) for e in one_by_one]
+    assert [e.detail for e in loaded] == [{}, {"n": 1}, {"n": 2}]  # JSON decoded
+    assert [e.actor_id for e in loaded] == [None, coordinator.pk, None]  # NULL stays None
+    assert load_all(AuditEvent, []) == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -14,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.filters import FilterBackend
 from api.requests import AuthenticatedRequest
 from api.scheduling import serializers as s
 from api.scheduling.filters import ResourceFilter
@@ -156,7 +156,7 @@ class ResourceViewSet(viewsets.ModelViewSet):
     error_codes = {404: (), 409: (ErrorCode.CONFLICT,)}  # 404: the clinic named in the body
 
     serializer_class = s.ResourceSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = ResourceFilter
 
     def get_queryset(self):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.filters import FilterBackend
 from api.scheduling import serializers as s
 from api.scheduling.filters import SessionFilter
 from api.scheduling.views.common import audit_read, aware
@@ -102,7 +102,7 @@ class SessionListView(generics.ListAPIView):
     }
 
     serializer_class = s.SessionSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = SessionFilter
 
     def get_queryset(self):
