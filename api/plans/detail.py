@@ -11,10 +11,14 @@ compares them byte for byte; ``PlanDetailOut`` stays the schema (OpenAPI).
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
 from typing import Any
 
 from django.urls import reverse
-from rest_framework import serializers
+from django.utils import timezone
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from plans.models import CarePlan, Flag, Measure, PlanComponent
 from plans.rules.readiness import CombinationWarning, PlanReadiness, RequirementResult
@@ -26,8 +30,23 @@ _DATE = serializers.DateField()
 _TOTAL = serializers.DecimalField(max_digits=6, decimal_places=2)  # Measure.total
 
 
+# The zone the payload being built renders date-times in, when DRF would render them as ISO 8601
+# (set by ``plan_detail_payload``; None: every value through DRF's field).
+_ZONE: contextvars.ContextVar[dt.tzinfo | None] = contextvars.ContextVar("_ZONE", default=None)
+
+
 def _when(value: Any) -> str | None:
-    return None if value is None else _DATETIME.to_representation(value)
+    """``_DATETIME.to_representation(value)``. For an aware datetime it is done here, as DRF
+    does it — ``astimezone`` the current zone, ``isoformat``, ``+00:00`` → ``Z`` — with the zone
+    and the format looked up once per payload instead of once per value (a detail renders about
+    a hundred: issue 17, 6 % of the request)."""
+    if value is None:
+        return None
+    zone = _ZONE.get()
+    if zone is None or type(value) is not dt.datetime or value.tzinfo is None:
+        return _DATETIME.to_representation(value)
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _day(value: Any) -> str | None:
@@ -177,6 +196,15 @@ def _summary(s: MeasureSummary) -> dict[str, Any]:
 
 def plan_detail_payload(plan: CarePlan, detail: PlanDetail) -> dict[str, Any]:
     """``PlanDetailOut`` of ``plan`` with ``detail`` (``plans.selectors.get_plan_detail``)."""
+    iso = str(getattr(_DATETIME, "format", api_settings.DATETIME_FORMAT)).lower() == ISO_8601
+    reset = _ZONE.set(timezone.get_current_timezone() if iso else None)
+    try:
+        return _payload(plan, detail)
+    finally:
+        _ZONE.reset(reset)
+
+
+def _payload(plan: CarePlan, detail: PlanDetail) -> dict[str, Any]:
     more = (
         f"{reverse('api:flag-list')}?plan={plan.pk}&status=open" if detail.more_open_flags else None
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
+from django.utils import timezone
 
 from modalities.models import Protocol
 from plans.models import PlanComponent
@@ -136,6 +139,12 @@ def test_detail_payload_is_exactly_what_the_detail_serializer_renders(client_for
         slow = JSONRenderer().render(PlanDetailOut(plan).data)
         # then the JSON is identical, byte for byte (PlanDetailOut stays the schema)
         assert fast == slow
+        # and so it is with another zone activated (date-times rendered in it, not in UTC)
+        with timezone.override(ZoneInfo("America/New_York")):
+            fast = JSONRenderer().render(plan_detail_payload(plan, detail))
+            slow = JSONRenderer().render(PlanDetailOut(plan).data)
+        assert fast == slow
+        assert b"-05:00" in fast or b"-04:00" in fast
     body = ok(client.get(f"{API}/plans/{big}/"))
     assert body["open_flags_more"]
     assert any(s["baseline"] and s["change"] for s in body["latest_measures"])
