@@ -20,10 +20,19 @@ import datetime as dt
 import functools
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from backend.db.base import prepared_cursor
-from backend.db.rows import attnames, fetch_dicts, load, load_all, prefixed, select_list
+from backend.db.rows import (
+    attnames,
+    fetch_dicts,
+    fetch_together,
+    load,
+    load_all,
+    prefixed,
+    select_list,
+)
 from modalities.models import Protocol, ProtocolIndication
 from plans.flag_order import open_flags_sql
 from plans.models import (
@@ -88,6 +97,12 @@ def _authorization(row: dict[str, Any]) -> PriorAuthorization:
     return load(PriorAuthorization, row)
 
 
+def _component_params(
+    plan_id: int, session_kinds: Sequence[str], session_statuses: Sequence[str]
+) -> dict[str, Any]:
+    return {"plan": plan_id, "kinds": list(session_kinds), "statuses": list(session_statuses)}
+
+
 def plan_components(
     plan_id: int, *, session_kinds: Sequence[str], session_statuses: Sequence[str]
 ) -> tuple[list[PlanComponent], dict[int, list[tuple]]]:
@@ -95,12 +110,13 @@ def plan_components(
     authorisations (as ``prefetch_related`` leaves them), and their course sessions: component
     id → (sequence, starts_at, status) of the sessions of ``session_kinds`` in
     ``session_statuses`` with a sequence, by start (one query)."""
-    params: dict[str, Any] = {
-        "plan": plan_id,
-        "kinds": list(session_kinds),
-        "statuses": list(session_statuses),
-    }
-    rows = fetch_dicts(_component_sql(), params)
+    params = _component_params(plan_id, session_kinds, session_statuses)
+    return _components_of(fetch_dicts(_component_sql(), params))
+
+
+def _components_of(
+    rows: Iterable[dict[str, Any]],
+) -> tuple[list[PlanComponent], dict[int, list[tuple]]]:
     components: list[PlanComponent] = []
     sessions: dict[int, list[tuple]] = {}
     for row in rows:
@@ -118,6 +134,41 @@ def plan_components(
             )
         components.append(component)
     return components, sessions
+
+
+@dataclass(frozen=True)
+class DetailRows:
+    """What ``plan_detail_rows`` reads: as ``plan_components``, ``patient_measure_rows`` and
+    ``open_flags`` give them."""
+
+    components: list[PlanComponent]
+    sessions: dict[int, list[tuple]]
+    measure_rows: list[tuple]
+    open_flags: list[Flag]
+
+
+def plan_detail_rows(
+    plan_id: int,
+    patient_id: int,
+    *,
+    session_kinds: Sequence[str],
+    session_statuses: Sequence[str],
+    flag_limit: int | None,
+) -> DetailRows:
+    """``plan_components``, ``patient_measure_rows`` and ``open_flags`` (the first
+    ``flag_limit``) of one plan, three statements sent together in one round trip
+    (``backend.db.rows.fetch_together``): none needs another's answer."""
+    flag_sql, flag_params = open_flags_sql(plan_id, limit=flag_limit)
+    (c_names, c_rows), (_, measure_rows), (f_names, f_rows) = fetch_together(
+        [
+            (_component_sql(), _component_params(plan_id, session_kinds, session_statuses)),
+            (_MEASURES_SQL, [patient_id, _Record.FINAL.value]),
+            (flag_sql, flag_params),
+        ]
+    )
+    components, sessions = _components_of(dict(zip(c_names, r, strict=True)) for r in c_rows)
+    flags = load_all(Flag, [dict(zip(f_names, r, strict=True)) for r in f_rows])
+    return DetailRows(components, sessions, measure_rows, flags)
 
 
 # ---------------------------------------------------------------------------------------------

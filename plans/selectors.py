@@ -41,11 +41,11 @@ from modalities.vocab import (
     LabelStatus,
     PayerType,
 )
-from plans.detail_reads import open_flags as plan_open_flags
 from plans.detail_reads import (
     patient_evaluation_rows,
     patient_measure_rows,
     plan_components,
+    plan_detail_rows,
 )
 from plans.models import (
     CarePlan,
@@ -478,19 +478,26 @@ def get_plan_detail(
     """Everything the plan detail shows, in a constant number of queries (4 with a loaded plan,
     ``plans.detail_reads``): components with their protocol, indication, prior authorisations
     and course sessions (1), measures (1: readiness and the latest measures read the same rows),
-    open flags (1), evaluations (1); patient/clinic/coordinator when not already joined on
-    ``plan`` (0–3); the protocols' specs the first time this process meets their revision (3,
-    ``modalities.spec_cache``).
+    open flags (1) — these three sent together, one round trip (``plan_detail_rows``) —,
+    evaluations (1: the kinds the components' requirements read); patient/clinic/coordinator
+    when not already joined on ``plan`` (0–3); the protocols' specs the first time this process
+    meets their revision (3, ``modalities.spec_cache``).
 
     Open flags in the one priority order (``order_flags_by_priority``: safety first, then most
     severe, soonest due): the first ``open_flag_limit`` (``None``: all, e.g. for an export or the
     dashboard), with ``more_open_flags`` telling the caller to link to the rest — so a cut list
     never hides a safety flag or a blocking gap behind newer notes."""
-    components, sessions = _plan_components(plan)
-    measure_rows = patient_measure_rows(plan.patient_id)
-    open_flags = plan_open_flags(
-        plan.pk, limit=None if open_flag_limit is None else open_flag_limit + 1
+    rows = plan_detail_rows(
+        plan.pk,
+        plan.patient_id,
+        session_kinds=COURSE_KINDS,
+        session_statuses=HOLDING_SESSION_STATUSES,
+        flag_limit=None if open_flag_limit is None else open_flag_limit + 1,
     )
+    components, sessions, measure_rows = rows.components, rows.sessions, rows.measure_rows
+    for c in components:
+        c.plan = plan
+    open_flags = rows.open_flags
     more_open_flags = open_flag_limit is not None and len(open_flags) > open_flag_limit
     open_flags = open_flags[:open_flag_limit] if more_open_flags else open_flags
     for flag in open_flags:

@@ -94,11 +94,35 @@ def fetch_dicts(
     with _prepared(using) as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
-        # the names straight from the result: ``description`` builds a Column, with its type
-        # looked up, for each of a wide join's ~80 columns (issue 17: 5 % of a plan detail)
-        result = cur.cursor.pgresult
-        names = [result.fname(i).decode() for i in range(result.nfields)]
+        names = _names(cur)
         return [dict(zip(names, values, strict=True)) for values in rows]
+
+
+def _names(cur: Any) -> list[str]:
+    # the names straight from the result: ``description`` builds a Column, with its type
+    # looked up, for each of a wide join's ~80 columns (issue 17: 5 % of a plan detail)
+    result = cur.cursor.pgresult
+    return [result.fname(i).decode() for i in range(result.nfields)]
+
+
+def fetch_together(
+    statements: Sequence[tuple[str, Sequence[Any] | Mapping[str, Any]]],
+    using: str = DEFAULT_DB_ALIAS,
+) -> list[tuple[list[str], list[tuple]]]:
+    """Independent reads sent together in psycopg's pipeline mode — one round trip for all of
+    them instead of one each — each prepared and bound as ``fetch_dicts``'s; each one's column
+    names and rows, in order. An error in any is raised as Django's, as ``cursor()`` raises it."""
+    wrapper = connections[using]
+    cursors = [_prepared(using) for _ in statements]
+    try:
+        with wrapper.wrap_database_errors, wrapper.connection.pipeline():
+            for cur, (sql, params) in zip(cursors, statements, strict=True):
+                cur.execute(sql, params)
+        # leaving the pipeline synced it: every result is in
+        return [(_names(cur), cur.fetchall()) for cur in cursors]
+    finally:
+        for cur in cursors:
+            cur.close()
 
 
 def insert_returning_pk(instance: models.Model, using: str = DEFAULT_DB_ALIAS) -> models.Model:

@@ -79,3 +79,43 @@ def test_load_all_builds_what_load_builds_for_every_row(coordinator):
     assert [e.detail for e in loaded] == [{}, {"n": 1}, {"n": 2}]  # JSON decoded
     assert [e.actor_id for e in loaded] == [None, coordinator.pk, None]  # NULL stays None
     assert load_all(AuditEvent, []) == []
+
+
+def test_fetch_together_answers_each_statement_in_order_and_raises_as_django(coordinator):
+    from django.db import DatabaseError, connection, transaction
+
+    from backend.db.rows import fetch_together
+
+    event = AuditEvent.objects.create(actor=coordinator, action="read", object_type="x")
+    answers = fetch_together(
+        [
+            ("SELECT %s::int AS a, %s::text AS b", [1, "one"]),
+            ('SELECT id, "action" FROM audit_auditevent WHERE id = %(pk)s', {"pk": event.pk}),
+            ("SELECT 1 AS none WHERE false", []),
+        ]
+    )
+    assert answers == [
+        (["a", "b"], [(1, "one")]),
+        (["id", "action"], [(event.pk, "read")]),
+        (["none"], []),
+    ]
+    # an error in one statement is Django's error; rolled back (here its savepoint), the
+    # connection goes on
+    with pytest.raises(DatabaseError), transaction.atomic():
+        fetch_together([("SELECT 1", []), ("SELECT 1 / %s::int", [0])])
+    with connection.cursor() as cur:
+        cur.execute("SELECT 2")
+        assert cur.fetchone() == (2,)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fetch_together_in_autocommit_leaves_the_connection_usable_after_an_error():
+    from django.db import DatabaseError, connection
+
+    from backend.db.rows import fetch_together
+
+    assert connection.get_autocommit()
+    with pytest.raises(DatabaseError):
+        fetch_together([("SELECT 1", []), ("SELECT 1 / %s::int", [0]), ("SELECT 3", [])])
+    assert fetch_together([("SELECT %s::int AS n", [4])]) == [(["n"], [(4,)])]
+    assert connection.get_autocommit()

@@ -270,3 +270,36 @@ def test_access_plan_reads_what_the_queryset_reads_for_admins_and_coordinators(
     clinician = demo_world["users"]["psychiatrist"]
     assert access_plan(user=clinician, plan_id=plan.pk) == plan
     assert access_plan(user=coordinator, plan_id=plan.pk, for_update=True) == plan
+
+
+def test_the_detail_rows_read_together_are_the_three_reads(demo_world):
+    from plans.detail_reads import plan_detail_rows
+
+    plan = demo_world["plan"]
+    record_measure(
+        patient=plan.patient,
+        by=demo_world["users"]["psychiatrist"],
+        plan=plan,
+        instrument="phq9",
+        answers={f"q{j}": 1 for j in range(1, 9)} | {"q9": 0},
+        taken_at=timezone.now() - dt.timedelta(days=1),
+    )
+    Flag.objects.create(
+        plan=plan, patient=plan.patient, code="x_note", severity="info", message="A note."
+    )
+    kinds, statuses = COURSE_KINDS, HOLDING_SESSION_STATUSES
+    together = plan_detail_rows(
+        plan.pk, plan.patient_id, session_kinds=kinds, session_statuses=statuses, flag_limit=3
+    )
+    components, sessions = plan_components(plan.pk, session_kinds=kinds, session_statuses=statuses)
+    assert [_fields(c) for c in together.components] == [_fields(c) for c in components]
+    assert [_fields(c.protocol) for c in together.components] == [
+        _fields(c.protocol) for c in components
+    ]
+    assert together.sessions == sessions
+    assert together.measure_rows == patient_measure_rows(plan.patient_id)
+    assert together.measure_rows
+    assert [_fields(f) for f in together.open_flags] == [
+        _fields(f) for f in open_flags(plan.pk, limit=3)
+    ]
+    assert together.open_flags
