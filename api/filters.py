@@ -7,7 +7,6 @@ would silently drop it, answering as if it had not been sent. Every filter set d
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from typing import Any
 
 import django_filters
@@ -100,8 +99,9 @@ class FilterBackend(DjangoFilterBackend):
         return super().filter_queryset(request, queryset, view)
 
 
-@functools.cache
 def _filter_names(filterset_class: type[django_filters.FilterSet]) -> tuple[tuple[str, ...], bool]:
+    # not cached: a view with ``filterset_fields`` gets a new class from django-filter on every
+    # request, and reading a handful of names costs less than a cache lookup would save
     filters = filterset_class.base_filters
     required = any(f.extra.get("required") for f in filters.values())
     return tuple(filters), required
