@@ -14,8 +14,12 @@ Given a scope (plans), the wanted gaps and the codes the writer owns:
 - resolve the open flags of the owned codes whose gap is gone. A writer may open and escalate a
   code it does not own (the scanner raises REQUIREMENT_* near a session) but never resolves one.
 
-The open flags in scope are row-locked (in id order, so two writers never deadlock) for the
-length of the reconciliation. A fixed number of statements whatever the number of flags.
+The open flags in scope are read without a lock; the ones this reconciliation will escalate,
+reword or resolve are then row-locked (in id order, so two writers never deadlock) and kept only
+if still open, before anything is written. A pass with nothing to change — a re-scan — locks and
+writes nothing (locking every open flag of a 2,000-plan chunk wrote each row's lock into its
+tuple: WAL and dirty pages for a read). A fixed number of statements whatever the number of
+flags.
 """
 
 from __future__ import annotations
@@ -159,13 +163,10 @@ def reconcile_flags(
     columns = ("message", "detail") if refresh else ()
     existing = {
         (f["plan_id"], f["code"], f["requirement_key"]): f
-        for f in Flag.objects.select_for_update()
-        .filter(scope.q(), status=FlagStatus.OPEN, code__in=sorted(codes))
-        .order_by("id")
+        for f in Flag.objects.filter(scope.q(), status=FlagStatus.OPEN, code__in=sorted(codes))
+        .order_by()
         .values("id", "plan_id", "code", "requirement_key", "severity", *columns)
     }
-    result.opened = _insert([w for k, w in want.items() if k not in existing], at=timezone.now())
-
     raise_to: dict[str, list[int]] = defaultdict(list)
     stale: list[Flag] = []
     for k, f in existing.items():
@@ -176,15 +177,37 @@ def reconcile_flags(
             raise_to[str(w.severity)].append(f["id"])
         if refresh and f["code"] in owned and (f["message"], f["detail"]) != (w.message, w.detail):
             stale.append(Flag(pk=f["id"], message=w.message, detail=w.detail, updated_at=at))
+    gone = [f["id"] for k, f in existing.items() if k not in want and f["code"] in owned]
+
+    # Lock the rows this will change — only those, in id order, so two writers never deadlock —
+    # and keep the ones still open: a concurrent writer may have resolved or dismissed one
+    # since the read. A pass with nothing to change locks (and writes) nothing.
+    raised = [i for ids in raise_to.values() for i in ids]
+    changing = sorted({*gone, *(f.pk for f in stale), *raised})
+    if changing:
+        still_open = set(
+            Flag.objects.select_for_update()
+            .filter(AnyOf("id", changing), status=FlagStatus.OPEN)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        raise_to = {s: [i for i in ids if i in still_open] for s, ids in raise_to.items()}
+        stale = [f for f in stale if f.pk in still_open]
+        gone = [i for i in gone if i in still_open]
+        # a wanted flag closed meanwhile is opened again, as if the read had come after
+        closed = set(changing) - still_open
+        existing = {k: f for k, f in existing.items() if f["id"] not in closed}
+    result.opened = _insert([w for k, w in want.items() if k not in existing], at=timezone.now())
+
     for severity, ids in raise_to.items():
+        if not ids:
+            continue
         lower = [s for s, rank in SEVERITY_ORDER.items() if rank < SEVERITY_ORDER[severity]]
         result.escalated += Flag.objects.filter(
             AnyOf("id", ids), status=FlagStatus.OPEN, severity__in=lower
         ).update(severity=severity, updated_at=at)
     if stale:
         result.refreshed = Flag.objects.bulk_update(stale, ["message", "detail", "updated_at"])
-
-    gone = [f["id"] for k, f in existing.items() if k not in want and f["code"] in owned]
     if gone:
         result.resolved = Flag.objects.filter(AnyOf("id", gone), status=FlagStatus.OPEN).update(
             status=FlagStatus.RESOLVED, resolved_at=at, updated_at=at

@@ -9,9 +9,10 @@ No module-level django_db mark: the concurrency test needs ``transactional_db`` 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from plans.flag_codes import FlagCode
 from plans.models import CarePlan, Flag
@@ -135,3 +136,75 @@ def test_two_concurrent_reconciliations_open_one_flag_per_gap(restore_catalogue,
         ("no_show_streak", "", "warning"),
         ("requirement_missing", "1:x", "critical"),
     ]
+
+
+@pytest.mark.django_db
+def test_a_pass_with_nothing_to_change_locks_nothing_and_a_change_locks_only_its_rows():
+    from django.test.utils import CaptureQueriesContext
+
+    plan = _plan()
+    scope = FlagScope(plan_ids=[plan.pk])
+    wanted = [want(plan), want(plan, FlagCode.FOLLOW_UP_OVERDUE)]
+    reconcile_flags(scope, wanted, OWNED)
+    with CaptureQueriesContext(connection) as queries:
+        assert reconcile_flags(scope, wanted, OWNED).opened == 0
+    assert not [q for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    # escalating one flag locks that flag alone
+    raised = Flag.objects.get(plan=plan, code=str(FlagCode.NO_SHOW_STREAK))
+    with CaptureQueriesContext(connection) as queries:
+        done = reconcile_flags(
+            scope, [want(plan, severity="critical"), want(plan, FlagCode.FOLLOW_UP_OVERDUE)], OWNED
+        )
+    assert done.escalated == 1
+    (lock,) = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert f"ARRAY[{raised.pk}]" in lock.replace("'{", "ARRAY[").replace("}'", "]")
+
+
+def test_a_flag_closed_between_the_read_and_the_lock_is_opened_again(
+    restore_catalogue, transactional_db
+):
+    # given an open warning the reconciliation will escalate, held locked by another writer
+    plan = _plan()
+    scope = FlagScope(plan_ids=[plan.pk])
+    reconcile_flags(scope, [want(plan)], OWNED)
+    first = Flag.objects.get(plan=plan, status="open")
+    locked, done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def other_writer() -> None:
+        try:
+            with transaction.atomic():
+                Flag.objects.select_for_update().get(pk=first.pk)
+                locked.set()
+                # once the reconciliation waits for the row, the other writer resolves it
+                while not _someone_waits_for_a_lock():
+                    time.sleep(0.01)
+                Flag.objects.filter(pk=first.pk).update(status="resolved")
+        except Exception as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            done.set()
+            connection.close()
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert locked.wait(10)
+    # when the reconciliation, which read the flag open, gets the lock after the resolution
+    result = reconcile_flags(scope, [want(plan, severity="critical")], OWNED)
+    thread.join(10)
+    assert errors == []
+    # then the resolved flag stays resolved (not escalated), and the wanted gap is open again
+    first.refresh_from_db()
+    assert (first.status, first.severity) == ("resolved", "warning")
+    assert (result.opened, result.escalated) == (1, 0)
+    assert open_rows(plan) == [("no_show_streak", "", "critical")]
+
+
+def _someone_waits_for_a_lock() -> bool:
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cur.fetchone()[0] > 0
