@@ -16,7 +16,9 @@ from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 
-MAX_ID = 2**63 - 1  # bigint primary keys
+from backend.db.rows import MAX_BIGINT
+
+MAX_ID = MAX_BIGINT  # bigint primary keys
 
 
 class StrictFilterSet(django_filters.FilterSet):

@@ -23,6 +23,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
 from backend.accounts.models import Organization, Role, User
+from backend.db.rows import MAX_BIGINT
 from backend.errors import NotFoundError
 from plans.detail_reads import plan_with_parties
 from plans.models import (
@@ -34,8 +35,6 @@ from plans.models import (
     PlanComponent,
     PriorAuthorization,
 )
-
-MAX_PK = 2**63 - 1  # bigint primary keys
 
 
 class Action:
@@ -184,7 +183,7 @@ def access_plan(*, user: Any, plan_id: Any, for_update: bool = False) -> CarePla
             pk = int(plan_id)
         except (ValueError, TypeError):
             raise NotFoundError("Plan not found.") from None
-        if not 0 < pk <= MAX_PK:
+        if not 0 < pk <= MAX_BIGINT:
             raise NotFoundError("Plan not found.")
         plan = plan_with_parties(
             pk, organization_id=None if reach == _ALL else user.organization_id

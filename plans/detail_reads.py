@@ -25,6 +25,7 @@ from typing import Any
 
 from backend.db.base import prepared_cursor
 from backend.db.rows import (
+    as_dicts,
     attnames,
     fetch_dicts,
     fetch_together,
@@ -138,8 +139,8 @@ def _components_of(
 
 @dataclass(frozen=True)
 class DetailRows:
-    """What ``plan_detail_rows`` reads: as ``plan_components``, ``patient_measure_rows`` and
-    ``open_flags`` give them."""
+    """What ``plan_detail_rows`` reads: components and sessions as ``plan_components`` gives
+    them, measures as ``patient_measure_rows`` does, open flags as model instances."""
 
     components: list[PlanComponent]
     sessions: dict[int, list[tuple]]
@@ -155,8 +156,9 @@ def plan_detail_rows(
     session_statuses: Sequence[str],
     flag_limit: int | None,
 ) -> DetailRows:
-    """``plan_components``, ``patient_measure_rows`` and ``open_flags`` (the first
-    ``flag_limit``) of one plan, three statements sent together in one round trip
+    """``plan_components``, ``patient_measure_rows`` and the plan's open flags in the priority
+    order (``plans.flag_order``: the queryset's own SQL, compiled once per process), the first
+    ``flag_limit`` (None: all) — three statements sent together in one round trip
     (``backend.db.rows.fetch_together``): none needs another's answer."""
     flag_sql, flag_params = open_flags_sql(plan_id, limit=flag_limit)
     (c_names, c_rows), (_, measure_rows), (f_names, f_rows) = fetch_together(
@@ -166,8 +168,8 @@ def plan_detail_rows(
             (flag_sql, flag_params),
         ]
     )
-    components, sessions = _components_of(dict(zip(c_names, r, strict=True)) for r in c_rows)
-    flags = load_all(Flag, [dict(zip(f_names, r, strict=True)) for r in f_rows])
+    components, sessions = _components_of(as_dicts(c_names, c_rows))
+    flags = load_all(Flag, as_dicts(f_names, f_rows))
     return DetailRows(components, sessions, measure_rows, flags)
 
 
@@ -218,19 +220,6 @@ def plan_with_parties(plan_id: int, *, organization_id: int | None) -> CarePlan 
         None if coordinator["id"] is None else load(_related("coordinator"), coordinator)
     )
     return plan
-
-
-# ---------------------------------------------------------------------------------------------
-# Open flags in the priority order
-# ---------------------------------------------------------------------------------------------
-
-
-def open_flags(plan_id: int, *, limit: int | None) -> list[Flag]:
-    """The plan's open flags in the priority order (``plans.flag_order``), the first ``limit``
-    (None: all): the queryset's own SQL, compiled once per process, its rows loaded as
-    ``load`` builds them (``RawQuerySet`` resolved the columns to fields on every call)."""
-    sql, params = open_flags_sql(plan_id, limit=limit)
-    return load_all(Flag, fetch_dicts(sql, params))
 
 
 # ---------------------------------------------------------------------------------------------

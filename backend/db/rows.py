@@ -21,11 +21,11 @@ from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
 
+from backend.db.base import prepared_cursor
+
 M = TypeVar("M", bound=models.Model)
 
-
-def _prepared(using: str) -> Any:
-    return connections[using].prepared_cursor()  # type: ignore[attr-defined]  # backend.db
+MAX_BIGINT = 2**63 - 1  # the largest primary key (bigint) a statement can be asked for
 
 
 def attnames(model: type[models.Model]) -> list[str]:
@@ -91,11 +91,15 @@ def fetch_dicts(
     sql: str, params: Sequence[Any] | Mapping[str, Any], using: str = DEFAULT_DB_ALIAS
 ) -> list[dict[str, Any]]:
     """The rows of ``sql`` as dicts by column name."""
-    with _prepared(using) as cur:
+    with prepared_cursor(using) as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
-        names = _names(cur)
-        return [dict(zip(names, values, strict=True)) for values in rows]
+        return as_dicts(_names(cur), rows)
+
+
+def as_dicts(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """``rows`` as dicts by column name (``fetch_together`` gives names and rows apart)."""
+    return [dict(zip(names, values, strict=True)) for values in rows]
 
 
 def _names(cur: Any) -> list[str]:
@@ -113,7 +117,7 @@ def fetch_together(
     them instead of one each — each prepared and bound as ``fetch_dicts``'s; each one's column
     names and rows, in order. An error in any is raised as Django's, as ``cursor()`` raises it."""
     wrapper = connections[using]
-    cursors = [_prepared(using) for _ in statements]
+    cursors = [prepared_cursor(using) for _ in statements]
     try:
         with wrapper.wrap_database_errors, wrapper.connection.pipeline():
             for cur, (sql, params) in zip(cursors, statements, strict=True):
@@ -134,7 +138,7 @@ def insert_returning_pk(instance: models.Model, using: str = DEFAULT_DB_ALIAS) -
     connection = connections[using]
     fields, sql = _insert_parts(model)
     values = [f.get_db_prep_save(f.pre_save(instance, add=True), connection) for f in fields]
-    with _prepared(using) as cur:
+    with prepared_cursor(using) as cur:
         cur.execute(sql, values)
         (pk,) = cur.fetchone()
     instance.pk = pk
