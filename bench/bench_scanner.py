@@ -299,12 +299,43 @@ def _write_floor(connection, org_id: int) -> float:
             " WHERE p.id = f.plan_id AND p.organization_id = %s",
             [org_id],
         )
+        # as the scanner writes: its own writes do not mark plans changed (plans.scanner.stability)
+        cur.execute("SELECT set_config('plans.scan_writer', 'on', true)")
         t0 = time.perf_counter()
         cur.execute(_WRITE_FLOOR_SQL)
         cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
         elapsed = time.perf_counter() - t0
         transaction.set_rollback(True)
     return elapsed
+
+
+def _record_phq9s(org_id: int, *, every: int, at: datetime, by: int) -> int:
+    """A PHQ-9 for every ``every``-th patient of the organisation (one statement; the triggers
+    mark their plans changed), taken at ``at``; how many."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            """INSERT INTO plans_measure (instrument, answers, total, band, risk, subscores,
+                    safety_alert, is_baseline, taken_at, status, recorded_at, error_reason,
+                    recorded_by_id, patient_id)
+                SELECT 'phq9', '[1,1,1,1,1,1,1,1,1]', 9, 'mild', '', '{}', false, false, %s,
+                    'final', %s, '', %s, id
+                FROM plans_patient WHERE organization_id = %s AND id %% %s = 0""",
+            [at, at, by, org_id, every],
+        )
+        return cur.rowcount
+
+
+def _forget_phq9s(org_id: int, *, at: datetime) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "DELETE FROM plans_measure m USING plans_patient p"
+            " WHERE p.id = m.patient_id AND p.organization_id = %s AND m.taken_at = %s",
+            [org_id, at],
+        )
 
 
 def _peak_rss_mb() -> float:
@@ -330,14 +361,17 @@ def scan_part() -> None:
 
     bounds = json.loads(os.environ["BENCH_SCAN_PART"])
     now = datetime.fromisoformat(os.environ["BENCH_SCAN_NOW"])
+    force = os.environ.get("BENCH_SCAN_FORCE") == "1"
     connection.ensure_connection()
     print("ready", flush=True)
     sys.stdin.readline()
-    opened = sum(scan_chunk(after_id=lo, upto_id=hi, now=now).opened for lo, hi in bounds)
+    opened = sum(
+        scan_chunk(after_id=lo, upto_id=hi, now=now, force=force).opened for lo, hi in bounds
+    )
     print(json.dumps({"opened": opened, "peak_rss_mb": _peak_rss_mb()}), flush=True)
 
 
-def scan_in_processes(workers: int, now: datetime) -> dict:
+def scan_in_processes(workers: int, now: datetime, *, force: bool = False) -> dict:
     """Wall time of one scan shared by ``workers`` processes, each taking every
     ``workers``-th chunk — what ``workers`` Celery workers on the ``flags`` queue do with the
     chunk tasks ``plans.scan_flags`` fans out (tests/workers/test_scanner_fanout.py runs that
@@ -355,6 +389,7 @@ def scan_in_processes(workers: int, now: datetime) -> dict:
                 **os.environ,
                 "BENCH_SCAN_PART": json.dumps(bounds[i::workers]),
                 "BENCH_SCAN_NOW": now.isoformat(),
+                "BENCH_SCAN_FORCE": "1" if force else "0",
             },
         )
         for i in range(workers)
@@ -412,13 +447,27 @@ def run_one(n: int, history: int, workers: int = 2) -> dict:
         t0 = time.perf_counter()
         first = scan_all_plans(now=now)
         scan = time.perf_counter() - t0
+        flags = _flags_opened(org.pk)
         _world.vacuum("plans_flag")  # autovacuum's analyze after 1 M new flags (_world.vacuum)
+        _world.vacuum("plans_planscanstate", "plans_planchange")
+        # every plan judged again (``force``: what every scan did before plans.scanner.stability)
         t0 = time.perf_counter()
-        second = scan_all_plans(now=now)
+        second = scan_all_plans(now=now, force=True)
         rescan = time.perf_counter() - t0
+        # the next beat tick, 10 minutes on, nothing changed: only the plans whose answer may
+        # have moved with the clock are judged
+        tick = now + timedelta(minutes=10)
+        t0 = time.perf_counter()
+        ticked = scan_all_plans(now=tick)
+        tick_s = time.perf_counter() - t0
+        # a busy 10 minutes: 1 % of the patients get a PHQ-9, then the next tick
+        changed = _record_phq9s(org.pk, every=100, at=tick, by=clinician.pk)
+        t0 = time.perf_counter()
+        busy = scan_all_plans(now=tick + timedelta(minutes=10))
+        busy_s = time.perf_counter() - t0
+        _forget_phq9s(org.pk, at=tick)  # the world the shared scans judge is the first one's
         floor = min(_floor(connection) for _ in range(3))  # the best of three: a stricter floor
         peak = _peak_rss_mb()
-        flags = _flags_opened(org.pk)
         # the same scans shared by processes: from no flags, then again with nothing to change
         with connection.cursor() as cursor:
             cursor.execute(
@@ -430,7 +479,7 @@ def run_one(n: int, history: int, workers: int = 2) -> dict:
         shared = scan_in_processes(workers, now)
         shared_flags = _flags_opened(org.pk)
         _world.vacuum("plans_flag")
-        shared_re = scan_in_processes(workers, now)
+        shared_re = scan_in_processes(workers, now, force=True)
         # last, on the same flags (the scans opened them again): its rolled-back rows are
         # vacuumed with the dropped world's, not in a pass of their own
         write_floor = min(_write_floor(connection, org.pk) for _ in range(3 if n <= 20_000 else 1))
@@ -441,6 +490,11 @@ def run_one(n: int, history: int, workers: int = 2) -> dict:
         "chunks": first.chunks,
         "opened": first.opened,
         "reopened": second.opened,
+        "tick_s": tick_s,
+        "tick_judged": ticked.plans,
+        "busy_s": busy_s,
+        "busy_changed": changed,
+        "busy_judged": busy.plans,
         "build_s": built,
         "scan_s": scan,
         "rescan_s": rescan,
@@ -487,11 +541,18 @@ def main() -> None:
             f"scanner {n:,} plans (+{history} evaluations, +{history} PHQ-9 per patient, "
             f"{r['chunks']} chunks): first scan {r['scan_s']:.2f}s "
             f"({r['plans'] / r['scan_s']:,.0f} plans/s, opened {r['opened']}); "
-            f"re-scan {r['rescan_s']:.2f}s (opened {r['reopened']}); raw floor "
+            f"full re-scan {r['rescan_s']:.2f}s (opened {r['reopened']}); raw floor "
             f"{r['floor_s']:.2f}s; scan/floor {r['scan_s'] / r['floor_s']:.1f}x, "
-            f"re-scan/floor {r['rescan_s'] / r['floor_s']:.1f}x; peak RSS "
+            f"full re-scan/floor {r['rescan_s'] / r['floor_s']:.1f}x; peak RSS "
             f"{r['peak_rss_mb']:.0f} MB ({r['rss_before_scan_mb']:.0f} MB before the scan); "
             f"build {r['build_s']:.1f}s",
+            flush=True,
+        )
+        print(
+            f"  next tick (10 min on, nothing changed): {r['tick_s']:.2f}s "
+            f"({r['tick_s'] / r['floor_s']:.2f}x floor, {r['tick_judged']} plans judged); "
+            f"a tick after {r['busy_changed']} PHQ-9s: {r['busy_s']:.2f}s "
+            f"({r['busy_s'] / r['floor_s']:.2f}x floor, {r['busy_judged']} plans judged)",
             flush=True,
         )
         both = r["floor_s"] + r["write_floor_s"]
@@ -505,7 +566,7 @@ def main() -> None:
         print(
             f"  shared by {r['workers']} processes (chunks as the flags workers share them): "
             f"first scan {r['shared_scan_s']:.2f}s ({r['shared_scan_s'] / r['floor_s']:.1f}x "
-            f"floor), re-scan {r['shared_rescan_s']:.2f}s "
+            f"floor), full re-scan {r['shared_rescan_s']:.2f}s "
             f"({r['shared_rescan_s'] / r['floor_s']:.1f}x floor), same flags as one process: "
             f"{r['shared_same_flags']}; peak RSS per process {r['shared_peak_rss_mb']:.0f} MB; "
             f"{_world.load()}",
@@ -516,8 +577,9 @@ def main() -> None:
         print(
             f"scanner scaling {large:,}/{small:,} plans: time ratio "
             f"{results[large]['scan_s'] / results[small]['scan_s']:.1f} "
-            f"(linear = {large / small:.0f}); re-scan ratio "
-            f"{results[large]['rescan_s'] / results[small]['rescan_s']:.1f}; shared by "
+            f"(linear = {large / small:.0f}); full re-scan ratio "
+            f"{results[large]['rescan_s'] / results[small]['rescan_s']:.1f}; tick ratio "
+            f"{results[large]['tick_s'] / results[small]['tick_s']:.1f}; shared by "
             f"{results[large]['workers']} processes: time ratio "
             f"{results[large]['shared_scan_s'] / results[small]['shared_scan_s']:.1f}"
         )

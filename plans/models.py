@@ -488,3 +488,38 @@ class AuthorizationEvidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.title}"
+
+
+class PlanScanState(models.Model):
+    """What the flag scanner last concluded about one plan, so a scan can skip the plans whose
+    answer cannot have changed (issue 17; ``plans.scanner.stability``): the instant it judged
+    at (``scanned_at``), until when that answer holds with no new facts (``stable_until``;
+    NULL = until something changes) and the ``fingerprint`` of the rules, settings and
+    catalogue it judged with. Written by the scanner only, which holds the row's lock while it
+    judges the plan (two scans of one plan take turns). No foreign key, like ``PlanChange``."""
+
+    plan_id = models.BigIntegerField(primary_key=True)
+    scanned_at = models.DateTimeField(null=True, blank=True)
+    stable_until = models.DateTimeField(null=True, blank=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"plan {self.plan_id} scanned at {self.scanned_at}"
+
+
+class PlanChange(models.Model):
+    """A change to what the flag scanner reads for a plan, not yet judged (issue 17).
+
+    Database triggers insert one row per plan a statement touches
+    (plans/migrations/0007_plan_scan_state.py, scheduling/migrations/0005_scan_triggers.py: the
+    plan, its components, authorisations, sessions and flags, its patient's evaluations and
+    measures, its clinic), so no write path — service, admin, bulk update or raw SQL — can
+    forget to; they only insert, so they never wait on a lock. A scan deletes the rows it saw
+    before reading the plan's facts: a change committed after that read stays, and leaves the
+    plan due. No foreign key: the triggers may touch a plan being deleted (its sessions go
+    first); the plan's own delete trigger removes its rows."""
+
+    plan_id = models.BigIntegerField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"plan {self.plan_id} changed (#{self.pk})"

@@ -33,13 +33,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from backend.db.expressions import AnyOf
 from plans.models import CarePlan, PlanComponent
 from plans.reconcile import FlagScope, reconcile_flags
+from plans.scanner import stability
 from plans.scanner.gaps import SCANNED_PLAN_STATUSES, SCANNER_CODES, detect_gaps
 
 Bounds = tuple[int | None, int | None]
@@ -47,7 +48,8 @@ Bounds = tuple[int | None, int | None]
 
 @dataclass
 class ScanResult:
-    plans: int = 0
+    plans: int = 0  # judged
+    skipped: int = 0  # active/on hold, but their answer still held (plans.scanner.stability)
     wanted: int = 0
     opened: int = 0
     escalated: int = 0
@@ -57,7 +59,7 @@ class ScanResult:
     by_code: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: ScanResult) -> None:
-        for name in ("plans", "wanted", "opened", "escalated", "resolved", "chunks"):
+        for name in ("plans", "skipped", "wanted", "opened", "escalated", "resolved", "chunks"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.last_upto_id = other.last_upto_id
         for code, n in other.by_code.items():
@@ -113,53 +115,84 @@ def scan_chunk(
     upto_id: int | None = None,
     plan_ids: list[int] | None = None,
     now: dt.datetime | None = None,
+    force: bool = False,
 ) -> ScanResult:
     """Detect and reconcile one chunk (a plan-id range, and/or explicit ``plan_ids`` for a
-    re-check), committed on its own. Idempotent."""
+    re-check), committed on its own. Idempotent.
+
+    Only the plans whose answer may have changed since their last scan are judged
+    (``plans.scanner.stability``); ``force`` (and a re-check of explicit ``plan_ids``) judges
+    every plan in scope."""
     now = now or timezone.now()
+    fp = stability.fingerprint()
     scope = FlagScope(plan_ids=plan_ids, after_id=after_id, upto_id=upto_id)
-    # The chunk as id lists (two small queries), not subqueries: with a subquery PostgreSQL
-    # hashes it and scans the whole evaluation, measure and session tables for every chunk
-    # (a scan quadratic in the organisation: 100 k plans took 14× the time of 10 k); with the
-    # ids it walks the (patient, kind, date) and component indexes.
-    plan_rows = list(
-        CarePlan.objects.filter(scope.q("pk"), status__in=SCANNED_PLAN_STATUSES).values_list(
-            "id", "patient_id"
-        )
-    )
-    plan_ids = [plan_id for plan_id, _ in plan_rows]
-    component_ids = list(
-        PlanComponent.objects.filter(_ids_q("plan_id", plan_ids))
-        .order_by()
-        .values_list("id", flat=True)
-    )
-    scanned, gaps = detect_gaps(
-        plan_q=_ids_q("plan_id", plan_ids),
-        session_q=_ids_q("component_id", component_ids),
-        patient_ids=sorted({patient_id for _, patient_id in plan_rows}),
-        now=now,
-    )
-    done = reconcile_flags(scope, gaps, [str(c) for c in SCANNER_CODES], at=now)
+    force = force or plan_ids is not None
+    # which plans may have a new answer (read unlocked: a quiet tick locks and writes nothing)
+    candidates = stability.due_plans(scope, now=now, fingerprint=fp, force=force)
     result = ScanResult(
-        plans=len(scanned),
-        wanted=done.wanted,
-        opened=done.opened,
-        escalated=done.escalated,
-        resolved=done.resolved,
-        chunks=1,
-        last_upto_id=upto_id,
+        chunks=1, skipped=stability.settled_count(scope, candidates), last_upto_id=upto_id
     )
+    if not candidates:
+        return result
+    with transaction.atomic():
+        # their scan state, locked (a concurrent scan of the same plans goes first or after),
+        # then again which are due, with the changes seen so far — before any fact is read
+        stability.lock([d.id for d in candidates])
+        due = stability.due_plans(
+            FlagScope(plan_ids=[d.id for d in candidates]), now=now, fingerprint=fp, force=force
+        )
+        scanned, gaps = _detect([d for d in due if d.scanned_status], now=now)
+        until = stability.stable_until(
+            [(d.id, d.patient_id, d.zone) for d in due if d.scanned_status], now=now
+        )
+        with stability.scanner_writes():
+            done = reconcile_flags(
+                FlagScope(plan_ids=[d.id for d in due], after_id=after_id, upto_id=upto_id),
+                gaps,
+                [str(c) for c in SCANNER_CODES],
+                at=now,
+            )
+        stability.record(due, until, now=now, fingerprint=fp)
+    result.plans = len(scanned)
+    result.wanted, result.opened = done.wanted, done.opened
+    result.escalated, result.resolved = done.escalated, done.resolved
     for g in {g.ident: g for g in gaps}.values():
         result.by_code[str(g.code)] = result.by_code.get(str(g.code), 0) + 1
     return result
 
 
+def _detect(due: list[stability.DuePlan], *, now: dt.datetime) -> tuple[set[int], list]:
+    """The gaps of the ``due`` plans at ``now`` (``detect_gaps``). The chunk as id lists (small
+    queries), not subqueries: with a subquery PostgreSQL hashes it and scans the whole
+    evaluation, measure and session tables for every chunk (a scan quadratic in the
+    organisation: 100 k plans took 14× the time of 10 k); with the ids it walks the (patient,
+    kind, date) and component indexes."""
+    if not due:
+        return set(), []
+    plan_ids = [d.id for d in due]
+    component_ids = list(
+        PlanComponent.objects.filter(_ids_q("plan_id", plan_ids))
+        .order_by()
+        .values_list("id", flat=True)
+    )
+    return detect_gaps(
+        plan_q=_ids_q("plan_id", plan_ids),
+        session_q=_ids_q("component_id", component_ids),
+        patient_ids=sorted({d.patient_id for d in due}),
+        now=now,
+    )
+
+
 def iter_scan(
-    *, now: dt.datetime, after_id: int | None = None, size: int | None = None
+    *,
+    now: dt.datetime,
+    after_id: int | None = None,
+    size: int | None = None,
+    force: bool = False,
 ) -> Iterator[ScanResult]:
     """Scan chunk after chunk, yielding each chunk's result once it is committed."""
     for lo, hi in chunk_bounds(size=size, after_id=after_id):
-        yield scan_chunk(after_id=lo, upto_id=hi, now=now)
+        yield scan_chunk(after_id=lo, upto_id=hi, now=now, force=force)
 
 
 def scan_all_plans(
@@ -169,16 +202,18 @@ def scan_all_plans(
     after_id: int | None = None,
     chunk_plans: int | None = None,
     on_chunk: Callable[[ScanResult], None] | None = None,
+    force: bool = False,
 ) -> ScanResult:
     """Scan every active/on-hold plan (or only ``plan_ids``) in one process, chunk by chunk —
     for the management command, a re-check and tests (beat fans the chunks out instead).
     ``after_id`` resumes a full scan after the last chunk a previous run applied
-    (``ScanResult.last_upto_id``); ``on_chunk`` sees each committed chunk."""
+    (``ScanResult.last_upto_id``); ``on_chunk`` sees each committed chunk; ``force`` judges
+    the plans whose last answer still holds too (``plans.scanner.stability``)."""
     now = now or timezone.now()
     if plan_ids is not None:
         return scan_chunk(plan_ids=plan_ids, now=now)
     total = ScanResult()
-    for part in iter_scan(now=now, after_id=after_id, size=chunk_plans):
+    for part in iter_scan(now=now, after_id=after_id, size=chunk_plans, force=force):
         total.add(part)
         if on_chunk is not None:
             on_chunk(part)

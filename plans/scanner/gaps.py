@@ -58,7 +58,9 @@ SCANNER_CODES = (
 REQUIREMENT_CODES = (FlagCode.REQUIREMENT_MISSING, FlagCode.REQUIREMENT_EXPIRED)
 SCANNED_PLAN_STATUSES = (PlanStatus.ACTIVE, PlanStatus.ON_HOLD)
 
-# Rules and where they come from (DOMAIN.md). UNSOURCED ones are settings.
+# Rules and where they come from (DOMAIN.md). UNSOURCED ones are settings. A rule that compares
+# the clock with an input time plus a constant must list the constant in
+# plans.scanner.stability.time_offsets (or a scan may skip a plan whose answer moved).
 PMF_DAYS = 7  # §2.4 PMF within 7 days [REG-form]; the catalogue's timing_value is the rule
 PMF_LOOKBACK_DAYS = 90
 INDUCTION_DAYS = 28  # §2.3/§5.3: evaluate benefit at the end of the 4-week induction [LABEL]

@@ -64,7 +64,7 @@ from plans.selectors import (
     zone_named,
 )
 
-CRITICAL_WITHIN = dt.timedelta(hours=72)
+CRITICAL_WITHIN = dt.timedelta(hours=72)  # listed in plans.scanner.stability.time_offsets
 
 
 def _max_severity(a: str, b: str) -> str:

@@ -59,18 +59,23 @@ def test_query_count_does_not_grow_with_plans_and_rescans_open_no_duplicates(
         FlagCode.REQUIREMENT_MISSING,
     }
 
-    # when 900 more plans join, the next scan makes the same number of queries
+    # when 900 more plans join, the next full scan makes the same number of queries
     build_world(n_plans=900, now=NOW, clinic=clinic, coordinator=coordinator)
     with CaptureQueriesContext(connection) as large:
-        second = scan_all_plans(now=NOW)
+        second = scan_all_plans(now=NOW, force=True)
     assert second.plans == 1000
     assert second.opened == second.wanted - first.wanted  # only the new plans
     assert len(large) == len(small), "\n".join(q["sql"][:200] for q in large.captured_queries)
 
-    # and scanning again opens nothing and leaves exactly one open flag per gap
+    # and scanning again judges nothing (nothing changed, the same instant), opens nothing
+    # and leaves exactly one open flag per gap — as does a full scan
     before = open_flags()
-    third = scan_all_plans(now=NOW)
-    assert (third.opened, third.resolved) == (0, 0)
+    with CaptureQueriesContext(connection) as settled:
+        third = scan_all_plans(now=NOW)
+    assert (third.plans, third.skipped, third.opened, third.resolved) == (0, 1000, 0, 0)
+    assert len(settled) < len(small)
+    full = scan_all_plans(now=NOW, force=True)
+    assert (full.plans, full.opened, full.resolved) == (1000, 0, 0)
     assert open_flags() == before
     assert max(before.values()) == 1
 

@@ -121,7 +121,8 @@ def test_beat_scan_fans_out_one_task_per_chunk_shared_by_two_workers(catalogue, 
     assert flags
     assert max(flags.values()) == 1
     assert len({plan_id for plan_id, _, _ in flags}) == N_PLANS
-    # and an in-process pass (the management command's path) finds nothing left to do
-    again = scan_all_plans()
+    # and an in-process pass judging every plan (the management command's ``--full``) finds
+    # nothing left to do
+    again = scan_all_plans(force=True)
     assert (again.plans, again.opened, again.resolved) == (N_PLANS, 0, 0)
     assert open_flags() == flags
