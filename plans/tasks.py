@@ -62,9 +62,10 @@ def notify_safety_flag(*, flag_id: int) -> int:
 @shared_task(name="plans.scan_flags", ignore_result=True)
 def scan_flags() -> dict:
     """Beat task (every 10 minutes): fan the scan out, one ``scan_flag_chunk`` task per chunk
-    (plans/scanner: a plan-id range, committed on its own), all judged at the same instant."""
+    (plans/scanner: a plan-id range of plans due now, committed on its own), all judged at the
+    same instant."""
     now = timezone.now()
-    bounds = chunk_bounds()
+    bounds = chunk_bounds(now=now)
     for after_id, upto_id in bounds:
         scan_flag_chunk.apply_async(
             kwargs={"after_id": after_id, "upto_id": upto_id, "now": now.isoformat()},

@@ -84,17 +84,25 @@ ORDER BY id
 """
 
 
-def chunk_bounds(*, size: int | None = None, after_id: int | None = None) -> list[Bounds]:
-    """The chunks of a full scan, in id order (one query): ``(after_id, upto_id]`` ranges of
-    ``size`` scanned plans each; the first is open below (or starts after ``after_id``, to
+def chunk_bounds(
+    *, size: int | None = None, after_id: int | None = None, now: dt.datetime | None = None
+) -> list[Bounds]:
+    """The chunks of a scan, in id order (one query): ``(after_id, upto_id]`` ranges of
+    ``size`` scanned plans each — of ``size`` plans *due* at ``now`` when it is given
+    (``plans.scanner.stability``); the first is open below (or starts after ``after_id``, to
     resume), the last open above."""
     size = size or chunk_size()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _BOUNDS_SQL.format(plan=CarePlan._meta.db_table),
-            [[str(s) for s in SCANNED_PLAN_STATUSES], size, after_id or 0],
+    if now is not None:
+        uppers = stability.due_bounds(
+            size=size, after_id=after_id, now=now, fingerprint=stability.fingerprint()
         )
-        uppers = [row[0] for row in cursor.fetchall()]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _BOUNDS_SQL.format(plan=CarePlan._meta.db_table),
+                [[str(s) for s in SCANNED_PLAN_STATUSES], size, after_id or 0],
+            )
+            uppers = [row[0] for row in cursor.fetchall()]
     edges: list[int | None] = [after_id, *uppers, None]
     return list(itertools.pairwise(edges))
 
@@ -191,7 +199,7 @@ def iter_scan(
     force: bool = False,
 ) -> Iterator[ScanResult]:
     """Scan chunk after chunk, yielding each chunk's result once it is committed."""
-    for lo, hi in chunk_bounds(size=size, after_id=after_id):
+    for lo, hi in chunk_bounds(size=size, after_id=after_id, now=None if force else now):
         yield scan_chunk(after_id=lo, upto_id=hi, now=now, force=force)
 
 

@@ -37,7 +37,7 @@ from plans.models import (
     PriorAuthorization,
 )
 from plans.reconcile import FlagScope
-from plans.scanner import _ids_q, detect_gaps, scan_all_plans, scan_chunk
+from plans.scanner import _ids_q, chunk_bounds, detect_gaps, scan_all_plans, scan_chunk
 from plans.scanner import stability as stab
 from scheduling.models import Session
 from tests import factories
@@ -440,3 +440,31 @@ def test_the_scanners_own_flag_writes_do_not_make_the_plan_due(scanned):
         )
     assert PlanChange.objects.filter(plan_id=comp.plan_id).count() == 1
     assert _due(comp.plan_id)
+
+
+@pytest.mark.django_db
+def test_a_tick_chunks_only_the_due_plans(catalogue, organization, clinic):
+    comps = []
+    for _ in range(6):
+        comp = make_component(patient=make_patient(organization), clinic=clinic, code=CODES[0])
+        make_session(comp, NOW - timedelta(days=3), status="fulfilled")
+        comps.append(comp)
+    assert len(chunk_bounds(size=2, now=NOW)) == 4  # never judged: all six due
+    scan_all_plans(now=NOW, chunk_plans=2)
+    assert chunk_bounds(size=2, now=NOW) == [(None, None)]  # none due: one (empty) pass
+    recorder = factories.ClinicianFactory(organization=organization)
+    for comp in comps[1::2]:
+        Measure.objects.create(
+            patient_id=comp.plan.patient_id,
+            instrument="phq9",
+            answers=[1] * 9,
+            total=9,
+            taken_at=NOW - timedelta(hours=1),
+            recorded_by=recorder,
+        )
+    # three due: two chunks of at most two due plans, whatever lies between them
+    assert len(chunk_bounds(size=2, now=NOW)) == 2
+    tick = scan_all_plans(now=NOW, chunk_plans=2)
+    assert (tick.plans, tick.chunks, tick.skipped) == (3, 2, 3)
+    # a full scan still chunks every plan
+    assert len(chunk_bounds(size=2)) == 4
