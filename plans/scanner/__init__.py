@@ -13,7 +13,9 @@ one flag reconciler (``plans.reconcile.reconcile_flags``) in its own transaction
 bounded by the chunk, a killed scan leaves the chunks it finished applied, and re-running one
 (or all) is safe — the partial unique index ``one_open_flag_per_gap`` + ``ON CONFLICT DO
 NOTHING`` keep duplicates out, escalation never lowers, and resolution only touches the gaps
-that are gone.
+that are gone. Within a chunk only the plans whose answer may have changed since their last
+scan are judged — a fact, the rules or the clock moved (``plans/scanner/stability.py``); a
+beat tick's chunks are drawn over those plans only.
 
 Codes owned here (plans/flag_codes.py): REMS_MONITORING_FORM_OVERDUE, INDUCTION_REVIEW_DUE,
 WEEKLY_PHQ9_OVERDUE, PRIOR_AUTH_EXPIRING, SESSIONS_BEYOND_AUTHORIZATION, PRIOR_AUTH_UNITS_LOW,

@@ -55,6 +55,17 @@ THRESHOLDS = [
 CODES = ("tms_10hz_ldlpfc_mdd", "spravato_trd", "psychiatric_follow_up")
 
 
+def _phq9(patient_id: int, at: datetime, by) -> Measure:
+    return Measure.objects.create(
+        patient_id=patient_id,
+        instrument="phq9",
+        answers=[1] * 9,
+        total=9,
+        taken_at=at,
+        recorded_by=by,
+    )
+
+
 def _near(rng: random.Random) -> datetime:
     """An instant whose threshold (instant + one of ``THRESHOLDS``) falls in the next 30 h —
     within reach of a stable_until, which is at most a day ahead."""
@@ -145,14 +156,7 @@ def _build(organization, n_plans: int, seed: int) -> list[int]:
                 recorded_by=recorder,
             )
         for _ in range(rng.randint(0, 3)):
-            Measure.objects.create(
-                patient=patient,
-                instrument="phq9",
-                answers=[1] * 9,
-                total=9,
-                taken_at=_near(rng),
-                recorded_by=recorder,
-            )
+            _phq9(patient.pk, _near(rng), recorder)
     # and one plan for each threshold the random ones may miss
     clinic = clinics[0]
     hours = timedelta(hours=5)
@@ -304,13 +308,8 @@ WRITES = {
         status="cancelled"
     ),
     "session deleted": lambda comp, booked, who: Session.objects.filter(pk=booked.pk).delete(),
-    "PHQ-9 recorded": lambda comp, booked, who: Measure.objects.create(
-        patient_id=comp.plan.patient_id,
-        instrument="phq9",
-        answers=[1] * 9,
-        total=9,
-        taken_at=NOW - timedelta(days=1),
-        recorded_by=who,
+    "PHQ-9 recorded": lambda comp, booked, who: _phq9(
+        comp.plan.patient_id, NOW - timedelta(days=1), who
     ),
     "evaluation entered in error": lambda comp, booked, who: Evaluation.objects.create(
         patient_id=comp.plan.patient_id,
@@ -400,14 +399,7 @@ def test_a_change_committed_while_a_scan_reads_leaves_the_plan_due(
 
         def record() -> None:  # another request, on its own connection, commits one
             try:
-                Measure.objects.create(
-                    patient=patient,
-                    instrument="phq9",
-                    answers=[1] * 9,
-                    total=9,
-                    taken_at=NOW - timedelta(hours=2),
-                    recorded_by=recorder,
-                )
+                _phq9(patient.pk, NOW - timedelta(hours=2), recorder)
             finally:
                 connections.close_all()
 
@@ -454,14 +446,7 @@ def test_a_tick_chunks_only_the_due_plans(catalogue, organization, clinic):
     assert chunk_bounds(size=2, now=NOW) == [(None, None)]  # none due: one (empty) pass
     recorder = factories.ClinicianFactory(organization=organization)
     for comp in comps[1::2]:
-        Measure.objects.create(
-            patient_id=comp.plan.patient_id,
-            instrument="phq9",
-            answers=[1] * 9,
-            total=9,
-            taken_at=NOW - timedelta(hours=1),
-            recorded_by=recorder,
-        )
+        _phq9(comp.plan.patient_id, NOW - timedelta(hours=1), recorder)
     # three due: two chunks of at most two due plans, whatever lies between them
     assert len(chunk_bounds(size=2, now=NOW)) == 2
     tick = scan_all_plans(now=NOW, chunk_plans=2)
