@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import threading
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -453,3 +455,13 @@ def test_a_tick_chunks_only_the_due_plans(catalogue, organization, clinic):
     assert (tick.plans, tick.chunks, tick.skipped) == (3, 2, 3)
     # a full scan still chunks every plan
     assert len(chunk_bounds(size=2)) == 4
+
+
+def test_every_setting_the_rules_read_is_in_the_fingerprint():
+    root = Path(stab.__file__).resolve().parents[2]
+    read = set()
+    for folder in ("plans/scanner", "plans/rules", "modalities"):
+        for path in (root / folder).rglob("*.py"):
+            read |= set(re.findall(r"""settings\s*,\s*["']([A-Z_]+)["']""", path.read_text()))
+            read |= set(re.findall(r"settings\.([A-Z][A-Z_]+)", path.read_text()))
+    assert read - {"FLAG_SCAN_CHUNK_PLANS"} == set(stab.RULE_SETTINGS)
