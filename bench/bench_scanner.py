@@ -1,6 +1,9 @@
 """Flag scanner at scale (issue 17): 10 k and 100 k plans with a realistic history, first scan,
-re-scan, the raw SQL floor measured in the same run, ratios and peak memory; for the first scan
-also a write floor (its flags inserted by plain SQL), since the read floor writes nothing.
+full re-scan (every plan judged again), the next beat tick with nothing changed and a tick after
+1 % of the patients got a PHQ-9 (only the plans whose answer may have moved are judged:
+plans/scanner/stability.py), the raw SQL floor measured in the same run, ratios and peak
+memory; for the first scan also a write floor (its flags inserted by plain SQL), since the
+read floor writes nothing.
 
 Run with ``make bench BENCH=scanner`` (``python -m bench scanner``); sizes and history through
 the environment (see ``main``). Each size runs in its own process; its synthetic plans
