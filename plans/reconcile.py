@@ -82,6 +82,22 @@ class FlagScope:
             q &= Q(**{f"{prefix}__isnull": False})
         return q
 
+    def sql(self, column: str) -> tuple[str, dict[str, Any]]:
+        """The same scope as a raw SQL condition on ``column`` with named parameters
+        (``ids``, ``after``, ``upto``), for the queries the ORM cannot spell."""
+        where: list[str] = ["TRUE"]
+        params: dict[str, Any] = {}
+        if self.plan_ids is not None:
+            where.append(f"{column} = ANY(%(ids)s)")
+            params["ids"] = list(self.plan_ids)
+        if self.after_id is not None:
+            where.append(f"{column} > %(after)s")
+            params["after"] = self.after_id
+        if self.upto_id is not None:
+            where.append(f"{column} <= %(upto)s")
+            params["upto"] = self.upto_id
+        return " AND ".join(where), params
+
 
 @dataclass
 class Reconciled:

@@ -1,9 +1,9 @@
 """The flag scanner's per-plan state and the triggers that mark a plan changed (issue 17).
 
 ``plans_scan_touch(ids)`` records a ``PlanChange`` row per plan (insert only: a writer never
-waits on a lock for it); statement-level triggers with transition tables call it once per statement (a bulk
-insert of a million sessions is one call per statement, not one per row) for every table the
-scanner reads a plan's facts from: here the plan, its components and authorisations, its
+waits on a lock for it); statement-level triggers with transition tables call it once per
+statement (a bulk insert of a million sessions is one call, not one per row) for every table
+the scanner reads a plan's facts from: here the plan, its components and authorisations, its
 patient's evaluations and measures, and its flags (but for the scanner's own flag writes,
 which set ``plans.scan_writer`` for their transaction); scheduling/migrations/0005 adds the
 sessions and the clinic. See ``plans.models.PlanScanState`` and ``plans.scanner.stability``.
@@ -37,8 +37,8 @@ ROWS = {
     ),
     "flag": ("SELECT r.plan_id FROM {rows} r", "plans_flag"),
 }
-# the plan's own rows: an update touches it, a delete removes its state and changes (it goes last: Django
-# deletes a plan's sessions, components and flags before the plan)
+# the plan's own rows: an update touches it, a delete removes its state and changes (it goes
+# last: Django deletes a plan's sessions, components and flags before the plan)
 EVENTS = {"plan": ("UPDATE",)}
 GUARD = {"flag": "IF current_setting('plans.scan_writer', true) = 'on' THEN RETURN NULL; END IF;"}
 

@@ -31,7 +31,7 @@ import functools
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -171,30 +171,15 @@ def due_bounds(*, size: int, after_id: int | None, now: dt.datetime, fingerprint
 _COUNT_SQL = "SELECT count(*) FROM plans_careplan p WHERE {scope} AND p.status = ANY(%(statuses)s)"
 
 
-def _scope_sql(scope: FlagScope, column: str = "p.id") -> tuple[str, dict[str, Any]]:
-    where: list[str] = ["TRUE"]
-    params: dict[str, Any] = {}
-    if scope.plan_ids is not None:
-        where.append(f"{column} = ANY(%(ids)s)")
-        params["ids"] = list(scope.plan_ids)
-    if scope.after_id is not None:
-        where.append(f"{column} > %(after)s")
-        params["after"] = scope.after_id
-    if scope.upto_id is not None:
-        where.append(f"{column} <= %(upto)s")
-        params["upto"] = scope.upto_id
-    return " AND ".join(where), params
-
-
 def due_plans(
     scope: FlagScope, *, now: dt.datetime, fingerprint: str, force: bool = False
 ) -> list[DuePlan]:
     """The plans in ``scope`` (any status: one that left the scanned states still has its flags
     resolved) a scan must judge at ``now``, each with the changes recorded so far."""
-    where, params = _scope_sql(scope)
+    where, params = scope.sql("p.id")
     # the scope spelled on the state table too: PostgreSQL does not carry it across the outer
     # join, and scanned all of it for every chunk (11 ms of a 100 k-plan chunk's 11.5 ms)
-    state_where, _ = _scope_sql(scope, "s.plan_id")
+    state_where, _ = scope.sql("s.plan_id")
     rows = fetch_dicts(
         _DUE_SQL.format(scope=where, state_scope=state_where, is_due=_IS_DUE),
         {
@@ -210,7 +195,7 @@ def due_plans(
 
 def settled_count(scope: FlagScope, due: Sequence[DuePlan]) -> int:
     """How many active/on-hold plans in ``scope`` a scan skips (its report; one count)."""
-    where, params = _scope_sql(scope)
+    where, params = scope.sql("p.id")
     with connection.cursor() as cursor:
         cursor.execute(
             _COUNT_SQL.format(scope=where),

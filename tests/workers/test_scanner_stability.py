@@ -313,7 +313,7 @@ WRITES = {
     "PHQ-9 recorded": lambda comp, booked, who: _phq9(
         comp.plan.patient_id, NOW - timedelta(days=1), who
     ),
-    "evaluation entered in error": lambda comp, booked, who: Evaluation.objects.create(
+    "evaluation recorded": lambda comp, booked, who: Evaluation.objects.create(
         patient_id=comp.plan.patient_id,
         kind="tms_safety_screen",
         status="final",
